@@ -1,0 +1,189 @@
+"""The wire contract between the supervisor and its workers (stdlib only).
+
+Both packages import this module; nothing else is shared between them. A frame is::
+
+    +----------------+-----------------------------------+
+    | length: 4 bytes| body: `length` bytes of UTF-8 JSON |
+    | big-endian u32 | (one JSON object)                  |
+    +----------------+-----------------------------------+
+
+Three message shapes travel in frames::
+
+    request  {"id": 7, "op": "screenshot", "args": {...}}          supervisor -> worker
+    reply    {"id": 7, "ok": true, "result": {...}}                worker -> supervisor
+             {"id": 7, "ok": false, "error": {"type": "...", "message": "..."}}
+    event    {"event": "heartbeat", "data": {...}}                 worker -> supervisor
+
+The codec below does no I/O: :func:`encode` turns a message into bytes and
+:class:`FrameDecoder` turns any chunking of bytes back into messages. The single helper
+that touches a stream, :func:`read_message`, is a thin wrapper used by both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from typing import Any, Final, TypedDict
+
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "EXIT_OK",
+    "EXIT_BOOT_FAILURE",
+    "EXIT_CRASH",
+    "ProtocolError",
+    "BootSpec",
+    "encode",
+    "FrameDecoder",
+    "read_message",
+    "make_request",
+    "make_reply",
+    "make_error",
+    "make_event",
+    "kind_of",
+]
+
+#: Largest body accepted in either direction. Screenshots travel base64-encoded, so this
+#: is generous; anything larger is a bug or an attack and ends the connection.
+MAX_FRAME_BYTES: Final = 32 * 1024 * 1024
+
+_HEADER: Final = struct.Struct(">I")
+
+# Worker exit codes. 3 mirrors gunicorn's WORKER_BOOT_ERROR: a restart will not help.
+EXIT_OK: Final = 0
+EXIT_CRASH: Final = 1
+EXIT_BOOT_FAILURE: Final = 3
+
+# Operations the supervisor may request.
+OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_version"}
+OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
+OP_PING: Final = "ping"  # args: {} -> result {"cdp_rtt_ms"}
+OP_SCREENSHOT: Final = "screenshot"  # args: {} -> result {"png_b64"}
+
+# Events a worker may send unsolicited.
+EV_STATE: Final = "state"  # data: {"state": "WORKING" | ..., "reason"?: str, ...}
+EV_HEARTBEAT: Final = "heartbeat"  # data: {"seq", "cdp_rtt_ms", "chrome_pid", "pss_bytes", "processes"}
+EV_CHROME_EXITED: Final = "chrome_exited"  # data: {"returncode"}
+
+
+class ProtocolError(Exception):
+    """A frame or message that does not follow this contract."""
+
+
+class BootSpec(TypedDict):
+    """Everything a worker needs to start its session, sent as the args of ``boot``."""
+
+    session_id: str
+    profile_dir: str
+    tmp_dir: str
+    url: str
+    chrome_executable: str  # "" = find one
+    chrome_headless: bool
+    chrome_extra_args: list[str]
+    chrome_user_agent: str  # "" = Chrome's own
+    launch_timeout_s: float
+    page_timeout_s: float
+    heartbeat_interval_s: float
+    close_timeout_s: float
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """Return ``message`` as one frame; raise ProtocolError if it is too large."""
+    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(body) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
+    return _HEADER.pack(len(body)) + body
+
+
+def _decode_body(body: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"frame body is not UTF-8 JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("frame body is not a JSON object")
+    kind_of(message)
+    return message
+
+
+class FrameDecoder:
+    """Incremental decoder: feed bytes as they arrive, get whole messages back."""
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._buffer = bytearray()
+        self._max = max_frame_bytes
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """Add ``data`` and return every message it completes, in order."""
+        self._buffer += data
+        messages = []
+        while len(self._buffer) >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self._buffer)
+            if length > self._max:
+                raise ProtocolError(f"frame of {length} bytes exceeds {self._max}")
+            end = _HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            body = bytes(self._buffer[_HEADER.size : end])
+            del self._buffer[:end]
+            messages.append(_decode_body(body))
+        return messages
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of an unfinished frame held back (non-zero at EOF means truncation)."""
+        return len(self._buffer)
+
+
+async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """Read one message; None on a clean EOF between frames."""
+    try:
+        header = await reader.readexactly(_HEADER.size)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise ProtocolError("connection closed inside a frame header") from None
+        return None
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+    try:
+        body = await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise ProtocolError("connection closed inside a frame body") from None
+    return _decode_body(body)
+
+
+def make_request(request_id: int, op: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A request from the supervisor."""
+    return {"id": request_id, "op": op, "args": args or {}}
+
+
+def make_reply(request_id: int, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A successful reply."""
+    return {"id": request_id, "ok": True, "result": result or {}}
+
+
+def make_error(request_id: int, error_type: str, message: str) -> dict[str, Any]:
+    """A failed reply. ``error_type`` names a class of the supervisor's error hierarchy."""
+    return {"id": request_id, "ok": False, "error": {"type": error_type, "message": message}}
+
+
+def make_event(event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An unsolicited event from the worker."""
+    return {"event": event, "data": data or {}}
+
+
+def kind_of(message: dict[str, Any]) -> str:
+    """Return "request", "reply" or "event"; raise ProtocolError for anything else."""
+    if "event" in message:
+        if isinstance(message["event"], str) and isinstance(message.get("data", {}), dict):
+            return "event"
+    elif "op" in message:
+        if isinstance(message.get("id"), int) and isinstance(message["op"], str):
+            if isinstance(message.get("args", {}), dict):
+                return "request"
+    elif "ok" in message:
+        if isinstance(message.get("id"), int) and isinstance(message["ok"], bool):
+            if message["ok"] or isinstance(message.get("error"), dict):
+                return "reply"
+    raise ProtocolError(f"message of unknown shape: keys {sorted(message)}")

@@ -1,0 +1,262 @@
+"""The daemon's configuration: one frozen, typed object, loaded once and passed explicitly.
+
+Sources, later ones winning: ``config.toml``, then ``ZAPVISOR_<SECTION>__<KEY>`` environment
+variables (e.g. ``ZAPVISOR_SERVER__PORT=9000``), then command-line flags. Units are in the
+field names. An unknown section or key is an error that names it and the file it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supervisor.errors import ConfigError
+
+__all__ = ["Config", "load", "find_config_file", "DEFAULT_PATHS", "ENV_PREFIX"]
+
+DEFAULT_PATHS = (Path("config.toml"), Path("/etc/zapvisor/config.toml"))
+ENV_PREFIX = "ZAPVISOR_"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """[server]: the HTTP control API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8083
+    api_key: str = ""
+    api_key_file: str = ""
+    max_body_bytes: int = 1024 * 1024
+    graceful_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """[state]: where the database and the Chrome profiles live."""
+
+    dir: str = "./var"
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    """[sessions]: limits and lifecycle of sessions."""
+
+    max_sessions: int = 50
+    max_concurrent_starts: int = 4
+    restore_on_boot: bool = True
+    start_timeout_s: float = 90.0
+    stop_timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class ChromeConfig:
+    """[chrome]: the browser each worker launches."""
+
+    executable: str = ""
+    headless: bool = True
+    extra_args: tuple[str, ...] = ()
+    user_agent: str = ""
+    launch_timeout_s: float = 30.0
+    page_timeout_s: float = 60.0
+    close_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """[limits]: liveness, restart backoff and the global crash breaker."""
+
+    heartbeat_interval_s: float = 2.0
+    heartbeat_timeout_s: float = 15.0
+    kill_grace_s: float = 3.0
+    restart_backoff_initial_s: float = 1.0
+    restart_backoff_max_s: float = 60.0
+    restart_backoff_factor: float = 2.0
+    restart_backoff_jitter: float = 0.2
+    restart_reset_after_s: float = 60.0
+    max_fast_crashes: int = 5
+    breaker_crashes: int = 10
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    """[whatsapp]: the page each session opens."""
+
+    url: str = "https://web.whatsapp.com/"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """[logging]: structlog output."""
+
+    level: str = "info"
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. ``source`` names where it was read from, for messages."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    chrome: ChromeConfig = field(default_factory=ChromeConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = "defaults"
+    base_dir: str = "."
+
+    @property
+    def state_dir(self) -> Path:
+        """The absolute state directory (relative paths are taken from the config's folder)."""
+        return (Path(self.base_dir) / self.state.dir).resolve()
+
+    def replace(self, section: str, **values: Any) -> Config:
+        """A copy with some keys of one section changed (validated like the file)."""
+        current = dataclasses.asdict(getattr(self, section))
+        current.update(values)
+        built = _build_section(section, current, "command line")
+        result = dataclasses.replace(self, **{section: built})
+        _validate(result)
+        return result
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name not in ("source", "base_dir")
+}
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against the field type; accept ints for floats, lists for tuples."""
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(hint) is tuple:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+    if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{where} must be of type {hint.__name__}, got {value!r}")
+
+
+def _build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
+    cls = _SECTIONS[name]
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            known = ", ".join(sorted(hints))
+            raise ConfigError(f"unknown key [{name}] {key} in {source} (known: {known})")
+        kwargs[key] = _coerce(value, hints[key], f"[{name}] {key} in {source}")
+    return cls(**kwargs)
+
+
+def _parse_env_value(raw: str, hint: Any, where: str) -> Any:
+    if hint is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} must be true or false, got {raw!r}")
+    if hint in (int, float):
+        try:
+            return hint(raw)
+        except ValueError:
+            raise ConfigError(f"{where} must be a number, got {raw!r}") from None
+    if typing.get_origin(hint) is tuple:
+        return tuple(raw.split())
+    return raw
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        where = f"environment variable {name}"
+        if section not in _SECTIONS:
+            raise ConfigError(f"unknown section {section!r} in {where}")
+        hints = typing.get_type_hints(_SECTIONS[section])
+        if key not in hints:
+            raise ConfigError(f"unknown key [{section}] {key} in {where}")
+        overrides.setdefault(section, {})[key] = _parse_env_value(raw, hints[key], where)
+    return overrides
+
+
+def _validate(config: Config) -> None:
+    def require(ok: bool, key: str, rule: str) -> None:
+        if not ok:
+            raise ConfigError(f"{key} in {config.source} {rule}")
+
+    s, ses, lim = config.server, config.sessions, config.limits
+    require(0 <= s.port <= 65535, "[server] port", "must be between 0 and 65535")
+    require(s.max_body_bytes >= 1024, "[server] max_body_bytes", "must be at least 1024")
+    require(ses.max_sessions >= 1, "[sessions] max_sessions", "must be at least 1")
+    require(ses.max_concurrent_starts >= 1, "[sessions] max_concurrent_starts", "must be >= 1")
+    require(lim.heartbeat_interval_s > 0, "[limits] heartbeat_interval_s", "must be > 0")
+    require(
+        lim.heartbeat_timeout_s > lim.heartbeat_interval_s,
+        "[limits] heartbeat_timeout_s",
+        "must be greater than heartbeat_interval_s",
+    )
+    require(lim.restart_backoff_factor >= 1, "[limits] restart_backoff_factor", "must be >= 1")
+    require(0 <= lim.restart_backoff_jitter < 1, "[limits] restart_backoff_jitter", "must be in [0, 1)")
+    require(lim.max_fast_crashes >= 1, "[limits] max_fast_crashes", "must be at least 1")
+    require(lim.breaker_crashes >= 1, "[limits] breaker_crashes", "must be at least 1")
+    require(config.logging.level in ("debug", "info", "warning", "error"), "[logging] level",
+            "must be one of debug, info, warning, error")
+    require(config.logging.format in ("auto", "console", "json"), "[logging] format",
+            "must be one of auto, console, json")
+    require(bool(config.whatsapp.url), "[whatsapp] url", "must not be empty")
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    """The file to read: the one given, else the first default that exists, else None."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    return next((p for p in DEFAULT_PATHS if p.is_file()), None)
+
+
+def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (or only defaults when None), apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source = "defaults"
+    base_dir = Path.cwd()
+    if path is not None:
+        source = str(path)
+        base_dir = path.resolve().parent
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    sections: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"unknown section [{name}] in {source} (known: {', '.join(_SECTIONS)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] in {source} must be a table")
+        sections[name] = _build_section(name, values, source)
+    for name, values in _env_overrides(env).items():
+        current = dataclasses.asdict(sections.get(name, _SECTIONS[name]()))
+        current.update(values)
+        sections[name] = _build_section(name, current, "the environment")
+    config = Config(**sections, source=source, base_dir=str(base_dir))
+    _validate(config)
+    return config

@@ -1,0 +1,137 @@
+"""One exception hierarchy for the supervisor, the API and the CLI.
+
+::
+
+    ZapvisorError                      500  something we did not expect
+    ├── ConfigError                    -    bad config.toml or environment (startup only)
+    ├── StateError                     -    unusable state directory or database (startup only)
+    ├── InvalidRequest                 400  bad JSON, bad session id, bad field
+    ├── Unauthorized                   401  missing or wrong API key
+    ├── NotFound                       404  no such session or route
+    ├── Conflict                       409  the session exists, or is in the wrong state
+    ├── PayloadTooLarge                413  body over server.max_body_bytes
+    ├── TooManySessions                429  sessions.max_sessions reached
+    ├── Unavailable                    503  shutting down, or a worker did not answer
+    │   └── WorkerError                503  a worker reported a failure
+    └── DaemonNotRunning               -    the CLI could not reach the daemon
+
+Each class carries its HTTP status, so the API maps an error to exactly one status and the
+CLI prints exactly one message. Errors cross the worker socket as ``{"type", "message"}``
+(see :func:`from_wire`), and cross HTTP as ``{"error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ZapvisorError",
+    "ConfigError",
+    "StateError",
+    "InvalidRequest",
+    "Unauthorized",
+    "NotFound",
+    "Conflict",
+    "PayloadTooLarge",
+    "TooManySessions",
+    "Unavailable",
+    "WorkerError",
+    "DaemonNotRunning",
+    "from_wire",
+]
+
+
+class ZapvisorError(Exception):
+    """Base of every error zapvisor raises on purpose."""
+
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def type(self) -> str:
+        """The name clients see in ``error.type``."""
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body of an error response."""
+        return {"error": {"type": self.type, "message": self.message}}
+
+
+class ConfigError(ZapvisorError):
+    """The configuration is invalid; the message names the key and the file."""
+
+
+class StateError(ZapvisorError):
+    """The state directory or database cannot be used (foreign, corrupt, locked)."""
+
+
+class InvalidRequest(ZapvisorError):
+    """The request is malformed or names an invalid value."""
+
+    status = 400
+
+
+class Unauthorized(ZapvisorError):
+    """The API key is missing or wrong."""
+
+    status = 401
+
+
+class NotFound(ZapvisorError):
+    """The session (or route) does not exist."""
+
+    status = 404
+
+
+class Conflict(ZapvisorError):
+    """The request conflicts with the current state of a session."""
+
+    status = 409
+
+
+class PayloadTooLarge(ZapvisorError):
+    """The request body is larger than allowed."""
+
+    status = 413
+
+
+class TooManySessions(ZapvisorError):
+    """No more sessions may be created."""
+
+    status = 429
+
+
+class Unavailable(ZapvisorError):
+    """The daemon cannot serve this now (shutting down, worker unreachable)."""
+
+    status = 503
+
+
+class WorkerError(Unavailable):
+    """A worker answered a request with an error."""
+
+    def __init__(self, message: str, worker_type: str = "WorkerError") -> None:
+        super().__init__(message)
+        self.worker_type = worker_type
+
+    @property
+    def type(self) -> str:
+        return self.worker_type
+
+
+class DaemonNotRunning(ZapvisorError):
+    """The CLI could not connect to the daemon."""
+
+
+def from_wire(error: dict[str, Any]) -> ZapvisorError:
+    """Rebuild an error that crossed the worker socket as ``{"type", "message"}``."""
+    error_type = str(error.get("type", "WorkerError"))
+    message = str(error.get("message", "worker error"))
+    cls = globals().get(error_type)
+    if isinstance(cls, type) and issubclass(cls, ZapvisorError) and cls is not WorkerError:
+        if cls.__init__ is ZapvisorError.__init__:
+            return cls(message)
+    return WorkerError(message, error_type)

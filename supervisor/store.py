@@ -1,0 +1,151 @@
+"""SQLite state: sessions and their desired state survive restarts and ``kill -9``.
+
+Every write is one transaction in WAL mode. A file that is not a zapvisor database (foreign,
+truncated, corrupt) is refused with a clear message and never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supervisor.errors import Conflict, StateError
+
+__all__ = ["Store", "SessionRecord", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+_APP = "zapvisor"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    desired      TEXT NOT NULL CHECK (desired IN ('running', 'stopped')),
+    created_at   REAL NOT NULL,
+    metadata     TEXT NOT NULL DEFAULT '{}',
+    restarts     INTEGER NOT NULL DEFAULT 0,
+    last_exit    TEXT,
+    last_error   TEXT,
+    phone_number TEXT
+);
+"""
+
+_UPDATABLE = frozenset({"desired", "restarts", "last_exit", "last_error", "phone_number", "metadata"})
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One row of the sessions table."""
+
+    id: str
+    desired: str
+    created_at: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+    last_exit: str | None = None
+    last_error: str | None = None
+    phone_number: str | None = None
+
+
+class Store:
+    """The daemon's database. Not thread-safe: used from the event loop only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        existed = path.exists() and path.stat().st_size > 0
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+            self._db.row_factory = sqlite3.Row
+            if existed:
+                self._check_existing()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            if not existed:
+                self._create()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"{path} is not a usable zapvisor database ({exc}); it was left untouched: "
+                "move it away to start with an empty state, or point [state] dir elsewhere"
+            ) from None
+
+    def _check_existing(self) -> None:
+        row = self._db.execute("PRAGMA quick_check").fetchone()
+        if row is None or row[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            raise sqlite3.DatabaseError("it has no zapvisor meta table (a foreign database?)")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("app") != _APP:
+            raise sqlite3.DatabaseError(f"its meta table names app {meta.get('app')!r}")
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this zapvisor's {SCHEMA_VERSION}"
+            )
+
+    def _create(self) -> None:
+        with self._transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("app", _APP), ("schema_version", str(SCHEMA_VERSION))],
+            )
+
+    def _transaction(self) -> sqlite3.Connection:
+        # sqlite3's context manager commits or rolls back; with isolation_level=None we open
+        # the transaction ourselves so that a multi-statement write is atomic.
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def close(self) -> None:
+        """Close the database (a checkpoint of the WAL happens here)."""
+        self._db.close()
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> SessionRecord:
+        values = dict(row)
+        values["metadata"] = json.loads(values["metadata"])
+        return SessionRecord(**values)
+
+    def list_sessions(self) -> list[SessionRecord]:
+        """Every session, oldest first."""
+        rows = self._db.execute("SELECT * FROM sessions ORDER BY created_at, id").fetchall()
+        return [self._record(r) for r in rows]
+
+    def insert_session(self, session_id: str, desired: str, metadata: dict[str, Any]) -> SessionRecord:
+        """Add a session; Conflict if the id is taken."""
+        try:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT INTO sessions (id, desired, created_at, metadata) VALUES (?, ?, ?, ?)",
+                    (session_id, desired, time.time(), json.dumps(metadata)),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"session {session_id!r} already exists") from None
+        row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return self._record(row)
+
+    def update_session(self, session_id: str, **values: Any) -> None:
+        """Change some columns of one session."""
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        if "metadata" in values:
+            values["metadata"] = json.dumps(values["metadata"])
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        with self._transaction():
+            self._db.execute(
+                f"UPDATE sessions SET {assignments} WHERE id = ?", (*values.values(), session_id)
+            )
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove a session's row."""
+        with self._transaction():
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))

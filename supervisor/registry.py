@@ -1,0 +1,203 @@
+"""The registry: every session by id, their lifecycle operations, limits and the start queue.
+
+Each session that should run has one runner task (``Session.run``) owned by the daemon's
+TaskGroup; stopping a session cancels its runner, which runs the close order on its way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from supervisor.backoff import CrashBreaker
+from supervisor.config import Config
+from supervisor.errors import Conflict, InvalidRequest, NotFound, TooManySessions, Unavailable
+from supervisor.events import EventBus
+from supervisor.logs import get_logger
+from supervisor.reaper import find_marked, kill_marked
+from supervisor.session import Session, SessionContext
+from supervisor.states import RUNNING_STATES, State
+from supervisor.store import Store
+
+__all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_log = get_logger()
+
+
+def validate_session_id(value: object) -> str:
+    """Return ``value`` if it is a valid session id, else raise InvalidRequest."""
+    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value):
+        raise InvalidRequest(
+            f"invalid session id {value!r}: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class Registry:
+    """All sessions of this daemon."""
+
+    def __init__(self, config: Config, store: Store, bus: EventBus, tg: asyncio.TaskGroup) -> None:
+        self.config = config
+        self.bus = bus
+        self._store = store
+        self._tg = tg
+        self._closing = False
+        self._ctx = SessionContext(
+            config=config,
+            store=store,
+            bus=bus,
+            start_slots=asyncio.Semaphore(config.sessions.max_concurrent_starts),
+            breaker=CrashBreaker(config.limits),
+            sweep=self.sweep,
+        )
+        self.sessions: dict[str, Session] = {
+            record.id: Session(record, self._ctx) for record in store.list_sessions()
+        }
+
+    @property
+    def breaker(self) -> CrashBreaker:
+        """The global crash breaker."""
+        return self._ctx.breaker
+
+    def get(self, session_id: str) -> Session:
+        """The session, or NotFound."""
+        validate_session_id(session_id)
+        try:
+            return self.sessions[session_id]
+        except KeyError:
+            raise NotFound(f"session {session_id!r} does not exist") from None
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise Unavailable("the daemon is shutting down")
+
+    def restore(self) -> int:
+        """Start every session whose desired state is running; returns how many."""
+        wanted = [s for s in self.sessions.values() if s.record.desired == "running"]
+        for session in wanted:
+            self._launch(session)
+        return len(wanted)
+
+    async def create(self, session_id: str | None, start: bool, metadata: dict[str, Any]) -> Session:
+        """Add a session (and start it unless ``start`` is false)."""
+        self._check_open()
+        if session_id is None:
+            session_id = f"session-{secrets.token_hex(4)}"
+        validate_session_id(session_id)
+        if session_id in self.sessions:
+            raise Conflict(f"session {session_id!r} already exists")
+        limit = self.config.sessions.max_sessions
+        if len(self.sessions) >= limit:
+            raise TooManySessions(f"max_sessions ({limit}) reached; delete a session first")
+        record = self._store.insert_session(session_id, "running" if start else "stopped", metadata)
+        session = Session(record, self._ctx)
+        self.sessions[session_id] = session
+        _log.info("session.created", session_id=session_id, start=start)
+        if start:
+            self._launch(session)
+        return session
+
+    async def start(self, session_id: str) -> Session:
+        """Start a stopped or failed session."""
+        self._check_open()
+        session = self.get(session_id)
+        async with session.lock:
+            if session.runner is not None and not session.runner.done():
+                raise Conflict(f"session {session_id!r} is already {session.state}")
+            session.update_record(desired="running")
+            session.policy.reset()
+            self._launch(session)
+        return session
+
+    async def stop(self, session_id: str) -> Session:
+        """Stop a session and remember that it should stay stopped."""
+        session = self.get(session_id)
+        async with session.lock:
+            session.update_record(desired="stopped")
+            await self._halt(session)
+        return session
+
+    async def restart(self, session_id: str) -> Session:
+        """Stop then start again, on the same profile."""
+        self._check_open()
+        session = self.get(session_id)
+        async with session.lock:
+            await self._halt(session)
+            session.update_record(desired="running")
+            session.policy.reset()
+            self._launch(session)
+        return session
+
+    async def delete(self, session_id: str) -> None:
+        """Stop a session, then delete its profile and its record."""
+        session = self.get(session_id)
+        async with session.lock:
+            await self._halt(session)
+            await asyncio.to_thread(_remove_tree, self.config.state_dir / "sessions" / session_id)
+            self._store.delete_session(session_id)
+            del self.sessions[session_id]
+        _log.info("session.deleted", session_id=session_id)
+
+    def _launch(self, session: Session) -> None:
+        session.transition(State.STARTING, "queued")
+        session.runner = self._tg.create_task(session.run(), name=f"session:{session.id}")
+
+    async def _halt(self, session: Session) -> None:
+        """End a session's runner (the close order runs inside it) and mark it STOPPED."""
+        runner = session.runner
+        if session.state == State.STOPPED and (runner is None or runner.done()):
+            return
+        session.transition(State.STOPPING, "stop requested")
+        if runner is not None and not runner.done():
+            runner.cancel()
+            await asyncio.wait([runner])
+        session.runner = None
+        session.worker = None
+        session.transition(State.STOPPED, "stopped")
+
+    async def shutdown(self) -> None:
+        """Stop every session in parallel, keeping their desired states for the next start."""
+        self._closing = True
+        await asyncio.gather(*(self._halt(s) for s in self.sessions.values() if s.state != State.STOPPED))
+
+    def kill_all(self) -> None:
+        """The forced path: SIGKILL every worker now (their Chrome follow) and cut short
+        every runner's close order."""
+        for session in self.sessions.values():
+            if session.worker is not None:
+                session.worker.kill()
+            if session.runner is not None:
+                session.runner.cancel()
+
+    async def sweep(self, session_id: str | None = None) -> int:
+        """End processes marked for this state dir (and session) whose owner is gone."""
+        marked = await asyncio.to_thread(find_marked, self.config.state_dir, session_id)
+        if not marked:
+            return 0
+        return await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
+
+    def running_count(self) -> int:
+        """Sessions with a live runner."""
+        return sum(1 for s in self.sessions.values() if s.state in RUNNING_STATES)
+
+
+def _remove_tree(path: Path, attempts: int = 5) -> None:
+    """rmtree with retries: Chrome may still be releasing files for a moment."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)

@@ -1,0 +1,248 @@
+"""One session: its state machine, and the loop that keeps its worker running.
+
+Every state change goes through :meth:`Session.transition`, which checks it against
+``states.ALLOWED``, records it, logs one line and publishes a ``session.status`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from supervisor.backoff import CrashBreaker, RestartPolicy
+from supervisor.config import Config
+from supervisor.errors import Conflict, ZapvisorError
+from supervisor.events import EventBus
+from supervisor.logs import get_logger
+from supervisor.process import WorkerProcess
+from supervisor.reaper import marker_env
+from supervisor.states import ALLOWED, State
+from supervisor.store import SessionRecord, Store
+from worker import protocol
+
+__all__ = ["Session", "SessionContext"]
+
+_WORKER_STATES = {s.value: s for s in (State.STARTING, State.SCAN_QR_CODE, State.WORKING)}
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What every session shares: config, store, event bus, start slots, crash breaker, and
+    the sweep that ends a session's leftover processes."""
+
+    config: Config
+    store: Store
+    bus: EventBus
+    start_slots: asyncio.Semaphore
+    breaker: CrashBreaker
+    sweep: Callable[[str], Any]  # async (session_id) -> number of processes ended
+
+
+class Session:
+    """A session's live state. Created from its database record."""
+
+    def __init__(self, record: SessionRecord, ctx: SessionContext) -> None:
+        self.id = record.id
+        self.record = record
+        self.ctx = ctx
+        self.state = State.STOPPED
+        self.since = time.time()
+        self.detail = ""
+        self.worker: WorkerProcess | None = None
+        self.policy = RestartPolicy(ctx.config.limits)
+        self.lock = asyncio.Lock()  # serialises start/stop/restart/delete from the API
+        self.runner: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._log = get_logger(session_id=self.id)
+
+    @property
+    def profile_dir(self) -> str:
+        """The session's Chrome profile (0700)."""
+        return str(self.ctx.config.state_dir / "sessions" / self.id / "profile")
+
+    @property
+    def tmp_dir(self) -> str:
+        """The session's TMPDIR (Chrome's scratch)."""
+        return str(self.ctx.config.state_dir / "sessions" / self.id / "tmp")
+
+    def transition(self, new: State, reason: str = "") -> None:
+        """The one place a state changes."""
+        old = self.state
+        if new not in ALLOWED[old]:
+            raise Conflict(f"session {self.id!r} cannot go from {old} to {new}")
+        self.state, self.detail = new, reason
+        if new != old:
+            self.since = time.time()
+        self._log.info("session.state", old=str(old), new=str(new), reason=reason)
+        self.ctx.bus.publish("session.status", self.id, {"state": str(new), "old": str(old),
+                                                         "reason": reason})
+
+    def update_record(self, **values: Any) -> None:
+        """Persist some fields and keep the in-memory record in step."""
+        self.ctx.store.update_session(self.id, **values)
+        self.record = _replace(self.record, **values)
+
+    # -- the supervision loop -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep a worker running until cancelled (stop) or FAILED. Never raises, except
+        CancelledError, so that one session can never take the daemon down."""
+        try:
+            delay = 0.0
+            while True:
+                if delay:
+                    self.transition(State.STARTING, f"restarting in {delay:.1f}s (backoff)")
+                    await asyncio.sleep(delay)
+                uptime = await self._run_once()
+                delay_or_none = self._after_exit(uptime)
+                if delay_or_none is None:
+                    return
+                delay = delay_or_none
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug of ours: contain it to this session
+            self._log.exception("session.supervisor_error")
+            self._fail(f"internal error: {exc!r}")
+
+    def _after_exit(self, uptime_s: float) -> float | None:
+        """Decide what follows a worker exit: a delay before restart, or None (FAILED)."""
+        worker = self.worker
+        assert worker is not None
+        reason = worker.exit_reason or "worker exited"
+        if worker.returncode == protocol.EXIT_BOOT_FAILURE:
+            self._fail(reason)
+            return None
+        now = time.monotonic()
+        if self.ctx.breaker.record_crash(now):
+            self._log.warning("breaker.open", cooldown_s=self.ctx.config.limits.breaker_cooldown_s)
+        self.update_record(restarts=self.record.restarts + 1, last_exit=reason)
+        delay = self.policy.next_delay(uptime_s)
+        if delay is None:
+            self._fail(f"{self.policy.fast_crashes} fast crashes in a row; last: {reason}")
+            return None
+        return max(delay, self.ctx.breaker.hold_s(now))
+
+    def _fail(self, reason: str) -> None:
+        self.update_record(last_error=reason)
+        self.transition(State.FAILED, reason)
+
+    async def _run_once(self) -> float:
+        """Spawn one worker, boot it through the start queue, wait for it to exit.
+        Returns how long it ran once ready (0 if it never was)."""
+        limits = self.ctx.config.limits
+        worker = WorkerProcess(
+            self.id,
+            marker_env(self.ctx.config.state_dir, self.id),
+            heartbeat_timeout_s=limits.heartbeat_timeout_s,
+            kill_grace_s=limits.kill_grace_s,
+            on_event=self._on_worker_event,
+        )
+        self.worker = worker
+        self._ready.clear()
+        ready_at = 0.0
+        try:
+            async with asyncio.TaskGroup() as tg:
+                try:
+                    async with self.ctx.start_slots:
+                        if self.state != State.STARTING:
+                            self.transition(State.STARTING, "launching Chrome")
+                        await worker.spawn()
+                        tg.create_task(worker.serve())
+                        if await self._boot(worker):
+                            ready_at = time.monotonic()
+                    await worker.wait_exited()
+                except asyncio.CancelledError:
+                    # A stop: run the close order while serve() still reads the replies.
+                    await worker.stop(self.ctx.config.sessions.stop_timeout_s)
+                    raise
+        finally:
+            # Reached on every path, including a second cancellation in the middle of the
+            # stop ladder: nothing of this worker may survive it.
+            worker.kill()
+            ended = await self.ctx.sweep(self.id)
+            if ended:
+                self._log.warning("session.orphans_reaped", count=ended)
+        return time.monotonic() - ready_at if ready_at else 0.0
+
+    def _boot_spec(self) -> protocol.BootSpec:
+        cfg = self.ctx.config
+        return {
+            "session_id": self.id,
+            "profile_dir": self.profile_dir,
+            "tmp_dir": self.tmp_dir,
+            "url": cfg.whatsapp.url,
+            "chrome_executable": cfg.chrome.executable,
+            "chrome_headless": cfg.chrome.headless,
+            "chrome_extra_args": list(cfg.chrome.extra_args),
+            "chrome_user_agent": cfg.chrome.user_agent,
+            "launch_timeout_s": cfg.chrome.launch_timeout_s,
+            "page_timeout_s": cfg.chrome.page_timeout_s,
+            "heartbeat_interval_s": cfg.limits.heartbeat_interval_s,
+            "close_timeout_s": cfg.chrome.close_timeout_s,
+        }
+
+    async def _boot(self, worker: WorkerProcess) -> bool:
+        """Send the boot request and wait for the first ready state.
+        False if the worker failed to boot or exited first (it is then stopped)."""
+        cfg = self.ctx.config
+        try:
+            result = await worker.request(protocol.OP_BOOT, dict(self._boot_spec()),
+                                          timeout_s=cfg.chrome.launch_timeout_s + 5)
+        except ZapvisorError as exc:
+            if worker.returncode is None:  # a refusal, not a death: keep its words
+                worker.exit_reason = f"{exc.type}: {exc.message}"
+            await self._wait_exit_or_terminate(worker, cfg.chrome.close_timeout_s + 2)
+            return False
+        worker.chrome_pid = result.get("chrome_pid")
+        ready = asyncio.ensure_future(self._ready.wait())
+        exited = asyncio.ensure_future(worker.wait_exited())
+        try:
+            done, _ = await asyncio.wait({ready, exited}, timeout=cfg.sessions.start_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (ready, exited):
+                task.cancel()
+            await asyncio.gather(ready, exited, return_exceptions=True)
+        if ready in done:
+            return True
+        if not done:
+            worker.exit_reason = f"not ready within {cfg.sessions.start_timeout_s:g}s"
+            await worker.stop(cfg.sessions.stop_timeout_s)
+        return False
+
+    @staticmethod
+    async def _wait_exit_or_terminate(worker: WorkerProcess, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(worker.wait_exited(), timeout_s)
+        except TimeoutError:
+            await worker.terminate()
+
+    def _on_worker_event(self, event: str, data: dict[str, Any]) -> None:
+        if event == protocol.EV_STATE:
+            self._on_worker_state(str(data.get("state")), str(data.get("reason", "")))
+            phone = data.get("phone_number")
+            if phone and phone != self.record.phone_number:
+                self.update_record(phone_number=phone)
+        self.ctx.bus.publish(event, self.id, data)
+
+    def _on_worker_state(self, name: str, reason: str) -> None:
+        if name == "FAILED":
+            # The driver gave up; the worker exits 3 next and run() marks us FAILED.
+            if self.worker is not None:
+                self.worker.exit_reason = reason or "the page driver failed"
+            return
+        state = _WORKER_STATES.get(name)
+        if state is None or self.state not in _WORKER_STATES.values():
+            return
+        if state != self.state:
+            self.transition(state, reason)
+        if state in (State.SCAN_QR_CODE, State.WORKING):
+            self._ready.set()
+
+
+def _replace(record: SessionRecord, **values: Any) -> SessionRecord:
+    return dataclasses.replace(record, **values)

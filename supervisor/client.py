@@ -1,0 +1,62 @@
+"""A small synchronous client of the control API, for the CLI (and the tests)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from supervisor.errors import DaemonNotRunning, ZapvisorError, from_wire
+
+__all__ = ["Client"]
+
+
+class Client:
+    """Talks JSON to a running daemon; raises the error class the daemon named."""
+
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float = 120.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Send one request; return the decoded JSON answer."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.api_key:
+            req.add_header("X-Api-Key", self.api_key)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise _rebuild(exc) from None
+        except urllib.error.URLError as exc:
+            raise DaemonNotRunning(
+                f"the zapvisor daemon is not running at {self.base_url} ({exc.reason})"
+            ) from None
+        except (ConnectionError, TimeoutError) as exc:
+            raise DaemonNotRunning(f"no answer from the daemon at {self.base_url} ({exc})") from None
+
+    def get(self, path: str) -> Any:
+        """GET ``path``."""
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST ``body`` to ``path``."""
+        return self.request("POST", path, body if body is not None else {})
+
+    def delete(self, path: str) -> Any:
+        """DELETE ``path``."""
+        return self.request("DELETE", path)
+
+
+def _rebuild(exc: urllib.error.HTTPError) -> ZapvisorError:
+    try:
+        payload = json.loads(exc.read())
+        error = payload["error"]
+        return from_wire(error)
+    except (ValueError, KeyError, TypeError):
+        return ZapvisorError(f"HTTP {exc.code} {exc.reason}")

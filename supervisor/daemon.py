@@ -1,0 +1,142 @@
+"""``zapvisor serve``: the daemon's main coroutine and its ordered shutdown.
+
+Startup: lock the state directory (one daemon per directory), open the database, reap what
+a previous run left behind, serve the API, restore the sessions that should run. Shutdown
+(SIGTERM or SIGINT): stop accepting, stop every session in parallel in the close order,
+within ``graceful_timeout_s``; a second signal forces (SIGKILL). Desired states are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import signal
+import time
+from pathlib import Path
+from typing import IO
+
+from aiohttp import web
+
+from supervisor import api
+from supervisor.auth import generated_key_path, load_api_key
+from supervisor.config import Config
+from supervisor.errors import StateError
+from supervisor.events import EventBus
+from supervisor.logs import get_logger
+from supervisor.reaper import find_marked, kill_marked
+from supervisor.registry import Registry
+from supervisor.store import Store
+
+__all__ = ["serve", "lock_state_dir"]
+
+_log = get_logger()
+
+
+def lock_state_dir(state_dir: Path) -> IO[str]:
+    """Hold an exclusive flock on the state directory for the daemon's lifetime."""
+    path = state_dir / "zapvisor.lock"
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StateError(
+            f"another zapvisor daemon (pid {owner}) is already using the state directory "
+            f"{state_dir}; stop it first, or use another [state] dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _prepare_state_dir(state_dir: Path) -> None:
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (state_dir / "sessions").mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
+    if not os.access(state_dir, os.W_OK):
+        raise StateError(f"the state directory {state_dir} is not writable")
+
+
+async def serve(config: Config) -> None:
+    """Run the daemon until a signal stops it."""
+    state_dir = config.state_dir
+    _prepare_state_dir(state_dir)
+    lock = lock_state_dir(state_dir)
+    store = Store(state_dir / "zapvisor.db")
+    try:
+        api_key, generated = load_api_key(config, create=True)
+        if generated:
+            # Printed once, on first start; afterwards it is only in the 0600 file.
+            _log.warning("api_key.generated", api_key=api_key, saved_in=str(generated_key_path(config)))
+        await _run(config, store, api_key)
+    finally:
+        # Whatever happened above, no process of ours outlives the daemon.
+        leftovers = find_marked(state_dir)
+        if leftovers:
+            _log.warning("daemon.final_sweep", count=len(leftovers))
+            kill_marked(leftovers, grace_s=1.0)
+        store.close()
+        lock.close()
+
+
+async def _run(config: Config, store: Store, api_key: str) -> None:
+    loop = asyncio.get_running_loop()
+    signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
+    bus = EventBus()
+    async with asyncio.TaskGroup() as tg:
+        registry = Registry(config, store, bus, tg)
+        reaped = await registry.sweep()
+        app = api.build_app(registry, api_key, config.server.max_body_bytes)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.server.host, config.server.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StateError(f"cannot listen on {config.server.host}:{config.server.port}: "
+                             f"{exc.strerror}") from None
+        restored = registry.restore() if config.sessions.restore_on_boot else 0
+        _log.info("daemon.ready", url=f"http://{config.server.host}:{config.server.port}",
+                  state_dir=str(config.state_dir), restored=restored, orphans_reaped=reaped,
+                  pid=os.getpid())
+        first = await signals.get()
+        await _shutdown(config, registry, runner, site, signals, first)
+
+
+async def _shutdown(
+    config: Config,
+    registry: Registry,
+    runner: web.AppRunner,
+    site: web.TCPSite,
+    signals: asyncio.Queue[signal.Signals],
+    first: signal.Signals,
+) -> None:
+    started = time.monotonic()
+    budget = config.server.graceful_timeout_s
+    _log.info("daemon.stopping", signal=first.name, budget_s=budget)
+    await site.stop()  # stop accepting connections first
+    stopping = asyncio.ensure_future(registry.shutdown())
+    second = asyncio.ensure_future(signals.get())
+    try:
+        done, _ = await asyncio.wait({stopping, second}, timeout=budget,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if stopping not in done:
+            why = f"second signal {second.result().name}" if second in done else "budget exceeded"
+            _log.warning("daemon.force_stop", reason=why)
+            registry.kill_all()
+            await asyncio.wait([stopping])
+    finally:
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+    await runner.cleanup()
+    _log.info("daemon.stopped", seconds=round(time.monotonic() - started, 2))

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what is missing on a Debian machine, then run the daemon or the tests.
+#   scripts/dev.sh serve [zapvisor serve flags]   run the daemon on ./config.toml
+#   scripts/dev.sh test  [pytest args]            run the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: $0 serve|test [args...]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+command=$1; shift
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}" >&2
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "zapvisor needs Python 3.11 or newer" >&2; exit 1; }
+
+# Reinstall only when the package metadata changed since the last install.
+stamp=.venv/.installed-$(sha1sum setup.cfg | cut -c1-12)
+if [ ! -e "$stamp" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q -e '.[test]'
+    rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+case "$command" in
+    serve) exec .venv/bin/zapvisor --config config.toml serve "$@" ;;
+    test) exec .venv/bin/python -m pytest "$@" ;;
+    *) usage ;;
+esac

@@ -1,0 +1,73 @@
+"""Shared fixtures, and the guard that fails the suite if any Chrome or worker outlives a test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+_BASE: list[str] = []
+
+
+def _leftovers(base: str) -> list[psutil.Process]:
+    """Processes started under this test run: marked workers/Chrome, or a Chrome whose
+    profile lies under the run's temporary directory."""
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            marker = proc.environ().get("ZAPVISOR_STATE_DIR", "")
+            cmdline = " ".join(proc.info["cmdline"] or [])
+        except (psutil.Error, OSError):
+            continue
+        if marker.startswith(base) or f"--user-data-dir={base}" in cmdline:
+            found.append(proc)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    _BASE.append(str(tmp_path_factory.getbasetemp().resolve()))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    """After every test: no worker and no Chrome of this run may remain (waits briefly for
+    processes that are already on their way out, then kills and fails)."""
+    yield
+    base = _BASE[0]
+    deadline = time.monotonic() + 10
+    left = _leftovers(base)
+    while left and time.monotonic() < deadline:
+        psutil.wait_procs(left, timeout=0.5)
+        left = _leftovers(base)
+    if left:
+        described = [f"{p.pid} {p.info['name']}" for p in left]
+        for proc in left:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        pytest.fail(f"processes outlived the test: {described}")
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A resolved temporary directory (state dirs are compared as real paths)."""
+    return tmp_path.resolve()

@@ -1,0 +1,71 @@
+"""config.toml loading: defaults, types, unknown keys, environment overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supervisor import config
+from supervisor.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_config_equals_defaults() -> None:
+    shipped = config.load(REPO / "config.toml", env={})
+    defaults = config.load(None, env={})
+    for section in ("server", "state", "sessions", "chrome", "limits", "whatsapp", "logging"):
+        assert getattr(shipped, section) == getattr(defaults, section), section
+
+
+def test_state_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[state]\ndir = "data"\n')
+    assert config.load(path, env={}).state_dir == (tmp_path / "data").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[server]\nprot = 1\n", "unknown key [server] prot in"),
+        ("[nope]\nx = 1\n", "unknown section [nope] in"),
+        ("[server]\nport = \"80\"\n", "[server] port in"),
+        ("[server]\nport = 70000\n", "[server] port in"),
+        ("[limits]\nheartbeat_timeout_s = 1\nheartbeat_interval_s = 2\n", "heartbeat_timeout_s"),
+        ("[chrome]\nextra_args = [1]\n", "[chrome] extra_args in"),
+        ("[server\n", "is not valid TOML"),
+        ("[sessions]\nrestore_on_boot = 1\n", "[sessions] restore_on_boot in"),
+    ],
+)
+def test_bad_config_names_key_and_file(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        config.load(path, env={})
+    assert needle in info.value.message
+    assert str(path) in info.value.message or "TOML" in info.value.message
+
+
+def test_env_overrides_and_their_errors(tmp_path: Path) -> None:
+    cfg = config.load(None, env={"ZAPVISOR_SERVER__PORT": "9001", "ZAPVISOR_CHROME__HEADLESS": "no",
+                                 "ZAPVISOR_API_KEY": "ignored: not a config variable"})
+    assert cfg.server.port == 9001 and cfg.chrome.headless is False
+    with pytest.raises(ConfigError, match="ZAPVISOR_SERVER__PROT"):
+        config.load(None, env={"ZAPVISOR_SERVER__PROT": "1"})
+    with pytest.raises(ConfigError, match="must be a number"):
+        config.load(None, env={"ZAPVISOR_SERVER__PORT": "eighty"})
+
+
+def test_config_is_frozen_and_replace_validates() -> None:
+    cfg = config.load(None, env={})
+    with pytest.raises(AttributeError):
+        cfg.server.port = 1  # type: ignore[misc]
+    assert cfg.replace("server", port=9002).server.port == 9002
+    with pytest.raises(ConfigError):
+        cfg.replace("server", port=-1)
+
+
+def test_missing_explicit_file() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.find_config_file("/nonexistent/zapvisor.toml")

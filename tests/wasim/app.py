@@ -1,0 +1,188 @@
+"""The aiohttp application: the fake WhatsApp Web page, its WebSocket, and the controls.
+
+Routes:
+    GET /              the page (honours the break mode: fail_load, hang, no_debug)
+    GET /_wasim/*.js   the page's scripts
+    GET /_sim/ws       the page's channel back to "WhatsApp's servers"
+    /_sim/...          the test controls (see controls.py)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .controls import add_control_routes
+from .hub import ControlError, Hub, PageClient, SimConfig
+
+__all__ = ["HUB", "make_app"]
+
+STATIC = Path(__file__).with_name("static")
+HUB: web.AppKey[Hub] = web.AppKey("wasim_hub", Hub)
+log = logging.getLogger("wasim")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """Serve the page, or break the way the current mode asks."""
+    hub = request.app[HUB]
+    if hub.mode == "fail_load":
+        return web.Response(status=500, text="simulated server error", headers=_NO_STORE)
+    if hub.mode == "hang":
+        await hub.stopping.wait()
+        return web.Response(status=503, text="simulator stopping", headers=_NO_STORE)
+    config = json.dumps(hub.config.page_config(no_debug=hub.mode == "no_debug"))
+    html = (STATIC / "index.html").read_text().replace("{{CONFIG}}", config.replace("</", "<\\/"))
+    return web.Response(text=html, content_type="text/html", headers=_NO_STORE)
+
+
+async def script(request: web.Request) -> web.StreamResponse:
+    """Serve one of the page's scripts."""
+    name = request.match_info["name"]
+    path = STATIC / f"{name}.js"
+    if "/" in name or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.Response(text=path.read_text(), content_type="application/javascript",
+                        headers=_NO_STORE)
+
+
+async def page_socket(request: web.Request) -> web.StreamResponse:
+    """One page's channel: hello, status reports, rpc requests, command results."""
+    hub = request.app[HUB]
+    ws = web.WebSocketResponse(heartbeat=10)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    client: PageClient | None = None
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data.get("type") == "hello":
+                client = await _hello(hub, ws, data)
+            elif client is not None:
+                await _handle(hub, client, ws, data)
+    finally:
+        request.app[SOCKETS].discard(ws)
+        if client is not None:
+            hub.detach(client, ws)
+    return ws
+
+
+async def _hello(hub: Hub, ws: web.WebSocketResponse, data: dict[str, Any]) -> PageClient:
+    client = hub.client(str(data["client_id"]))
+    old = client.ws
+    client.ws = ws
+    if old is not None and old is not ws:
+        await old.close()
+    _update_status(client, data)
+    client.ref_live = bool(data.get("ref")) and data.get("ref") == client.ref \
+        and data.get("state") == "UNPAIRED"
+    client.connected.set()
+    await ws.send_json({"type": "welcome", "client_id": client.client_id})
+    queued, client.queued = client.queued, []
+    for item in queued:
+        hub.spawn(_deliver_queued(hub, client, item))
+    return client
+
+
+async def _deliver_queued(hub: Hub, client: PageClient, item: dict[str, Any]) -> None:
+    try:
+        await hub.command(client, item.pop("cmd"), timeout=30, **item)
+    except Exception as exc:  # noqa: BLE001 - best effort, logged
+        log.warning("queued command for %s failed: %s", client.client_id, exc)
+
+
+def _update_status(client: PageClient, data: dict[str, Any]) -> None:
+    client.seen = time.monotonic()
+    client.state = str(data.get("state", client.state))
+    client.ready = bool(data.get("ready", client.ready))
+    client.synced = bool(data.get("synced", client.synced))
+    client.url = str(data.get("url", client.url))
+    client.pushname = data.get("pushname")
+    phone = data.get("phone")
+    client.phone = str(phone) if phone else None
+    if client.phone and client.phone not in client.past_phones:
+        client.past_phones.append(client.phone)
+    if data.get("keys"):
+        client.keys = {k: str(v) for k, v in data["keys"].items()}
+    if client.state == "UNPAIRED_IDLE" or client.phone:
+        client.ref_live = False
+
+
+async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
+                  data: dict[str, Any]) -> None:
+    kind = data.get("type")
+    if kind == "status":
+        _update_status(client, data)
+    elif kind == "cmd_result":
+        fut = client.pending.get(int(data["cmd_id"]))
+        if fut is not None and not fut.done():
+            if data.get("ok"):
+                fut.set_result(data.get("result") or {})
+            else:
+                fut.set_exception(ControlError(int(data.get("status", 500)),
+                                               str(data.get("error"))))
+    elif kind == "logged_out":
+        client.phone = None
+        client.synced = False
+        client.ref_live = False
+        client.pairing_code = None
+    elif kind in ("ref", "pairing_code", "sent"):
+        reply: dict[str, Any] = {"type": "reply", "req_id": data.get("req_id"), "ok": True}
+        if kind == "ref":
+            reply["ref"] = hub.issue_ref(client)
+        elif kind == "pairing_code":
+            reply["code"] = hub.issue_pairing_code(client, str(data.get("phone", "")))
+        else:
+            _record_sent(hub, client, data)
+        await ws.send_json(reply)
+
+
+def _record_sent(hub: Hub, client: PageClient, data: dict[str, Any]) -> None:
+    """Keep a sent message (once per id) and schedule its server ack (ack 1)."""
+    if any(m["id"] == data["id"] for m in client.sent):
+        return
+    client.sent.append({"id": data["id"], "to": data["to"], "body": data.get("body"),
+                        "t": data.get("t"), "type": data.get("msg_type", "chat")})
+
+    async def server_ack() -> None:
+        await asyncio.sleep(hub.config.ack_delay_ms / 1000)
+        try:
+            await hub.command(client, "ack", message_id=data["id"], ack=1)
+        except Exception as exc:  # noqa: BLE001 - the page may have gone; nothing to do
+            log.info("server ack for %s not delivered: %s", data["id"], exc)
+
+    hub.spawn(server_ack())
+
+
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("wasim_sockets")
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[HUB].stopping.set()
+    for task in list(app[HUB].tasks):
+        task.cancel()
+    sockets: set[web.WebSocketResponse] = app[SOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=1001, message=b"simulator stopping")
+
+
+def make_app(config: SimConfig | None = None) -> web.Application:
+    """Build the simulator application."""
+    app = web.Application()
+    app[HUB] = Hub(config or SimConfig())
+    sockets: set[web.WebSocketResponse] = set()
+    app[SOCKETS] = sockets
+    app.router.add_get("/", index)
+    app.router.add_get("/_wasim/{name}.js", script)
+    app.router.add_get("/_sim/ws", page_socket)
+    add_control_routes(app, HUB)
+    app.on_shutdown.append(_on_shutdown)
+    return app

@@ -35,6 +35,9 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 
 
 def get_logger(**bound: object) -> structlog.typing.FilteringBoundLogger:
-    """A logger with ``bound`` key/values on every line (e.g. ``session_id``)."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(**bound)
+    """A logger with ``bound`` key/values on every line (e.g. ``session_id``).
+
+    Safe at import time: the logger stays lazy, so it renders with the configuration that
+    ``configure`` sets later, not with structlog's defaults."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(**bound)
     return logger

@@ -1,0 +1,93 @@
+"""The zapvisor CLI as users run it: a real process against a real daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon import API_KEY, Daemon
+
+
+def zapvisor(*args: str, config: Path | None = None, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "supervisor"]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+@pytest.fixture
+def daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
+    d = Daemon(workdir, free_port, "http://127.0.0.1:9/")
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def test_lifecycle_commands_without_chrome(daemon: Daemon) -> None:
+    cfg = daemon.config_path
+    created = zapvisor("create", "vendas", "--no-start", "--metadata", '{"team": "sales"}',
+                       "--json", config=cfg)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["metadata"] == {"team": "sales"}
+    table = zapvisor("list", config=cfg)
+    assert table.returncode == 0
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split()[:7] == ["ID", "STATE", "WORKER", "CHROME", "MEMORY", "UPTIME", "RESTARTS"]
+    assert row.split()[:2] == ["vendas", "STOPPED"]
+    status = zapvisor("status", "vendas", "--json", config=cfg)
+    assert json.loads(status.stdout)["state"] == "STOPPED"
+    totals = zapvisor("status", config=cfg)
+    assert "sessions" in totals.stdout and totals.returncode == 0
+    deleted = zapvisor("delete", "vendas", "--yes", config=cfg)
+    assert deleted.returncode == 0
+    assert json.loads(zapvisor("list", "--json", config=cfg).stdout)["sessions"] == []
+
+
+def test_errors_are_one_line_without_traceback(daemon: Daemon) -> None:
+    cfg = daemon.config_path
+    missing = zapvisor("stop", "ghost", config=cfg)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "zapvisor: error: session 'ghost' does not exist"
+    bad_id = zapvisor("create", "../x", config=cfg)
+    assert bad_id.returncode == 1 and "invalid session id" in bad_id.stderr
+    wrong_key = zapvisor("list", config=cfg, env={"ZAPVISOR_API_KEY": "nope"})
+    assert wrong_key.returncode == 1 and "API key" in wrong_key.stderr
+    with socket.socket() as sock:  # bound but not listening: connection refused
+        sock.bind(("127.0.0.1", 0))
+        down = zapvisor("list", "--url", f"http://127.0.0.1:{sock.getsockname()[1]}", config=cfg)
+    assert down.returncode == 1
+    assert "daemon is not running" in down.stderr and "Traceback" not in down.stderr
+
+
+def test_bad_config_names_the_key_and_file(workdir: Path) -> None:
+    bad = workdir / "config.toml"
+    bad.write_text("[server]\nprot = 8083\n")
+    result = zapvisor("serve", config=bad)
+    assert result.returncode == 1
+    assert f"unknown key [server] prot in {bad}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_reads_the_generated_key(workdir: Path, free_port: int) -> None:
+    d = Daemon(workdir, free_port, "http://127.0.0.1:9/", server={"api_key": ""})
+    d.start()
+    try:
+        key_file = d.state_dir / "api_key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert d.events("api_key.generated")[0]["api_key"] == key_file.read_text().strip()
+        listed = zapvisor("list", "--json", config=d.config_path)
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        d.stop()
+    assert API_KEY not in key_file.read_text()

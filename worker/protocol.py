@@ -55,7 +55,7 @@ EXIT_CRASH: Final = 1
 EXIT_BOOT_FAILURE: Final = 3
 
 # Operations the supervisor may request.
-OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_version"}
+OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_version", "executable"}
 OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
 OP_PING: Final = "ping"  # args: {} -> result {"cdp_rtt_ms"}
 OP_SCREENSHOT: Final = "screenshot"  # args: {} -> result {"png_b64"}
@@ -64,6 +64,7 @@ OP_SCREENSHOT: Final = "screenshot"  # args: {} -> result {"png_b64"}
 EV_STATE: Final = "state"  # data: {"state": "WORKING" | ..., "reason"?: str, ...}
 EV_HEARTBEAT: Final = "heartbeat"  # data: {"seq", "cdp_rtt_ms", "chrome_pid", "pss_bytes", "processes"}
 EV_CHROME_EXITED: Final = "chrome_exited"  # data: {"returncode"}
+EV_EXITING: Final = "exiting"  # data: {"code", "reason"}; the last frame before the worker exits
 
 
 class ProtocolError(Exception):

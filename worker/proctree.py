@@ -1,0 +1,123 @@
+"""Process-tree helpers over psutil: find, measure and signal Chrome's processes.
+
+Every helper tolerates processes vanishing or being unreadable mid-scan (NoSuchProcess,
+AccessDenied, ZombieProcess). Signals go through psutil.Process objects, which check the
+process's create time first, so a reused pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+
+import psutil
+
+#: Environment markers the supervisor sets on every worker; Chrome inherits them.
+STATE_DIR_ENV = "ZAPVISOR_STATE_DIR"
+SESSION_ENV = "ZAPVISOR_SESSION"
+
+_GONE = (psutil.NoSuchProcess, psutil.ZombieProcess)
+_UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+
+
+def markers_from_env() -> tuple[str, str] | None:
+    """(state_dir, session) from our own environment, or None when not run by a supervisor."""
+    state_dir = os.environ.get(STATE_DIR_ENV)
+    session = os.environ.get(SESSION_ENV)
+    if not state_dir or not session:
+        return None
+    return state_dir, session
+
+
+def tree(root: psutil.Process) -> list[psutil.Process]:
+    """``root`` and all its live descendants (root first); [] if root is gone."""
+    try:
+        return [root, *root.children(recursive=True)]
+    except _UNREADABLE:
+        return []
+
+
+def is_chrome(proc: psutil.Process) -> bool:
+    """True if the process looks like a Chrome/Chromium process (by name or executable)."""
+    try:
+        name = proc.name()
+    except _UNREADABLE:
+        return False
+    return "chrom" in name.lower()
+
+
+def marked_chrome(markers: tuple[str, str]) -> list[psutil.Process]:
+    """Chrome processes whose environment carries exactly these (state_dir, session) markers.
+
+    Catches zygotes and renderers that were re-parented away from the Chrome main process.
+    """
+    state_dir, session = markers
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid() or not is_chrome(proc):
+            continue
+        try:
+            env = proc.environ()
+        except _UNREADABLE:
+            continue
+        if env.get(STATE_DIR_ENV) == state_dir and env.get(SESSION_ENV) == session:
+            found.append(proc)
+    return found
+
+
+def users_of_profile(profile_dir: str) -> list[psutil.Process]:
+    """Live processes started with ``--user-data-dir`` naming ``profile_dir`` (realpaths compared)."""
+    wanted = os.path.realpath(profile_dir)
+    users = []
+    for proc in psutil.process_iter():
+        try:
+            cmdline = proc.cmdline()
+        except _UNREADABLE:
+            continue
+        for index, arg in enumerate(cmdline):
+            value = None
+            if arg.startswith("--user-data-dir="):
+                value = arg.split("=", 1)[1]
+            elif arg == "--user-data-dir" and index + 1 < len(cmdline):
+                value = cmdline[index + 1]
+            if value is not None and os.path.realpath(value) == wanted:
+                users.append(proc)
+                break
+    return users
+
+
+def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
+    """The processes of ``procs`` that still run (zombies count as gone)."""
+    living = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                living.append(proc)
+        except _GONE:
+            continue
+        except psutil.AccessDenied:
+            living.append(proc)
+    return living
+
+
+def signal_all(procs: Iterable[psutil.Process], signum: signal.Signals) -> None:
+    """Send ``signum`` to each process that is still the same process."""
+    for proc in procs:
+        try:
+            proc.send_signal(signum)
+        except _UNREADABLE:
+            continue
+
+
+def memory(procs: Iterable[psutil.Process]) -> tuple[int, int]:
+    """(summed PSS bytes, number of processes measured). Blocking: reads smaps."""
+    pss = 0
+    count = 0
+    for proc in procs:
+        try:
+            pss += proc.memory_full_info().pss
+        except _UNREADABLE:
+            continue
+        count += 1
+    return pss, count

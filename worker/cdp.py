@@ -1,0 +1,157 @@
+"""pyppeteer glue: attach to our Chrome over CDP, probe it, ask it to close.
+
+pyppeteer 2.0.0 already opens its websocket with ``ping_interval=None`` (the ~20 s keepalive
+drop of miyakogi/pyppeteer#159 is fixed upstream in pyppeteer/connection.py), so no patch is
+needed for that. One local patch is applied, see :func:`_harden_pyppeteer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pyppeteer
+from pyppeteer.browser import Browser
+from pyppeteer.connection import CDPSession, Connection
+from pyppeteer.page import Page
+
+from worker.logs import get_logger
+
+_NAVIGATING = "context"  # "Execution context was destroyed", "Cannot find context with specified id"
+_RETRY_S = 0.05
+
+log = get_logger()
+
+__all__ = ["Browser", "Page", "connect", "disconnect", "first_page", "probe_browser_rtt_ms", "probe_rtt_ms", "request_close"]
+
+
+def _prune_done(callbacks: dict[int, asyncio.Future[Any]]) -> None:
+    for key in [key for key, future in callbacks.items() if future.done()]:
+        del callbacks[key]
+
+
+def _mark_retrieved(futures: list[asyncio.Future[Any]]) -> None:
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.exception()  # nobody awaits some of them: no "never retrieved" noise
+
+
+def _harden_pyppeteer() -> None:
+    """Make pyppeteer tolerate CDP calls that we cancelled (a timed-out probe, a cancelled task).
+
+    pyppeteer keeps a cancelled call's future in its ``_callbacks`` and later calls
+    ``set_result``/``set_exception`` on it when the answer, or the disconnect, arrives. That
+    raises InvalidStateError inside its receive loop, which then dies silently and leaves CDP
+    dead. We drop done futures before each dispatch, and mark the futures it rejects on close
+    as retrieved. Idempotent.
+    """
+    if getattr(Connection, "_zapvisor_hardened", False):
+        return
+    conn_on_message = Connection._on_message
+    conn_on_close = Connection._on_close
+    session_on_message = CDPSession._on_message
+    session_on_closed = CDPSession._on_closed
+
+    @functools.wraps(conn_on_message)
+    async def connection_on_message(self: Connection, message: str) -> None:
+        _prune_done(self._callbacks)
+        await conn_on_message(self, message)
+
+    @functools.wraps(conn_on_close)
+    async def connection_on_close(self: Connection) -> None:
+        _prune_done(self._callbacks)
+        pending = list(self._callbacks.values())
+        await conn_on_close(self)
+        _mark_retrieved(pending)
+
+    @functools.wraps(session_on_message)
+    def cdp_session_on_message(self: CDPSession, message: str) -> None:
+        _prune_done(self._callbacks)
+        session_on_message(self, message)
+
+    @functools.wraps(session_on_closed)
+    def cdp_session_on_closed(self: CDPSession) -> None:
+        _prune_done(self._callbacks)
+        pending = list(self._callbacks.values())
+        session_on_closed(self)
+        _mark_retrieved(pending)
+
+    Connection._on_message = connection_on_message
+    Connection._on_close = connection_on_close
+    CDPSession._on_message = cdp_session_on_message
+    CDPSession._on_closed = cdp_session_on_closed
+    Connection._zapvisor_hardened = True
+
+
+async def connect(ws_url: str, timeout: float, on_disconnected: Callable[[], None]) -> Browser:
+    """Attach pyppeteer to the Chrome at ``ws_url``; ``on_disconnected`` runs if CDP drops."""
+    _harden_pyppeteer()
+    # No launch(): we own the process, so pyppeteer installs no signal handlers of its own.
+    browser: Browser = await asyncio.wait_for(pyppeteer.connect(browserWSEndpoint=ws_url), timeout)
+    browser.on("disconnected", on_disconnected)
+    return browser
+
+
+async def first_page(browser: Browser, on_crash: Callable[[Exception], None]) -> Page:
+    """The tab Chrome opened at start (or a new one); ``on_crash`` runs if its renderer dies."""
+    pages = await browser.pages()
+    page: Page = pages[0] if pages else await browser.newPage()
+    # pyee raises an "error" event that has no listener inside pyppeteer's receive loop.
+    page.on("error", on_crash)
+    return page
+
+
+async def probe_rtt_ms(page: Page, timeout: float) -> float | None:
+    """Round-trip time of a trivial ``evaluate`` in the page, in ms; None on failure/timeout.
+
+    While the page navigates, its JS context is briefly gone ("Execution context was
+    destroyed"): Chrome did answer, so the probe retries within ``timeout`` instead of failing.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(page.evaluate("() => 1"), max(deadline - started, 0.001))
+        except Exception as exc:  # timeout, closed target, protocol error
+            if _NAVIGATING in str(exc) and time.monotonic() + _RETRY_S < deadline:
+                await asyncio.sleep(_RETRY_S)
+                continue
+            log.debug("cdp.probe_error", error=repr(exc))
+            return None
+        return round((time.monotonic() - started) * 1000.0, 3)
+
+
+async def probe_browser_rtt_ms(browser: Browser, timeout: float) -> float | None:
+    """Round-trip time of CDP ``Browser.getVersion`` (the browser process only), in ms; None on failure.
+
+    Answers even while the page is mid-navigation, when Chrome holds page-session commands
+    until the new document commits (seen here: a slow server stalls ``evaluate`` for as long).
+    """
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(browser.version(), timeout)
+    except Exception as exc:
+        log.debug("cdp.browser_probe_error", error=repr(exc))
+        return None
+    return round((time.monotonic() - started) * 1000.0, 3)
+
+
+async def _quietly(call: Awaitable[Any], timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(call, timeout)
+    except Exception:  # the connection drops as Chrome exits: expected here
+        return False
+    return True
+
+
+async def request_close(browser: Browser, timeout: float) -> bool:
+    """Send CDP ``Browser.close`` (Chrome flushes its profile and exits); True if acknowledged."""
+    return await _quietly(browser.close(), timeout)
+
+
+async def disconnect(browser: Browser, timeout: float) -> None:
+    """Close pyppeteer's websocket; never raises."""
+    await _quietly(browser.disconnect(), timeout)

@@ -1,0 +1,77 @@
+"""The requests a booted (or booting) worker answers: stop, ping, screenshot."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from worker import cdp, protocol
+from worker.link import Link
+from worker.logs import get_logger
+from worker.session import Session
+
+#: Error types a worker may put in a failed reply (besides the boot failures of worker.errors).
+UNKNOWN_OPERATION = "UnknownOperation"
+NOT_READY = "NotReady"
+ALREADY_BOOTED = "AlreadyBooted"
+OPERATION_FAILED = "OperationFailed"
+
+_PING_TIMEOUT_S = 5.0
+
+log = get_logger()
+
+
+class _Refused(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class Operations:
+    """Answers one request at a time per call of :meth:`handle` (calls may overlap)."""
+
+    def __init__(
+        self,
+        link: Link,
+        request_stop: Callable[[int, str], None],
+        current_session: Callable[[], Session | None],
+    ) -> None:
+        self._link = link
+        self._request_stop = request_stop
+        self._current_session = current_session
+
+    async def handle(self, request: dict[str, Any]) -> None:
+        """Answer ``request`` (already known to be a request) with exactly one reply."""
+        request_id, op = request["id"], request["op"]
+        try:
+            result = await self._dispatch(op)
+        except _Refused as exc:
+            reply = protocol.make_error(request_id, exc.error_type, str(exc))
+        except Exception as exc:  # an op that failed must not take the worker down
+            log.warning("op.failed", op=op, error=repr(exc))
+            reply = protocol.make_error(request_id, OPERATION_FAILED, f"{op} failed: {exc!r}")
+        else:
+            reply = protocol.make_reply(request_id, result)
+        try:
+            await self._link.send(reply)
+        except protocol.ProtocolError as exc:  # e.g. a screenshot over the frame cap
+            await self._link.send(protocol.make_error(request_id, OPERATION_FAILED, str(exc)))
+        if op == protocol.OP_STOP:
+            self._request_stop(protocol.EXIT_OK, "stop requested")
+
+    async def _dispatch(self, op: str) -> dict[str, Any]:
+        if op == protocol.OP_STOP:
+            return {}
+        if op == protocol.OP_BOOT:
+            raise _Refused(ALREADY_BOOTED, "this worker has already received boot")
+        if op not in (protocol.OP_PING, protocol.OP_SCREENSHOT):
+            raise _Refused(UNKNOWN_OPERATION, f"unknown operation {op!r}")
+        session = self._current_session()
+        if session is None:
+            raise _Refused(NOT_READY, f"{op}: Chrome is not attached yet")
+        if op == protocol.OP_PING:
+            return {"cdp_rtt_ms": await cdp.probe_rtt_ms(session.page, _PING_TIMEOUT_S)}
+        png = await asyncio.wait_for(session.page.screenshot(type="png"), session.spec["page_timeout_s"])
+        return {"png_b64": base64.b64encode(png).decode("ascii")}

@@ -1,0 +1,85 @@
+"""Booting one session: profile, Chrome, CDP attach, first page."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from worker import cdp, proctree, profile, protocol
+from worker.chrome import Chrome, LaunchOptions
+from worker.errors import ChromeLaunchFailed
+from worker.executable import find_executable
+from worker.logs import get_logger
+
+log = get_logger()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A booted session: its Chrome, the CDP connection and the page the driver works in."""
+
+    spec: protocol.BootSpec
+    chrome: Chrome
+    browser: cdp.Browser
+    page: cdp.Page
+    browser_version: str
+
+    def boot_result(self) -> dict[str, Any]:
+        """The result of the ``boot`` reply."""
+        return {
+            "chrome_pid": self.chrome.pid,
+            "browser_version": self.browser_version,
+            "executable": str(self.chrome.executable),
+        }
+
+
+async def boot_session(
+    spec: protocol.BootSpec,
+    on_spawned: Callable[[Chrome], None],
+    on_disconnected: Callable[[], None],
+) -> Session:
+    """Start Chrome for ``spec`` and attach to it; raises a BootFailure subclass on failure.
+
+    ``on_spawned`` gets the Chrome as soon as its process exists, so that a failure or a stop
+    during the rest of the boot still closes it.
+    """
+    markers = proctree.markers_from_env()
+    executable = find_executable(spec["chrome_executable"])
+    await asyncio.to_thread(profile.prepare, spec["profile_dir"], spec["tmp_dir"], markers)
+    options = LaunchOptions(
+        executable=executable,
+        profile_dir=spec["profile_dir"],
+        tmp_dir=spec["tmp_dir"],
+        headless=spec["chrome_headless"],
+        user_agent=spec["chrome_user_agent"],
+        extra_args=tuple(spec["chrome_extra_args"]),
+    )
+    chrome = Chrome.spawn(options, markers)  # here, in the main thread (death signal)
+    on_spawned(chrome)
+    timeout = spec["launch_timeout_s"]
+    ws_url = await chrome.wait_devtools_url(timeout)
+    try:
+        browser = await cdp.connect(ws_url, timeout, on_disconnected)
+        page = await asyncio.wait_for(cdp.first_page(browser, _on_page_crash), timeout)
+        version = await asyncio.wait_for(browser.version(), timeout)
+    except Exception as exc:
+        raise ChromeLaunchFailed(f"cannot attach to Chrome over CDP at {ws_url}: {exc!r}") from None
+    log.info("chrome.attached", chrome_pid=chrome.pid, browser_version=version)
+    return Session(spec, chrome, browser, page, version)
+
+
+def _on_page_crash(error: Exception) -> None:
+    # The heartbeat's CDP probe then fails and, after a few misses, the worker restarts.
+    log.error("page.crashed", error=str(error))
+
+
+def measure(chrome: Chrome) -> tuple[int, int]:
+    """(PSS bytes, process count) of Chrome's tree plus this worker. Blocking."""
+    pss, count = chrome.tree_memory()
+    own, own_count = proctree.memory([psutil.Process(os.getpid())])
+    return pss + own, count + own_count

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: a local page server and process utilities."""

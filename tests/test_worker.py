@@ -1,0 +1,308 @@
+"""The worker process end to end: real `python -m worker`, real Chrome, real socketpair."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support.pages import PageServer
+from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_until
+from tests.support.workerproc import WorkerProc, boot_args
+from worker import protocol
+from worker.chrome import LaunchOptions, build_args
+from worker.errors import ChromeNotFound
+from worker.executable import find_executable, resolve_wrapper
+
+HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
+needs_chrome = pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PageServer]:
+    with PageServer() as pages:
+        yield pages
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    state = tmp_path / "state"
+    state.mkdir()
+    try:
+        yield state
+    finally:
+        kill_marked(state)
+
+
+@pytest.fixture
+def spawn(state_dir: Path) -> Iterator[Callable[..., WorkerProc]]:
+    started: list[WorkerProc] = []
+
+    def start(session: str = "s1") -> WorkerProc:
+        worker = WorkerProc(state_dir, session)
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.close()
+        kill_marked(state_dir)
+
+
+def assert_nothing_left(state_dir: Path, timeout: float = 5.0) -> None:
+    wait_until(lambda: not marked_processes(state_dir), timeout, message=f"no process marked with {state_dir}")
+
+
+def boot_working(worker: WorkerProc, state_dir: Path, url: str, **overrides: object) -> dict[str, object]:
+    """Boot and wait for WORKING; returns the boot result."""
+    reply = worker.boot(boot_args(state_dir, worker.session, url, **overrides))
+    assert reply["ok"], f"{reply}\n{worker.log_tail()}"
+    worker.wait_event(protocol.EV_STATE, 30, state="STARTING")
+    worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
+    result: dict[str, object] = reply["result"]
+    return result
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_boot_heartbeat_screenshot_stop(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    result = boot_working(worker, state_dir, server.url("/"))
+    chrome_pid = result["chrome_pid"]
+    assert isinstance(chrome_pid, int) and pid_alive(chrome_pid)
+    assert result["executable"] == str(HEADLESS_SHELL)  # the wrapper script was resolved
+    assert "Chrome" in str(result["browser_version"])
+    beats = [worker.wait_event(protocol.EV_HEARTBEAT, 10) for _ in range(3)]
+    assert [beat["seq"] for beat in beats] == list(range(beats[0]["seq"], beats[0]["seq"] + 3))
+    for beat in beats:
+        assert isinstance(beat["cdp_rtt_ms"], float) and beat["cdp_rtt_ms"] >= 0, beat
+        assert beat["pss_bytes"] > 10_000_000 and beat["processes"] >= 3 and beat["chrome_pid"] == chrome_pid
+    shot = worker.request(protocol.OP_SCREENSHOT)
+    assert shot["ok"], shot
+    assert base64.b64decode(shot["result"]["png_b64"]).startswith(b"\x89PNG\r\n\x1a\n")
+    ping = worker.request(protocol.OP_PING)
+    assert ping["ok"] and isinstance(ping["result"]["cdp_rtt_ms"], float)
+    unknown = worker.request("no_such_op")
+    assert not unknown["ok"] and unknown["error"]["type"] == "UnknownOperation"
+    started = time.monotonic()
+    assert worker.request(protocol.OP_STOP) == protocol.make_reply(worker._next_id - 1, {})
+    assert worker.wait_exit(8) == protocol.EXIT_OK
+    assert time.monotonic() - started < 8
+    exiting = [m for m in worker.drain() if m.get("event") == protocol.EV_EXITING]
+    assert exiting and exiting[0]["data"] == {"code": 0, "reason": "stop requested"}
+    assert not pid_alive(chrome_pid)
+    assert_nothing_left(state_dir, timeout=1)
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_kill_9_of_worker_takes_chrome_down(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    result = boot_working(worker, state_dir, server.url("/"))
+    chrome = psutil.Process(int(str(result["chrome_pid"])))
+    tree = [chrome, *chrome.children(recursive=True)]
+    assert len(tree) >= 3
+    assert chrome.exe() == str(HEADLESS_SHELL)  # the real binary, not the wrapper script
+    worker.proc.kill()
+    wait_until(lambda: not any(pid_alive(p.pid) for p in tree), 5, message="Chrome tree gone after kill -9 of worker")
+    assert_nothing_left(state_dir, timeout=1)
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_socket_eof_stops_worker_and_chrome(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    result = boot_working(worker, state_dir, server.url("/"))
+    worker.sock.close()  # the supervisor is gone
+    assert worker.wait_exit(8) == protocol.EXIT_OK
+    assert not pid_alive(int(str(result["chrome_pid"])))
+    assert_nothing_left(state_dir, timeout=2)
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_sigterm_stops_gracefully(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    boot_working(worker, state_dir, server.url("/"))
+    worker.proc.send_signal(signal.SIGTERM)
+    exiting = worker.wait_event(protocol.EV_EXITING, 8)
+    assert exiting == {"code": 0, "reason": "signal SIGTERM"}
+    assert worker.wait_exit(5) == protocol.EXIT_OK
+    assert_nothing_left(state_dir, timeout=2)
+
+
+def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
+    worker = spawn()
+    reply = worker.boot(boot_args(state_dir, "s1", "http://127.0.0.1:9/", chrome_executable="/nonexistent/chrome"))
+    assert not reply["ok"] and reply["error"]["type"] == "ChromeNotFound", reply
+    assert "/nonexistent/chrome" in reply["error"]["message"]
+    exiting = worker.wait_event(protocol.EV_EXITING, 10)
+    assert exiting["code"] == protocol.EXIT_BOOT_FAILURE
+    assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    args = boot_args(state_dir, "s1", server.url("/"))
+    profile = Path(args["profile_dir"])
+    profile.mkdir(parents=True)
+    for name in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
+        (profile / name).symlink_to("otherhost-999999")
+    worker = spawn()
+    reply = worker.boot(args)
+    assert reply["ok"], reply
+    worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
+    for name in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
+        path = profile / name
+        assert not path.is_symlink() or os.readlink(path) != "otherhost-999999", name
+    assert (profile.stat().st_mode & 0o777) == 0o700
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_profile_used_by_foreign_process_is_refused(spawn: Callable[..., WorkerProc], state_dir: Path, tmp_path: Path) -> None:
+    args = boot_args(state_dir, "s1", "about:blank")
+    profile = Path(args["profile_dir"])
+    profile.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZAPVISOR_")}  # a foreign Chrome
+    foreign = subprocess.Popen(
+        [str(HEADLESS_SHELL), "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: pid_alive(foreign.pid), 5, message="foreign Chrome running")
+        worker = spawn()
+        reply = worker.boot(args)
+        assert not reply["ok"] and reply["error"]["type"] == "ProfileUnusable", reply
+        assert f"in use by pid {foreign.pid}" in reply["error"]["message"]
+        assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
+        assert foreign.poll() is None, "the foreign Chrome must not be killed"
+    finally:
+        os.killpg(foreign.pid, signal.SIGKILL)
+        foreign.wait(timeout=10)
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    """A Chrome carrying this session's markers is a dead worker's orphan: replaced, not refused."""
+    args = boot_args(state_dir, "s1", server.url("/"))
+    profile = Path(args["profile_dir"])
+    profile.mkdir(parents=True)
+    env = dict(os.environ, ZAPVISOR_STATE_DIR=str(state_dir), ZAPVISOR_SESSION="s1")
+    orphan = subprocess.Popen(
+        [str(HEADLESS_SHELL), "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    wait_until(lambda: pid_alive(orphan.pid), 5, message="orphan Chrome running")
+    worker = spawn()
+    reply = worker.boot(args)
+    assert reply["ok"], f"{reply}\n{worker.log_tail()}"
+    assert orphan.wait(timeout=5) is not None
+    assert reply["result"]["chrome_pid"] != orphan.pid
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    result = boot_working(worker, state_dir, server.url("/"))
+    os.kill(int(str(result["chrome_pid"])), signal.SIGKILL)
+    event = worker.wait_event(protocol.EV_CHROME_EXITED, 10)
+    assert event == {"returncode": -signal.SIGKILL}
+    exiting = worker.wait_event(protocol.EV_EXITING, 10)
+    assert exiting["code"] == protocol.EXIT_CRASH and "Chrome exited" in exiting["reason"]
+    assert worker.wait_exit(10) == protocol.EXIT_CRASH
+    assert_nothing_left(state_dir, timeout=2)  # zygotes and renderers swept too
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), page_timeout_s=1.5))
+    assert reply["ok"], reply
+    exiting = worker.wait_event(protocol.EV_EXITING, 15)
+    assert exiting["code"] == protocol.EXIT_CRASH and "driver crashed" in exiting["reason"], exiting
+    assert not any(m.get("data", {}).get("state") == "WORKING" for m in worker.seen)
+    assert worker.wait_exit(10) == protocol.EXIT_CRASH
+    assert_nothing_left(state_dir, timeout=2)
+
+
+def test_invalid_first_frame_exits(spawn: Callable[..., WorkerProc]) -> None:
+    worker = spawn()
+    body = b"{not json"
+    worker.send_raw(len(body).to_bytes(4, "big") + body)
+    code = worker.wait_exit(10)
+    assert code != 0
+    exiting = [m for m in worker.drain() if m.get("event") == protocol.EV_EXITING]
+    assert exiting and exiting[0]["data"]["code"] == code
+
+
+def test_first_request_must_be_boot(spawn: Callable[..., WorkerProc]) -> None:
+    worker = spawn()
+    reply = worker.request(protocol.OP_PING, timeout=10)
+    assert not reply["ok"] and reply["error"]["type"] == "BadBootSpec", reply
+    assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
+
+
+def test_boot_spec_is_validated(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
+    worker = spawn()
+    reply = worker.boot(boot_args(state_dir, "s1", "about:blank", heartbeat_interval_s="fast"), timeout=10)
+    assert not reply["ok"] and "heartbeat_interval_s" in reply["error"]["message"], reply
+    assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
+
+
+def test_wrapper_script_resolves_to_real_binary(tmp_path: Path) -> None:
+    if not HEADLESS_SHELL.exists():
+        pytest.skip("chromium-headless-shell not installed")
+    script = tmp_path / "chromium-headless-shell"
+    script.write_text(f'#!/bin/sh -e\n\nexec {HEADLESS_SHELL} "$@"\n')
+    script.chmod(0o755)
+    assert resolve_wrapper(script) == HEADLESS_SHELL
+    assert find_executable(str(script)) == HEADLESS_SHELL
+    assert resolve_wrapper(HEADLESS_SHELL) == HEADLESS_SHELL  # an ELF binary is itself
+    with_vars = tmp_path / "chromium"
+    with_vars.write_text(f"#!/bin/sh\nLIBDIR={HEADLESS_SHELL.parent}\nAPP=chromium-headless-shell\nexec $LIBDIR/$APP \"$@\"\n")
+    with_vars.chmod(0o755)
+    assert resolve_wrapper(with_vars) == HEADLESS_SHELL
+
+
+def test_wrapper_script_without_binary_is_not_found(tmp_path: Path) -> None:
+    script = tmp_path / "chrome"
+    script.write_text("#!/bin/sh\nexec /nonexistent/chrome \"$@\"\n")
+    script.chmod(0o755)
+    with pytest.raises(ChromeNotFound):
+        find_executable(str(script))
+    with pytest.raises(ChromeNotFound):
+        find_executable(str(tmp_path / "missing"))
+    not_executable = tmp_path / "plain"
+    not_executable.write_bytes(b"\x7fELF")
+    with pytest.raises(ChromeNotFound):
+        find_executable(str(not_executable))
+
+
+def test_chrome_arguments() -> None:
+    def options(executable: str, headless: bool = True, user_agent: str = "") -> LaunchOptions:
+        return LaunchOptions(Path(executable), "/p", "/t", headless, user_agent, ("--lang=pt-PT",))
+
+    shell = build_args(options("/usr/lib/chromium/chromium-headless-shell", user_agent="UA/1"))
+    assert shell[0] == "/usr/lib/chromium/chromium-headless-shell" and shell[-1] == "about:blank"
+    assert "--user-data-dir=/p" in shell and "--remote-debugging-port=0" in shell
+    assert "--disable-component-update" in shell and "--user-agent=UA/1" in shell and "--lang=pt-PT" in shell
+    assert not any(arg.startswith("--headless") for arg in shell)  # headless-shell is always headless
+    assert ("--no-sandbox" in shell) == (os.geteuid() == 0)
+    assert "--headless=new" in build_args(options("/usr/lib/chromium/chromium"))
+    assert "--headless=new" not in build_args(options("/usr/lib/chromium/chromium", headless=False))

@@ -39,12 +39,14 @@ def marker_env(state_dir: Path, session_id: str) -> dict[str, str]:
 
 
 def find_marked(state_dir: Path, session_id: str | None = None) -> list[Marked]:
-    """Every live process marked with ``state_dir`` (and ``session_id`` when given).
+    """Every live process marked with ``state_dir`` (and ``session_id`` when given), and
+    their descendants: Chrome starts its zygotes and renderers with a cleaned environment,
+    so only the browser process itself carries the marker.
 
     Blocking (reads /proc): call through ``asyncio.to_thread`` from the event loop.
     """
     wanted = str(state_dir)
-    found = []
+    found: dict[int, Marked] = {}
     me = os.getpid()
     for proc in psutil.process_iter(["pid", "name", "create_time", "cmdline"]):
         if proc.pid == me:
@@ -60,8 +62,18 @@ def find_marked(state_dir: Path, session_id: str | None = None) -> list[Marked]:
             continue
         cmdline = proc.info["cmdline"] or []
         is_worker = "-m" in cmdline and "worker" in cmdline
-        found.append(Marked(proc.pid, proc.info["create_time"], sid, proc.info["name"], is_worker))
-    return found
+        found[proc.pid] = Marked(proc.pid, proc.info["create_time"], sid, proc.info["name"], is_worker)
+        try:
+            children = proc.children(recursive=True)
+        except psutil.Error:
+            continue
+        for child in children:
+            try:
+                found.setdefault(child.pid, Marked(child.pid, child.create_time(), sid,
+                                                   child.name(), False))
+            except psutil.Error:
+                continue
+    return list(found.values())
 
 
 def _same_process(marked: Marked) -> psutil.Process | None:

@@ -221,6 +221,7 @@ class Chrome:
 
     def _collect(self) -> dict[int, psutil.Process]:
         procs = {proc.pid: proc for proc in proctree.tree(self._ps)}
+        procs.update((proc.pid, proc) for proc in proctree.session_members(self._proc.pid))
         if self._markers is not None:
             procs.update((proc.pid, proc) for proc in proctree.marked_chrome(self._markers))
         return procs
@@ -249,13 +250,12 @@ class Chrome:
             self._signal_tree(procs, signal.SIGTERM)
             if await self.wait_exited(term_grace_s) is None:
                 how = "sigkill"
-        # Children normally follow the browser process within moments.
-        deadline = time.monotonic() + term_grace_s
-        while proctree.alive(procs.values()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        if how != "sigkill":  # children normally follow the browser process within moments
+            deadline = time.monotonic() + term_grace_s
+            while proctree.alive(procs.values()) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
         if proctree.alive(procs.values()) or self._proc.poll() is None:
-            if how == "exited":
-                how = "sigkill"
+            how = "sigkill"
             self._signal_tree(procs, signal.SIGKILL)
         await self.wait_exited(5.0)  # SIGKILL cannot be refused; this only reaps
         log.info("chrome.exited", chrome_pid=self.pid, returncode=self._proc.returncode, how=how)

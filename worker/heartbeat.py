@@ -62,7 +62,9 @@ async def run_heartbeat(session: Session, emit: Emit, request_stop: Callable[[in
         strikes = strikes + 1 if page_rtt is None and browser_rtt is None else 0
         if page_rtt is None:
             page_stalled_since = page_stalled_since or now
-            log.warning("cdp.probe_failed", strikes=strikes, page_stalled_s=round(now - page_stalled_since, 3))
+            # A page probe alone is routinely lost while a navigation commits: info, not warning.
+            level = log.warning if strikes else log.info
+            level("cdp.probe_failed", strikes=strikes, page_stalled_s=round(now - page_stalled_since, 3))
         else:
             page_stalled_since = None
         if strikes >= CDP_STRIKES:

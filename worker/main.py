@@ -23,7 +23,7 @@ from worker.errors import BadBootSpec, BootFailure
 from worker.heartbeat import run_heartbeat
 from worker.link import Link
 from worker.logs import get_logger
-from worker.ops import Operations
+from worker.ops import OPERATION_FAILED, WORKER_STOPPING, Operations
 from worker.session import Session, boot_session
 from worker.spec import parse_boot
 
@@ -47,6 +47,7 @@ class Worker:
         self._session: Session | None = None
         self._chrome: Chrome | None = None  # set as soon as spawned, so shutdown can close it
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unanswered: dict[int, str] = {}  # request id -> op
         self._hurry = asyncio.Event()  # a second stop signal: skip the graceful waits
         self._cdp_lost = asyncio.Event()
 
@@ -65,7 +66,7 @@ class Worker:
         for signum in _STOP_SIGNALS:  # handlers only enqueue; _watch_signals decides
             loop.add_signal_handler(signum, signals.put_nowait, signum)
         self._link = await Link.open(self._fd)
-        self._ops = Operations(self._link, self.request_stop, lambda: self._session)
+        self._ops = Operations(lambda: self._session)
         async with asyncio.TaskGroup() as group:
             self._group = group
             watchers = [group.create_task(self._watch_signals(signals)), group.create_task(self._watch_parent())]
@@ -96,6 +97,20 @@ class Worker:
     async def _emit(self, event: str, data: dict[str, Any]) -> None:
         await self._link.send(protocol.make_event(event, data))
 
+    async def _reply(self, reply: dict[str, Any]) -> None:
+        # Every request gets exactly one reply: _shutdown answers what is still unanswered.
+        if self._unanswered.pop(reply["id"], None) is None:
+            return
+        try:
+            await self._link.send(reply)
+        except protocol.ProtocolError as exc:  # e.g. a screenshot over the frame cap
+            await self._link.send(protocol.make_error(reply["id"], OPERATION_FAILED, str(exc)))
+
+    async def _answer(self, request: dict[str, Any]) -> None:
+        await self._reply(await self._ops.answer(request))
+        if request["op"] == protocol.OP_STOP:
+            self.request_stop(protocol.EXIT_OK, "stop requested")
+
     async def _serve(self) -> None:
         try:
             first = await self._link.read()
@@ -106,6 +121,7 @@ class Worker:
         except (protocol.ProtocolError, BadBootSpec) as exc:
             await self._fail_boot(exc if isinstance(exc, BadBootSpec) else BadBootSpec(str(exc)))
             return
+        self._unanswered[request_id] = protocol.OP_BOOT
         self._spawn("boot", self._boot_and_drive(request_id, spec))
         while True:
             try:
@@ -119,14 +135,16 @@ class Worker:
             if protocol.kind_of(message) != "request":
                 log.warning("worker.unexpected_message", kind=protocol.kind_of(message))
                 continue
-            self._spawn(f"op:{message['op']}", self._ops.handle(message))
+            self._unanswered[message["id"]] = message["op"]
+            self._spawn(f"op:{message['op']}", self._answer(message))
 
     async def _fail_boot(self, exc: BootFailure, request_id: int | None = None) -> None:
         log.error("worker.boot_failed", error_type=exc.error_type, message=str(exc))
         if request_id is None and isinstance(exc, BadBootSpec):
             request_id = exc.request_id
         if request_id is not None:
-            await self._link.send(protocol.make_error(request_id, exc.error_type, str(exc)))
+            self._unanswered[request_id] = protocol.OP_BOOT
+            await self._reply(protocol.make_error(request_id, exc.error_type, str(exc)))
         self.request_stop(exc.exit_code, f"{exc.error_type}: {exc}")
 
     async def _boot_and_drive(self, request_id: int, spec: protocol.BootSpec) -> None:
@@ -137,7 +155,7 @@ class Worker:
             await self._fail_boot(exc, request_id)
             return
         self._session = session
-        await self._link.send(protocol.make_reply(request_id, session.boot_result()))
+        await self._reply(protocol.make_reply(request_id, session.boot_result()))
         await self._emit(protocol.EV_STATE, {"state": "STARTING"})
         self._spawn("heartbeat", run_heartbeat(session, self._emit, self.request_stop))
         self._spawn("chrome-watch", self._watch_chrome(session.chrome))
@@ -197,6 +215,8 @@ class Worker:
             await self._chrome.close(graceful, _TERM_GRACE_S, hurry=self._hurry)
         if session is not None:
             await cdp.disconnect(session.browser, 1.0)
+        for request_id, op in list(self._unanswered.items()):
+            await self._reply(protocol.make_error(request_id, WORKER_STOPPING, f"{op}: worker stopping ({reason})"))
         await self._link.send(protocol.make_event(protocol.EV_EXITING, {"code": code, "reason": reason}))
         await self._link.close()
         log.info("worker.exited", code=code, reason=reason)

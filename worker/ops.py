@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from worker import cdp, protocol
-from worker.link import Link
 from worker.logs import get_logger
 from worker.session import Session
 
@@ -17,6 +16,7 @@ UNKNOWN_OPERATION = "UnknownOperation"
 NOT_READY = "NotReady"
 ALREADY_BOOTED = "AlreadyBooted"
 OPERATION_FAILED = "OperationFailed"
+WORKER_STOPPING = "WorkerStopping"  # the worker stopped before it could answer
 
 _PING_TIMEOUT_S = 5.0
 
@@ -30,36 +30,22 @@ class _Refused(Exception):
 
 
 class Operations:
-    """Answers one request at a time per call of :meth:`handle` (calls may overlap)."""
+    """Computes the reply to one request; calls may overlap (each runs in its own task)."""
 
-    def __init__(
-        self,
-        link: Link,
-        request_stop: Callable[[int, str], None],
-        current_session: Callable[[], Session | None],
-    ) -> None:
-        self._link = link
-        self._request_stop = request_stop
+    def __init__(self, current_session: Callable[[], Session | None]) -> None:
         self._current_session = current_session
 
-    async def handle(self, request: dict[str, Any]) -> None:
-        """Answer ``request`` (already known to be a request) with exactly one reply."""
+    async def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The reply (success or error) to ``request``, already known to be a request."""
         request_id, op = request["id"], request["op"]
         try:
             result = await self._dispatch(op)
         except _Refused as exc:
-            reply = protocol.make_error(request_id, exc.error_type, str(exc))
+            return protocol.make_error(request_id, exc.error_type, str(exc))
         except Exception as exc:  # an op that failed must not take the worker down
             log.warning("op.failed", op=op, error=repr(exc))
-            reply = protocol.make_error(request_id, OPERATION_FAILED, f"{op} failed: {exc!r}")
-        else:
-            reply = protocol.make_reply(request_id, result)
-        try:
-            await self._link.send(reply)
-        except protocol.ProtocolError as exc:  # e.g. a screenshot over the frame cap
-            await self._link.send(protocol.make_error(request_id, OPERATION_FAILED, str(exc)))
-        if op == protocol.OP_STOP:
-            self._request_stop(protocol.EXIT_OK, "stop requested")
+            return protocol.make_error(request_id, OPERATION_FAILED, f"{op} failed: {exc!r}")
+        return protocol.make_reply(request_id, result)
 
     async def _dispatch(self, op: str) -> dict[str, Any]:
         if op == protocol.OP_STOP:

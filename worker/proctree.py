@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterable
 
 import psutil
@@ -50,7 +51,9 @@ def is_chrome(proc: psutil.Process) -> bool:
 def marked_chrome(markers: tuple[str, str]) -> list[psutil.Process]:
     """Chrome processes whose environment carries exactly these (state_dir, session) markers.
 
-    Catches zygotes and renderers that were re-parented away from the Chrome main process.
+    In practice only Chrome *main* processes match: Chrome's children (zygotes, renderers,
+    gpu, utility) overwrite their argv/environ area for their process titles, so their
+    /proc/<pid>/environ is garbage. Find those through :func:`session_members`.
     """
     state_dir, session = markers
     found = []
@@ -64,6 +67,20 @@ def marked_chrome(markers: tuple[str, str]) -> list[psutil.Process]:
         if env.get(STATE_DIR_ENV) == state_dir and env.get(SESSION_ENV) == session:
             found.append(proc)
     return found
+
+
+def session_members(sid: int) -> list[psutil.Process]:
+    """Processes in session ``sid``. Chrome is spawned as a session leader (sid = its pid) and
+    its children keep that sid when re-parented; Linux does not reuse a pid while a session
+    still carries it, so this finds a dead Chrome's leftovers safely."""
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid:
+                members.append(proc)
+        except OSError:  # gone, or not ours to inspect
+            continue
+    return members
 
 
 def users_of_profile(profile_dir: str) -> list[psutil.Process]:
@@ -98,6 +115,20 @@ def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
             continue
         except psutil.AccessDenied:
             living.append(proc)
+    return living
+
+
+def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Poll until none of ``procs`` runs (zombies count as gone); those still running. Blocking.
+
+    Unlike psutil.wait_procs this does not wait for someone else's zombies to be reaped
+    (an init that does not reap would make every wait last the full timeout).
+    """
+    deadline = time.monotonic() + timeout
+    living = alive(procs)
+    while living and time.monotonic() < deadline:
+        time.sleep(0.05)
+        living = alive(living)
     return living
 
 

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import stat
-import time
 from pathlib import Path
 
 import psutil
@@ -97,18 +96,15 @@ def _carries(proc: psutil.Process, markers: tuple[str, str]) -> bool:
 
 def _close_orphans(orphans: list[psutil.Process], markers: tuple[str, str]) -> None:
     victims = {proc.pid: proc for root in orphans for proc in proctree.tree(root)}
+    victims.update((proc.pid, proc) for root in orphans for proc in proctree.session_members(root.pid))
     victims.update((proc.pid, proc) for proc in proctree.marked_chrome(markers))
     log.warning("profile.orphan_closing", pids=sorted(victims))
     procs = list(victims.values())
     proctree.signal_all(procs, signal.SIGTERM)
-    _, living = psutil.wait_procs(procs, timeout=_ORPHAN_TERM_GRACE_S)
+    living = proctree.wait_gone(procs, _ORPHAN_TERM_GRACE_S)
     if living:
         proctree.signal_all(living, signal.SIGKILL)
-        psutil.wait_procs(living, timeout=_ORPHAN_TERM_GRACE_S)
-    # Not our children: wait_procs cannot reap them, so poll until init has.
-    deadline = time.monotonic() + _ORPHAN_TERM_GRACE_S
-    while proctree.alive(procs) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        proctree.wait_gone(living, _ORPHAN_TERM_GRACE_S)
 
 
 def _name(proc: psutil.Process) -> str:

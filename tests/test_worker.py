@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from tests.support.pages import PageServer
-from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_until
-from tests.support.workerproc import WorkerProc, boot_args
+from tests.support.procs import (
+    kill_marked,
+    marked_processes,
+    pid_alive,
+    process_alive,
+    process_tree,
+    wait_until,
+)
+from tests.support.workerproc import REPO, WorkerProc, boot_args
 from worker import protocol
 from worker.chrome import LaunchOptions, build_args
 from worker.errors import ChromeNotFound
@@ -58,30 +68,40 @@ def spawn(state_dir: Path) -> Iterator[Callable[..., WorkerProc]]:
         kill_marked(state_dir)
 
 
-def assert_nothing_left(state_dir: Path, timeout: float = 5.0) -> None:
+def assert_nothing_left(state_dir: Path, tree: list[psutil.Process], timeout: float = 5.0) -> None:
+    """No marked process (workers, Chrome main) and nothing of the Chrome ``tree`` remains."""
     wait_until(lambda: not marked_processes(state_dir), timeout, message=f"no process marked with {state_dir}")
+    wait_until(lambda: not any(process_alive(p) for p in tree), timeout, message="Chrome tree gone")
 
 
-def boot_working(worker: WorkerProc, state_dir: Path, url: str, **overrides: object) -> dict[str, object]:
-    """Boot and wait for WORKING; returns the boot result."""
+def boot_working(
+    worker: WorkerProc, state_dir: Path, url: str, **overrides: object
+) -> tuple[dict[str, Any], list[psutil.Process]]:
+    """Boot and wait for WORKING; returns the boot result and Chrome's process tree."""
     reply = worker.boot(boot_args(state_dir, worker.session, url, **overrides))
     assert reply["ok"], f"{reply}\n{worker.log_tail()}"
     worker.wait_event(protocol.EV_STATE, 30, state="STARTING")
     worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
-    result: dict[str, object] = reply["result"]
-    return result
+    tree = process_tree(reply["result"]["chrome_pid"])
+    assert len(tree) >= 3, tree  # browser, zygotes, renderer...
+    return reply["result"], tree
 
 
 @pytest.mark.chrome
 @needs_chrome
 def test_boot_heartbeat_screenshot_stop(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
-    result = boot_working(worker, state_dir, server.url("/"))
+    result, tree = boot_working(worker, state_dir, server.url("/"))
     chrome_pid = result["chrome_pid"]
     assert isinstance(chrome_pid, int) and pid_alive(chrome_pid)
     assert result["executable"] == str(HEADLESS_SHELL)  # the wrapper script was resolved
     assert "Chrome" in str(result["browser_version"])
-    beats = [worker.wait_event(protocol.EV_HEARTBEAT, 10) for _ in range(3)]
+    # A page probe sent while the first navigation commits is lost (Chrome drops it): the
+    # beat in flight at WORKING may say null. From the first answered probe on, all answer.
+    first = worker.wait_message(
+        lambda m: m.get("event") == protocol.EV_HEARTBEAT and m["data"]["cdp_rtt_ms"] is not None, 10, "answered probe"
+    )
+    beats = [first["data"], *(worker.wait_event(protocol.EV_HEARTBEAT, 10) for _ in range(2))]
     assert [beat["seq"] for beat in beats] == list(range(beats[0]["seq"], beats[0]["seq"] + 3))
     for beat in beats:
         assert isinstance(beat["cdp_rtt_ms"], float) and beat["cdp_rtt_ms"] >= 0, beat
@@ -100,44 +120,121 @@ def test_boot_heartbeat_screenshot_stop(spawn: Callable[..., WorkerProc], state_
     exiting = [m for m in worker.drain() if m.get("event") == protocol.EV_EXITING]
     assert exiting and exiting[0]["data"] == {"code": 0, "reason": "stop requested"}
     assert not pid_alive(chrome_pid)
-    assert_nothing_left(state_dir, timeout=1)
+    assert_nothing_left(state_dir, tree, timeout=1)
 
 
 @pytest.mark.chrome
 @needs_chrome
 def test_kill_9_of_worker_takes_chrome_down(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
-    result = boot_working(worker, state_dir, server.url("/"))
-    chrome = psutil.Process(int(str(result["chrome_pid"])))
-    tree = [chrome, *chrome.children(recursive=True)]
-    assert len(tree) >= 3
-    assert chrome.exe() == str(HEADLESS_SHELL)  # the real binary, not the wrapper script
+    _, tree = boot_working(worker, state_dir, server.url("/"))
+    assert tree[0].exe() == str(HEADLESS_SHELL)  # the real binary, not the wrapper script
     worker.proc.kill()
-    wait_until(lambda: not any(pid_alive(p.pid) for p in tree), 5, message="Chrome tree gone after kill -9 of worker")
-    assert_nothing_left(state_dir, timeout=1)
+    assert_nothing_left(state_dir, tree, timeout=5)
 
 
 @pytest.mark.chrome
 @needs_chrome
 def test_socket_eof_stops_worker_and_chrome(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
-    result = boot_working(worker, state_dir, server.url("/"))
+    result, tree = boot_working(worker, state_dir, server.url("/"))
     worker.sock.close()  # the supervisor is gone
     assert worker.wait_exit(8) == protocol.EXIT_OK
-    assert not pid_alive(int(str(result["chrome_pid"])))
-    assert_nothing_left(state_dir, timeout=2)
+    assert not pid_alive(result["chrome_pid"])
+    assert_nothing_left(state_dir, tree, timeout=2)
 
 
 @pytest.mark.chrome
 @needs_chrome
 def test_sigterm_stops_gracefully(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
-    boot_working(worker, state_dir, server.url("/"))
+    _, tree = boot_working(worker, state_dir, server.url("/"))
     worker.proc.send_signal(signal.SIGTERM)
     exiting = worker.wait_event(protocol.EV_EXITING, 8)
     assert exiting == {"code": 0, "reason": "signal SIGTERM"}
     assert worker.wait_exit(5) == protocol.EXIT_OK
-    assert_nothing_left(state_dir, timeout=2)
+    assert_nothing_left(state_dir, tree, timeout=2)
+
+
+_FAKE_SUPERVISOR = """
+import json, sys
+from pathlib import Path
+from tests.support.workerproc import REPO, WorkerProc, boot_args
+state, url = Path(sys.argv[1]), sys.argv[2]
+worker = WorkerProc(state, "s1")
+reply = worker.boot(boot_args(state, "s1", url))
+worker.wait_event("state", 30, state="WORKING")
+print(json.dumps({"worker": worker.proc.pid, "chrome": reply["result"]["chrome_pid"]}), flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, server: PageServer) -> None:
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", _FAKE_SUPERVISOR, str(state_dir), server.url("/")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )  # fmt: skip
+    try:
+        assert supervisor.stdout is not None
+        line = supervisor.stdout.readline()  # bounded by the fake supervisor's own timeouts
+        pids = json.loads(line)
+        tree = process_tree(pids["chrome"])
+        assert len(tree) >= 3 and {p.pid for p in marked_processes(state_dir)} == {pids["worker"], pids["chrome"]}
+        supervisor.kill()
+        supervisor.wait(timeout=5)
+        assert_nothing_left(state_dir, tree, timeout=5)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        supervisor.wait(timeout=5)
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_frozen_chrome_is_detected_and_killed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    result, tree = boot_working(worker, state_dir, server.url("/"), close_timeout_s=2.0)
+    chrome_pid = result["chrome_pid"]
+    os.kill(chrome_pid, signal.SIGSTOP)  # CDP socket open, nobody answering
+    exiting = worker.wait_event(protocol.EV_EXITING, 20)
+    assert exiting == {"code": protocol.EXIT_CRASH, "reason": "Chrome not answering CDP"}
+    beats = [m["data"] for m in worker.seen if m.get("event") == protocol.EV_HEARTBEAT]
+    assert [beat["cdp_rtt_ms"] for beat in beats[-3:]] == [None, None, None]  # beats kept coming
+    assert worker.wait_exit(5) == protocol.EXIT_CRASH
+    assert_nothing_left(state_dir, tree, timeout=2)
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    worker.send(protocol.make_request(1, protocol.OP_BOOT, boot_args(state_dir, "s1", server.url("/"))))
+    worker.send(protocol.make_request(2, protocol.OP_STOP))
+    assert worker.wait_exit(10) == protocol.EXIT_OK
+    messages = worker.drain()
+    replies = {m["id"]: m for m in messages if "ok" in m}
+    assert sorted(replies) == [1, 2] and len([m for m in messages if "ok" in m]) == 2, messages
+    assert replies[2]["ok"]
+    assert replies[1]["ok"] or replies[1]["error"]["type"] == "WorkerStopping", replies[1]
+    assert messages[-1] == protocol.make_event(protocol.EV_EXITING, {"code": 0, "reason": "stop requested"})
+    wait_until(lambda: not marked_processes(state_dir), 5, message="no Chrome left")
+
+
+@pytest.mark.chrome
+@needs_chrome
+def test_stop_during_page_load(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), close_timeout_s=3.0))
+    assert reply["ok"], reply
+    tree = process_tree(reply["result"]["chrome_pid"])
+    worker.wait_event(protocol.EV_STATE, 10, state="STARTING")
+    started = time.monotonic()
+    assert worker.request(protocol.OP_STOP)["ok"]
+    assert worker.wait_exit(3.0 + 3) == protocol.EXIT_OK
+    assert time.monotonic() - started < 3.0 + 3
+    assert_nothing_left(state_dir, tree, timeout=1)
 
 
 def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
@@ -218,14 +315,14 @@ def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc]
 @needs_chrome
 def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
-    result = boot_working(worker, state_dir, server.url("/"))
-    os.kill(int(str(result["chrome_pid"])), signal.SIGKILL)
+    result, tree = boot_working(worker, state_dir, server.url("/"))
+    os.kill(result["chrome_pid"], signal.SIGKILL)
     event = worker.wait_event(protocol.EV_CHROME_EXITED, 10)
     assert event == {"returncode": -signal.SIGKILL}
     exiting = worker.wait_event(protocol.EV_EXITING, 10)
     assert exiting["code"] == protocol.EXIT_CRASH and "Chrome exited" in exiting["reason"]
     assert worker.wait_exit(10) == protocol.EXIT_CRASH
-    assert_nothing_left(state_dir, timeout=2)  # zygotes and renderers swept too
+    assert_nothing_left(state_dir, tree, timeout=2)  # zygotes and renderers swept too
 
 
 @pytest.mark.chrome
@@ -234,11 +331,12 @@ def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_di
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), page_timeout_s=1.5))
     assert reply["ok"], reply
+    tree = process_tree(reply["result"]["chrome_pid"])
     exiting = worker.wait_event(protocol.EV_EXITING, 15)
     assert exiting["code"] == protocol.EXIT_CRASH and "driver crashed" in exiting["reason"], exiting
     assert not any(m.get("data", {}).get("state") == "WORKING" for m in worker.seen)
     assert worker.wait_exit(10) == protocol.EXIT_CRASH
-    assert_nothing_left(state_dir, timeout=2)
+    assert_nothing_left(state_dir, tree, timeout=2)
 
 
 def test_invalid_first_frame_exits(spawn: Callable[..., WorkerProc]) -> None:

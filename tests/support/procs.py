@@ -24,7 +24,12 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
 
 
 def marked_processes(state_dir: str | os.PathLike[str]) -> list[psutil.Process]:
-    """Live (non-zombie) processes whose environment has ZAPVISOR_STATE_DIR == ``state_dir``."""
+    """Live (non-zombie) processes whose environment has ZAPVISOR_STATE_DIR == ``state_dir``.
+
+    That is workers and Chrome *main* processes only: Chrome's children overwrite their
+    /proc/<pid>/environ (process titles), so find them with :func:`process_tree` or by
+    session id (Chrome is started as a session leader).
+    """
     wanted = str(state_dir)
     found = []
     for proc in psutil.process_iter():
@@ -39,8 +44,22 @@ def marked_processes(state_dir: str | os.PathLike[str]) -> list[psutil.Process]:
 
 
 def kill_marked(state_dir: str | os.PathLike[str], timeout: float = 5.0) -> list[int]:
-    """SIGKILL every marked process and wait for them; returns the pids that were killed."""
-    procs = marked_processes(state_dir)
+    """SIGKILL every marked process, their descendants and sessions; wait; return the pids."""
+    found: dict[int, psutil.Process] = {}
+    for proc in marked_processes(state_dir):
+        found[proc.pid] = proc
+        try:
+            found.update((child.pid, child) for child in proc.children(recursive=True))
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    leaders = set(found)
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and os.getsid(proc.pid) in leaders:
+                found[proc.pid] = proc
+        except OSError:
+            continue
+    procs = list(found.values())
     for proc in procs:
         try:
             proc.kill()
@@ -48,6 +67,22 @@ def kill_marked(state_dir: str | os.PathLike[str], timeout: float = 5.0) -> list
             continue
     psutil.wait_procs(procs, timeout=timeout)
     return [proc.pid for proc in procs]
+
+
+def process_alive(proc: psutil.Process) -> bool:
+    """True if ``proc`` (the same process: psutil checks its create time) runs, not a zombie."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and its descendants now (Chrome's children carry no env markers: track them so)."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
 
 
 def pid_alive(pid: int) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+import structlog
 
 from tests.support.pages import PageServer
 from tests.support.procs import (
@@ -30,6 +31,7 @@ from worker import protocol
 from worker.chrome import LaunchOptions, build_args
 from worker.errors import ChromeNotFound
 from worker.executable import find_executable, resolve_wrapper
+from worker.stderr import StderrDrain
 
 HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 needs_chrome = pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")
@@ -356,10 +358,17 @@ def test_first_request_must_be_boot(spawn: Callable[..., WorkerProc]) -> None:
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 
 
-def test_boot_spec_is_validated(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [({"heartbeat_interval_s": "fast"}, "heartbeat_interval_s"), ({"session_id": "other"}, "'other'")],
+)
+def test_boot_spec_is_validated(
+    spawn: Callable[..., WorkerProc], state_dir: Path, overrides: dict[str, Any], complaint: str
+) -> None:
     worker = spawn()
-    reply = worker.boot(boot_args(state_dir, "s1", "about:blank", heartbeat_interval_s="fast"), timeout=10)
-    assert not reply["ok"] and "heartbeat_interval_s" in reply["error"]["message"], reply
+    reply = worker.boot(boot_args(state_dir, "s1", "about:blank", **overrides), timeout=10)
+    assert not reply["ok"] and reply["error"]["type"] == "BadBootSpec", reply
+    assert complaint in reply["error"]["message"], reply
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 
 
@@ -404,3 +413,19 @@ def test_chrome_arguments() -> None:
     assert ("--no-sandbox" in shell) == (os.geteuid() == 0)
     assert "--headless=new" in build_args(options("/usr/lib/chromium/chromium"))
     assert "--headless=new" not in build_args(options("/usr/lib/chromium/chromium", headless=False))
+
+
+def test_stderr_drain_finds_url_survives_bad_bytes_and_rate_limits() -> None:
+    read_fd, write_fd = os.pipe()
+    lines = [b"noise \xff\xfe not utf-8\n"] * 30 + [b"DevTools listening on ws://127.0.0.1:1234/devtools/browser/x\n"]
+    with structlog.testing.capture_logs() as captured:
+        drain = StderrDrain(os.fdopen(read_fd, "rb"))
+        drain.start()
+        with os.fdopen(write_fd, "wb") as writer:
+            writer.write(b"".join(lines) + b"last line without newline")
+        drain.join(timeout=5)
+    assert not drain.is_alive()  # EOF ends the thread
+    assert drain.url == "ws://127.0.0.1:1234/devtools/browser/x"
+    assert "\ufffd" in drain.tail() and drain.tail().endswith("last line without newline")
+    logged = [entry for entry in captured if entry["event"] == "chrome.stderr"]
+    assert len(logged) == 20  # the burst limit of one window; the rest are only counted

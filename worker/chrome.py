@@ -9,19 +9,15 @@ port still accepts connections).
 from __future__ import annotations
 
 import asyncio
-import collections
 import ctypes
 import errno
 import os
-import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import psutil
 
@@ -29,21 +25,21 @@ from worker import proctree
 from worker.errors import ChromeLaunchFailed, ChromeLaunchTimeout, ChromeNotFound
 from worker.executable import is_headless_shell
 from worker.logs import get_logger
+from worker.stderr import StderrDrain
 
-_DEVTOOLS = re.compile(r"DevTools listening on (ws://\S+)")
-_TAIL_LINES = 20
-_LOG_BURST = 20  # stderr lines logged per window; the rest are counted, not logged
-_LOG_WINDOW_S = 10.0
 _PR_SET_PDEATHSIG = 1
-# Loaded in the parent: the child between fork and exec must not dlopen anything.
-_LIBC = ctypes.CDLL(None, use_errno=True)
+# Resolved at import, in the parent: between fork and exec the child must not dlopen/dlsym
+# (the loader lock may be held by another thread at fork time).
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_PRCTL.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+_PRCTL.restype = ctypes.c_int
 
 log = get_logger()
 
 
 def set_death_signal(signum: signal.Signals = signal.SIGTERM) -> None:
     """Ask the kernel to send ``signum`` to this process when its parent (thread) dies."""
-    if _LIBC.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
+    if _PRCTL(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
@@ -90,44 +86,6 @@ def build_args(options: LaunchOptions) -> list[str]:
     return args
 
 
-class _StderrDrain(threading.Thread):
-    """Reads Chrome's stderr until EOF: finds the DevTools URL, keeps a tail, logs rate-limited."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        super().__init__(name="chrome-stderr", daemon=True)
-        self._stream = stream
-        self._lock = threading.Lock()
-        self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
-        self.url: str | None = None
-
-    def tail(self) -> str:
-        """The last stderr lines, joined, for error messages."""
-        with self._lock:
-            return " | ".join(self._tail)
-
-    def run(self) -> None:
-        window_start, logged, suppressed = time.monotonic(), 0, 0
-        with self._stream:
-            for raw in iter(lambda: self._stream.readline(65536), b""):
-                line = raw.decode("utf-8", errors="replace").rstrip()
-                with self._lock:
-                    self._tail.append(line)
-                match = _DEVTOOLS.search(line) if self.url is None else None
-                if match:
-                    self.url = match.group(1)
-                    continue
-                now = time.monotonic()
-                if now - window_start >= _LOG_WINDOW_S:
-                    if suppressed:
-                        log.debug("chrome.stderr_suppressed", lines=suppressed)
-                    window_start, logged, suppressed = now, 0, 0
-                if logged < _LOG_BURST:
-                    log.debug("chrome.stderr", line=line[:2000])
-                    logged += 1
-                else:
-                    suppressed += 1
-
-
 class Chrome:
     """One running Chrome. Create with :meth:`spawn`; always finish with :meth:`close`."""
 
@@ -137,7 +95,7 @@ class Chrome:
         self._markers = markers
         self._ps = psutil.Process(proc.pid)
         assert proc.stderr is not None
-        self._drain = _StderrDrain(proc.stderr)
+        self._drain = StderrDrain(proc.stderr)
         self._drain.start()
 
     @classmethod

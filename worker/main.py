@@ -118,6 +118,10 @@ class Worker:
                 self.request_stop(protocol.EXIT_OK, "supervisor closed the socket before boot")
                 return
             request_id, spec = parse_boot(first)
+            if spec["session_id"] != self._session_id:
+                error = BadBootSpec(f"boot is for session {spec['session_id']!r}, this worker is {self._session_id!r}")
+                error.request_id = request_id
+                raise error
         except (protocol.ProtocolError, BadBootSpec) as exc:
             await self._fail_boot(exc if isinstance(exc, BadBootSpec) else BadBootSpec(str(exc)))
             return
@@ -208,10 +212,13 @@ class Worker:
         log.info("worker.stopping", code=code, reason=reason)
         deadline = time.monotonic() + close_timeout
         session = self._session
+        asked_to_close = False
         if session is not None and session.chrome.returncode is None and not self._hurry.is_set():
             await cdp.request_close(session.browser, min(_BROWSER_CLOSE_ACK_S, close_timeout))
+            asked_to_close = True
         if self._chrome is not None:
-            graceful = max(0.0, deadline - time.monotonic())
+            # Without Browser.close (stopped mid-boot) Chrome will not exit by itself: SIGTERM now.
+            graceful = max(0.0, deadline - time.monotonic()) if asked_to_close else 0.0
             await self._chrome.close(graceful, _TERM_GRACE_S, hurry=self._hurry)
         if session is not None:
             await cdp.disconnect(session.browser, 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -16,6 +17,8 @@ from typing import Any
 import psutil
 import pytest
 import structlog
+from pyppeteer.connection import CDPSession
+from pyppeteer.errors import NetworkError
 
 from tests.support.pages import PageServer
 from tests.support.procs import (
@@ -27,7 +30,7 @@ from tests.support.procs import (
     wait_until,
 )
 from tests.support.workerproc import REPO, WorkerProc, boot_args
-from worker import protocol
+from worker import cdp, protocol
 from worker.chrome import LaunchOptions, build_args
 from worker.errors import ChromeNotFound
 from worker.executable import find_executable, resolve_wrapper
@@ -257,10 +260,17 @@ def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state
     profile.mkdir(parents=True)
     for name in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
         (profile / name).symlink_to("otherhost-999999")
+    scratch = Path(args["tmp_dir"])
+    (scratch / "old-crash-dir").mkdir(parents=True)
+    (scratch / "old-crash-file").write_text("stale")
     worker = spawn()
     reply = worker.boot(args)
     assert reply["ok"], reply
     worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
+    assert not (scratch / "old-crash-dir").exists() and not (scratch / "old-crash-file").exists()
+    chrome_env = psutil.Process(reply["result"]["chrome_pid"]).environ()
+    assert chrome_env["TMPDIR"] == args["tmp_dir"]
+    assert (chrome_env["ZAPVISOR_STATE_DIR"], chrome_env["ZAPVISOR_SESSION"]) == (str(state_dir), "s1")
     for name in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
         path = profile / name
         assert not path.is_symlink() or os.readlink(path) != "otherhost-999999", name
@@ -339,6 +349,28 @@ def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_di
     assert not any(m.get("data", {}).get("state") == "WORKING" for m in worker.seen)
     assert worker.wait_exit(10) == protocol.EXIT_CRASH
     assert_nothing_left(state_dir, tree, timeout=2)
+
+
+@needs_chrome
+def test_profile_path_that_is_a_file_is_refused(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
+    args = boot_args(state_dir, "s1", "about:blank")
+    Path(args["profile_dir"]).parent.mkdir(parents=True)
+    Path(args["profile_dir"]).write_text("not a directory")
+    worker = spawn()
+    reply = worker.boot(args, timeout=10)
+    assert not reply["ok"] and reply["error"]["type"] == "ProfileUnusable", reply
+    assert "not a directory" in reply["error"]["message"]
+    assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
+
+
+def test_worker_imports_neither_aiohttp_nor_supervisor() -> None:
+    code = (
+        "import sys, worker.main, worker.__main__\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'supervisor'))\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_invalid_first_frame_exits(spawn: Callable[..., WorkerProc]) -> None:
@@ -429,3 +461,26 @@ def test_stderr_drain_finds_url_survives_bad_bytes_and_rate_limits() -> None:
     assert "\ufffd" in drain.tail() and drain.tail().endswith("last line without newline")
     logged = [entry for entry in captured if entry["event"] == "chrome.stderr"]
     assert len(logged) == 20  # the burst limit of one window; the rest are only counted
+
+
+@pytest.mark.asyncio
+async def test_pyppeteer_hardening_tolerates_cancelled_cdp_calls() -> None:
+    """Unpatched, each step below raises InvalidStateError inside pyppeteer's receive loop."""
+    cdp._harden_pyppeteer()
+    loop = asyncio.get_running_loop()
+
+    def call(cancelled: bool) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = loop.create_future()
+        future.error = NetworkError()  # type: ignore[attr-defined]  # as CDPSession.send does
+        future.method = "Runtime.evaluate"  # type: ignore[attr-defined]
+        if cancelled:
+            future.cancel()  # what asyncio.wait_for does to a probe that timed out
+        return future
+
+    session = CDPSession(None, "page", "session-1", loop)  # type: ignore[arg-type]
+    session._callbacks[1] = call(cancelled=True)
+    session._on_message(json.dumps({"id": 1, "error": {"message": "late answer"}}))
+    waiting = call(cancelled=False)
+    session._callbacks.update({2: waiting, 3: call(cancelled=True)})
+    session._on_closed()
+    assert isinstance(waiting.exception(), NetworkError)  # the live caller still hears of it

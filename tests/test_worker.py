@@ -242,6 +242,21 @@ def test_stop_during_page_load(spawn: Callable[..., WorkerProc], state_dir: Path
     assert_nothing_left(state_dir, tree, timeout=1)
 
 
+@pytest.mark.chrome
+@needs_chrome
+def test_second_sigterm_cuts_the_graceful_wait(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    worker = spawn()
+    _, tree = boot_working(worker, state_dir, server.url("/"), close_timeout_s=60.0)
+    tree[0].suspend()  # Chrome will not obey Browser.close: only the ladder can end it
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: "worker.stopping" in worker.log_path.read_text(), 5, message="shutdown started")
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait_exit(10) == protocol.EXIT_OK
+    assert time.monotonic() - started < 10  # not the 60 s graceful budget
+    assert_nothing_left(state_dir, tree, timeout=2)
+
+
 def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", "http://127.0.0.1:9/", chrome_executable="/nonexistent/chrome"))

@@ -82,8 +82,7 @@ async def _hello(hub: Hub, ws: web.WebSocketResponse, data: dict[str, Any]) -> P
     if old is not None and old is not ws:
         await old.close()
     _update_status(client, data)
-    client.ref_live = bool(data.get("ref")) and data.get("ref") == client.ref \
-        and data.get("state") == "UNPAIRED"
+    client.ref_live = bool(data.get("ref_live")) and data.get("ref") == client.ref
     client.connected.set()
     await ws.send_json({"type": "welcome", "client_id": client.client_id})
     queued, client.queued = client.queued, []
@@ -112,7 +111,7 @@ def _update_status(client: PageClient, data: dict[str, Any]) -> None:
         client.past_phones.append(client.phone)
     if data.get("keys"):
         client.keys = {k: str(v) for k, v in data["keys"].items()}
-    if client.state == "UNPAIRED_IDLE" or client.phone:
+    if client.phone:
         client.ref_live = False
 
 
@@ -129,6 +128,9 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
             else:
                 fut.set_exception(ControlError(int(data.get("status", 500)),
                                                str(data.get("error"))))
+    elif kind == "ref_expired":
+        if data.get("ref") == client.ref:
+            client.ref_live = False
     elif kind == "logged_out":
         client.phone = None
         client.synced = False

@@ -42,7 +42,7 @@
   let keys = loadKeys();
   let W = null;          // the built modules (after boot)
   let gen = 0;           // bumps on every lifecycle change; stale timers/tasks check it
-  let refCount = 0, refTimer = null;
+  let refCount = 0, refTimer = null, refLive = false;
   let synced = null, syncedResolve = null;
   const resetSynced = () => { synced = new Promise((r) => { syncedResolve = r; }); };
   resetSynced();
@@ -69,7 +69,7 @@
     return { client_id: clientId, url: location.href, version: cfg.version,
       state: W ? W.Socket.state : 'UNLAUNCHED', synced: W ? W.Socket.hasSynced : false,
       ref: W ? W.Conn.ref || null : null, phone: auth ? auth.phone : null,
-      pushname: auth ? auth.pushname : null, ready: !!W,
+      pushname: auth ? auth.pushname : null, ready: !!W, ref_live: refLive,
       keys: { noise: keys.b64.noise, identity: keys.b64.identity, adv: keys.adv, platform: cfg.platform } };
   }
 
@@ -84,6 +84,7 @@
   async function nextRef(g) {
     const r = await channel.rpc('ref', {});
     if (g !== gen) return;
+    refLive = true;
     W.Conn.set('ref', r.ref);
     refCount++;
     ui.qr(qrString());
@@ -94,6 +95,8 @@
   function refExpired(g) {
     if (g !== gen) return;
     if (refCount >= cfg.max_refs) {
+      refLive = false;
+      channel.send({ type: 'ref_expired', ref: W.Conn.ref });
       setState('UNPAIRED_IDLE');
       ui.idle(() => W.Cmd.refreshQR());
       report();
@@ -163,9 +166,10 @@
     if (auth) fail(409, 'already paired');
     const state = W ? W.Socket.state : 'UNLAUNCHED';
     if (state !== 'UNPAIRED' && state !== 'UNPAIRED_IDLE') fail(409, 'page is not showing a QR (state ' + state + ')');
-    if (cmd.via === 'qr' && (state !== 'UNPAIRED' || cmd.ref !== W.Conn.ref)) fail(409, 'stale QR ref');
+    if (cmd.via === 'qr' && (!refLive || cmd.ref !== W.Conn.ref)) fail(409, 'stale QR ref');
     gen++;
     clearTimeout(refTimer);
+    refLive = false;
     auth = { phone: cmd.phone, pushname: cmd.pushname || null, lid: cmd.lid, platform: cmd.platform || 'android' };
     localStorage.setItem(LS.auth, JSON.stringify(auth));
     setTimeout(async () => {
@@ -216,6 +220,7 @@
         if (!Mods.WA_STATES.includes(cmd.state)) fail(400, 'unknown state ' + cmd.state);
         gen++;
         clearTimeout(refTimer);
+        if (refLive) { refLive = false; channel.send({ type: 'ref_expired', ref: W.Conn.ref }); }
         setState(cmd.state);
         if (cmd.state === 'CONNECTED' && auth && !W.Socket.hasSynced) runSync(gen);
         return { state: W.Socket.state };

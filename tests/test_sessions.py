@@ -236,7 +236,7 @@ def test_twenty_sessions_created_at_once_all_reach_working(make_daemon) -> None:
 
 
 def test_a_frozen_worker_misses_its_heartbeat_and_is_replaced(make_daemon) -> None:  # type: ignore[no-untyped-def]
-    d = make_daemon(limits={"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 3.0,
+    d = make_daemon(limits={"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 5.0,
                             "kill_grace_s": 1.0}).start()
     info = create(d, "a")["a"]
     worker = int(info["worker_pid"])  # type: ignore[call-overload]

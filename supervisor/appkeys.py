@@ -1,0 +1,13 @@
+"""Typed keys for what the aiohttp application carries."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from supervisor.registry import Registry
+
+__all__ = ["REGISTRY", "API_KEY", "STARTED_AT"]
+
+REGISTRY = web.AppKey("registry", Registry)
+API_KEY = web.AppKey("api_key", str)
+STARTED_AT = web.AppKey("started_at", float)

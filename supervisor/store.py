@@ -17,10 +17,12 @@ from supervisor.errors import Conflict, StateError
 
 __all__ = ["Store", "SessionRecord", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
 _APP = "zapvisor"
 
-_SCHEMA = """
+#: Schema changes, applied in order on open; each runs once, in one transaction with the new
+#: ``schema_version``. Append, never edit a migration that has shipped.
+MIGRATIONS: dict[int, str] = {
+    1: """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sessions (
     id           TEXT PRIMARY KEY,
@@ -32,7 +34,9 @@ CREATE TABLE sessions (
     last_error   TEXT,
     phone_number TEXT
 );
-"""
+""",
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 _UPDATABLE = frozenset({"desired", "restarts", "last_exit", "last_error", "phone_number", "metadata"})
 
@@ -64,8 +68,7 @@ class Store:
                 self._check_existing()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if not existed:
-                self._create()
+            self._migrate(self._version() if existed else 0)
         except sqlite3.DatabaseError as exc:
             raise StateError(
                 f"{path} is not a usable zapvisor database ({exc}); it was left untouched: "
@@ -88,15 +91,23 @@ class Store:
                 f"schema version {version} is newer than this zapvisor's {SCHEMA_VERSION}"
             )
 
-    def _create(self) -> None:
-        with self._transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("app", _APP), ("schema_version", str(SCHEMA_VERSION))],
-            )
+    def _version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self, current: int) -> None:
+        for version in sorted(v for v in MIGRATIONS if v > current):
+            with self._transaction():
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                if version == 1:
+                    self._db.execute("INSERT INTO meta (key, value) VALUES ('app', ?)", (_APP,))
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(version),),
+                )
 
     def _transaction(self) -> sqlite3.Connection:
         # sqlite3's context manager commits or rolls back; with isolation_level=None we open

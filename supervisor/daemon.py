@@ -23,10 +23,12 @@ from supervisor.auth import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
 from supervisor.events import EventBus
+from supervisor.housekeeping import Housekeeper, sweep_disk
 from supervisor.logs import get_logger
 from supervisor.reaper import find_marked, kill_marked
 from supervisor.registry import Registry
 from supervisor.store import Store
+from supervisor.systemd import Notifier
 
 __all__ = ["serve", "lock_state_dir"]
 
@@ -105,12 +107,27 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
             await runner.cleanup()
             raise StateError(f"cannot listen on {config.server.host}:{config.server.port}: "
                              f"{exc.strerror}") from None
+        swept = await asyncio.to_thread(sweep_disk, config.state_dir, set())
         restored = registry.restore() if config.sessions.restore_on_boot else 0
+        notifier = Notifier()
+        housekeeper = Housekeeper(registry, store, notifier)
+        background = [tg.create_task(housekeeper.run(), name="housekeeping")]
+        if notifier.watchdog_interval_s:
+            background.append(tg.create_task(housekeeper.run_watchdog(), name="watchdog"))
+        notifier.ready(housekeeper.status_line())
         _log.info("daemon.ready", url=f"http://{config.server.host}:{config.server.port}",
                   state_dir=str(config.state_dir), restored=restored, orphans_reaped=reaped,
-                  pid=os.getpid())
-        first = await signals.get()
-        await _shutdown(config, registry, runner, site, signals, first)
+                  disk_entries_swept=swept, systemd=notifier.enabled, pid=os.getpid())
+        try:
+            first = await signals.get()
+            for task in background:
+                task.cancel()
+            # systemd may otherwise SIGKILL us in the middle of an orderly stop.
+            notifier.stopping(f"stopping {registry.running_count()} sessions",
+                              extend_s=config.server.graceful_timeout_s + 15)
+            await _shutdown(config, registry, runner, site, signals, first)
+        finally:
+            notifier.close()
 
 
 async def _shutdown(

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from supervisor import api_sessions
+from supervisor import api_health, api_sessions
 from supervisor.appkeys import API_KEY, REGISTRY, STARTED_AT
 from supervisor.auth import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
@@ -25,12 +25,13 @@ __all__ = ["build_app"]
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_PUBLIC = frozenset({"/health"})
 _log = get_logger()
 
 
 def _error_response(error: ZapvisorError) -> web.Response:
-    return web.json_response(error.to_dict(), status=error.status)
+    retry_after = getattr(error, "retry_after_s", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response(error.to_dict(), status=error.status, headers=headers)
 
 
 @web.middleware
@@ -63,7 +64,7 @@ def _allow_header(exc: web.HTTPException) -> dict[str, str]:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every route but /health needs ``X-Api-Key`` or ``Authorization: Bearer``."""
-    if request.path not in _PUBLIC:
+    if request.path not in api_health.PUBLIC_PATHS:
         given = request.headers.get("X-Api-Key")
         if given is None:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -83,6 +84,6 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Appl
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
-    for module in (api_sessions,):
+    for module in (api_health, api_sessions):
         app.add_routes(module.routes)
     return app

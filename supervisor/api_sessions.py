@@ -91,12 +91,6 @@ def _stats(app: web.Application) -> dict[str, Any]:
 routes = web.RouteTableDef()
 
 
-@routes.get("/health")
-async def health(request: web.Request) -> web.Response:
-    """Liveness: the daemon's loop answers."""
-    return web.json_response({"status": "ok"})
-
-
 @routes.get("/api/stats")
 async def stats(request: web.Request) -> web.Response:
     """Totals for the whole daemon."""

@@ -11,6 +11,7 @@
     ├── Conflict                       409  the session exists, or is in the wrong state
     ├── PayloadTooLarge                413  body over server.max_body_bytes
     ├── TooManySessions                429  sessions.max_sessions reached
+    ├── Overloaded                     429  host memory or disk under its floor (Retry-After)
     ├── Unavailable                    503  shutting down, or a worker did not answer
     │   └── WorkerError                503  a worker reported a failure
     └── DaemonNotRunning               -    the CLI could not reach the daemon
@@ -34,6 +35,7 @@ __all__ = [
     "Conflict",
     "PayloadTooLarge",
     "TooManySessions",
+    "Overloaded",
     "Unavailable",
     "WorkerError",
     "DaemonNotRunning",
@@ -102,6 +104,16 @@ class TooManySessions(ZapvisorError):
     """No more sessions may be created."""
 
     status = 429
+
+
+class Overloaded(ZapvisorError):
+    """The host is short of memory or disk: no new Chrome now, try again later."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(ZapvisorError):

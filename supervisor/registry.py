@@ -15,9 +15,17 @@ from typing import Any
 
 from supervisor.backoff import CrashBreaker
 from supervisor.config import Config
-from supervisor.errors import Conflict, InvalidRequest, NotFound, TooManySessions, Unavailable
+from supervisor.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    TooManySessions,
+    Unavailable,
+)
 from supervisor.events import EventBus
 from supervisor.logs import get_logger
+from supervisor.pressure import Pressure, sample
 from supervisor.reaper import find_marked, kill_marked
 from supervisor.session import Session, SessionContext
 from supervisor.states import RUNNING_STATES, State
@@ -59,6 +67,18 @@ class Registry:
         self.sessions: dict[str, Session] = {
             record.id: Session(record, self._ctx) for record in store.list_sessions()
         }
+        self.pressure: Pressure = sample(config.limits, config.state_dir)
+
+    def refresh_pressure(self) -> Pressure:
+        """Read the host again (called by the housekeeper on its interval)."""
+        self.pressure = sample(self.config.limits, self.config.state_dir)
+        return self.pressure
+
+    def _admit(self) -> None:
+        """Refuse a new Chrome while the host is short of memory or disk."""
+        if self.pressure.overloaded:
+            raise Overloaded(f"not starting a session now: {self.pressure.reason}",
+                             retry_after_s=max(1, round(self.config.limits.check_interval_s)))
 
     @property
     def breaker(self) -> CrashBreaker:
@@ -72,6 +92,11 @@ class Registry:
             return self.sessions[session_id]
         except KeyError:
             raise NotFound(f"session {session_id!r} does not exist") from None
+
+    @property
+    def closing(self) -> bool:
+        """True once shutdown has begun."""
+        return self._closing
 
     def _check_open(self) -> None:
         if self._closing:
@@ -95,6 +120,8 @@ class Registry:
         limit = self.config.sessions.max_sessions
         if len(self.sessions) >= limit:
             raise TooManySessions(f"max_sessions ({limit}) reached; delete a session first")
+        if start:
+            self._admit()
         record = self._store.insert_session(session_id, "running" if start else "stopped", metadata)
         session = Session(record, self._ctx)
         self.sessions[session_id] = session
@@ -110,6 +137,7 @@ class Registry:
         async with session.lock:
             if session.runner is not None and not session.runner.done():
                 raise Conflict(f"session {session_id!r} is already {session.state}")
+            self._admit()
             session.update_record(desired="running")
             session.policy.reset()
             self._launch(session)
@@ -128,6 +156,7 @@ class Registry:
         self._check_open()
         session = self.get(session_id)
         async with session.lock:
+            self._admit()
             await self._halt(session)
             session.update_record(desired="running")
             session.policy.reset()

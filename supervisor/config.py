@@ -83,6 +83,13 @@ class LimitsConfig:
     breaker_crashes: int = 10
     breaker_window_s: float = 30.0
     breaker_cooldown_s: float = 30.0
+    memory_max_mb: int = 1536
+    memory_samples: int = 3
+    recycle_after_h: float = 24.0
+    recycle_jitter: float = 0.1
+    check_interval_s: float = 10.0
+    min_available_memory_mb: int = 256
+    min_free_disk_mb: int = 512
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,11 @@ def _validate(config: Config) -> None:
     require(0 <= lim.restart_backoff_jitter < 1, "[limits] restart_backoff_jitter", "must be in [0, 1)")
     require(lim.max_fast_crashes >= 1, "[limits] max_fast_crashes", "must be at least 1")
     require(lim.breaker_crashes >= 1, "[limits] breaker_crashes", "must be at least 1")
+    require(lim.memory_max_mb >= 0, "[limits] memory_max_mb", "must be >= 0 (0 = no limit)")
+    require(lim.memory_samples >= 1, "[limits] memory_samples", "must be at least 1")
+    require(lim.recycle_after_h >= 0, "[limits] recycle_after_h", "must be >= 0 (0 = never)")
+    require(0 <= lim.recycle_jitter < 1, "[limits] recycle_jitter", "must be in [0, 1)")
+    require(lim.check_interval_s > 0, "[limits] check_interval_s", "must be > 0")
     require(config.logging.level in ("debug", "info", "warning", "error"), "[logging] level",
             "must be one of debug, info, warning, error")
     require(config.logging.format in ("auto", "console", "json"), "[logging] format",

@@ -57,6 +57,9 @@ class Session:
         self.lock = asyncio.Lock()  # serialises start/stop/restart/delete from the API
         self.runner: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._recycle = asyncio.Event()
+        self.recycle_reason = ""
+        self.ready_at = 0.0  # monotonic time the current worker became ready, 0 if not
         self._log = get_logger(session_id=self.id)
 
     @property
@@ -108,11 +111,27 @@ class Session:
             self._log.exception("session.supervisor_error")
             self._fail(f"internal error: {exc!r}")
 
+    def request_recycle(self, reason: str) -> bool:
+        """Replace this session's Chrome gracefully (same profile, login kept); not a crash.
+        False when there is nothing running to recycle."""
+        if self.state != State.WORKING or self._recycle.is_set():
+            return False
+        self.recycle_reason = reason
+        self._recycle.set()
+        return True
+
     def _after_exit(self, uptime_s: float) -> float | None:
         """Decide what follows a worker exit: a delay before restart, or None (FAILED)."""
         worker = self.worker
         assert worker is not None
         reason = worker.exit_reason or "worker exited"
+        if self._recycle.is_set() and worker.returncode == protocol.EXIT_OK:
+            self._recycle.clear()
+            self.update_record(last_exit=f"recycled: {self.recycle_reason}")
+            self._log.info("session.recycled", reason=self.recycle_reason)
+            self.ctx.bus.publish("session.recycled", self.id, {"reason": self.recycle_reason})
+            return 0.0
+        self._recycle.clear()
         if worker.returncode == protocol.EXIT_BOOT_FAILURE:
             self._fail(reason)
             return None
@@ -153,13 +172,14 @@ class Session:
                         await worker.spawn()
                         tg.create_task(worker.serve())
                         if await self._boot(worker):
-                            ready_at = time.monotonic()
-                    await worker.wait_exited()
+                            ready_at = self.ready_at = time.monotonic()
+                    await self._wait_exit_or_recycle(worker)
                 except asyncio.CancelledError:
                     # A stop: run the close order while serve() still reads the replies.
                     await worker.stop(self.ctx.config.sessions.stop_timeout_s)
                     raise
         finally:
+            self.ready_at = 0.0
             # Reached on every path, including a second cancellation in the middle of the
             # stop ladder: nothing of this worker may survive it.
             worker.kill()
@@ -213,6 +233,20 @@ class Session:
             worker.exit_reason = f"not ready within {cfg.sessions.start_timeout_s:g}s"
             await worker.stop(cfg.sessions.stop_timeout_s)
         return False
+
+    async def _wait_exit_or_recycle(self, worker: WorkerProcess) -> None:
+        """Wait for the worker to exit; on a recycle request, stop it in the close order."""
+        recycle = asyncio.ensure_future(self._recycle.wait())
+        exited = asyncio.ensure_future(worker.wait_exited())
+        try:
+            done, _ = await asyncio.wait({recycle, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (recycle, exited):
+                task.cancel()
+            await asyncio.gather(recycle, exited, return_exceptions=True)
+        if exited not in done:
+            await worker.stop(self.ctx.config.sessions.stop_timeout_s)
+            await worker.wait_exited()
 
     @staticmethod
     async def _wait_exit_or_terminate(worker: WorkerProcess, timeout_s: float) -> None:

@@ -115,6 +115,10 @@ class Store:
         self._db.execute("BEGIN IMMEDIATE")
         return self._db
 
+    def ping(self) -> None:
+        """Fail if the database no longer answers (a health check)."""
+        self._db.execute("SELECT count(*) FROM sessions").fetchone()
+
     def close(self) -> None:
         """Close the database (a checkpoint of the WAL happens here)."""
         self._db.close()

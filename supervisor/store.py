@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supervisor.errors import Conflict, StateError
+from supervisor.errors import Conflict, StateError, Unavailable
 
 __all__ = ["Store", "SessionRecord", "SCHEMA_VERSION"]
 
@@ -109,11 +111,22 @@ class Store:
                     (str(version),),
                 )
 
-    def _transaction(self) -> sqlite3.Connection:
-        # sqlite3's context manager commits or rolls back; with isolation_level=None we open
-        # the transaction ourselves so that a multi-statement write is atomic.
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: the write lock is taken up front). A write
+        that fails for want of disk is a 503 for the client, and nothing half-written stays."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
+        except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise Unavailable(f"cannot write the state database {self.path}: {exc}") from None
 
     def ping(self) -> None:
         """Fail if the database no longer answers (a health check)."""

@@ -58,13 +58,14 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = Client(f"http://127.0.0.1:{port}", API_KEY, timeout_s=60)
 
-    def start(self, wait: bool = True) -> Daemon:
-        """Launch the daemon; by default wait until /health answers."""
+    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> Daemon:
+        """Launch the daemon (``env`` added to its environment); by default wait until
+        /health answers."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor", "--config", str(self.config_path), "serve"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         log.close()
         if wait:

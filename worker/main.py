@@ -10,6 +10,7 @@ its code (worker.protocol EXIT_*).
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import signal
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 from worker import cdp, logs, protocol
 from worker.chrome import Chrome, set_death_signal
-from worker.driver import DriverFatal, default_driver
+from worker.driver import Driver, DriverFatal, default_driver
 from worker.errors import BadBootSpec, BootFailure
 from worker.heartbeat import run_heartbeat
 from worker.link import Link
@@ -32,6 +33,8 @@ _PARENT_POLL_S = 0.5
 _DEFAULT_CLOSE_TIMEOUT_S = 5.0
 _BROWSER_CLOSE_ACK_S = 2.0
 _TERM_GRACE_S = 1.0
+_MAX_PAGE_CRASHES = 3  # reloads allowed within _CRASH_WINDOW_S before the worker gives up
+_CRASH_WINDOW_S = 60.0
 
 log = get_logger()
 
@@ -45,11 +48,13 @@ class Worker:
         self._parent_pid = os.getppid()
         self._spec: protocol.BootSpec | None = None
         self._session: Session | None = None
+        self._driver: Driver | None = None  # set once Chrome is attached; serves driver ops
         self._chrome: Chrome | None = None  # set as soon as spawned, so shutdown can close it
         self._tasks: set[asyncio.Task[None]] = set()
         self._unanswered: dict[int, str] = {}  # request id -> op
         self._hurry = asyncio.Event()  # a second stop signal: skip the graceful waits
         self._cdp_lost = asyncio.Event()
+        self._page_crashed = asyncio.Event()
 
     def request_stop(self, code: int, reason: str) -> None:
         """Ask the worker to shut down and exit with ``code``; the first request wins."""
@@ -66,7 +71,7 @@ class Worker:
         for signum in _STOP_SIGNALS:  # handlers only enqueue; _watch_signals decides
             loop.add_signal_handler(signum, signals.put_nowait, signum)
         self._link = await Link.open(self._fd)
-        self._ops = Operations(lambda: self._session)
+        self._ops = Operations(lambda: self._session, lambda: self._driver)
         async with asyncio.TaskGroup() as group:
             self._group = group
             watchers = [group.create_task(self._watch_signals(signals)), group.create_task(self._watch_parent())]
@@ -154,7 +159,8 @@ class Worker:
     async def _boot_and_drive(self, request_id: int, spec: protocol.BootSpec) -> None:
         self._spec = spec
         try:
-            session = await boot_session(spec, self._on_chrome_spawned, self._cdp_lost.set)
+            session = await boot_session(spec, self._on_chrome_spawned, self._cdp_lost.set,
+                                         self._page_crashed.set)
         except BootFailure as exc:
             await self._fail_boot(exc, request_id)
             return
@@ -164,7 +170,7 @@ class Worker:
         self._spawn("heartbeat", run_heartbeat(session, self._emit, self.request_stop))
         self._spawn("chrome-watch", self._watch_chrome(session.chrome))
         try:
-            await default_driver(spec).run(session.page, self._emit)
+            await self._drive(session, spec)
         except DriverFatal as exc:
             await self._emit(protocol.EV_STATE, {"state": "FAILED", "reason": exc.reason})
             self.request_stop(protocol.EXIT_BOOT_FAILURE, f"driver: {exc.reason}")
@@ -174,6 +180,32 @@ class Worker:
             self.request_stop(protocol.EXIT_CRASH, f"driver crashed: {exc!r}")
             return
         self.request_stop(protocol.EXIT_OK, "driver finished")
+
+    async def _drive(self, session: Session, spec: protocol.BootSpec) -> None:
+        """Run the driver; when the page's renderer dies, run it again: its first step
+        navigates, which gives the tab a new renderer. Too many crashes end the worker."""
+        crashes: collections.deque[float] = collections.deque()
+        while True:
+            self._page_crashed.clear()
+            self._driver = default_driver(spec)
+            driving = asyncio.ensure_future(self._driver.run(session.page, self._emit))
+            crashed = asyncio.ensure_future(self._page_crashed.wait())
+            await asyncio.wait({driving, crashed}, return_when=asyncio.FIRST_COMPLETED)
+            crashed.cancel()
+            if driving.done():
+                await driving  # its result, or its exception for the caller
+                return
+            driving.cancel()
+            await asyncio.gather(driving, crashed, return_exceptions=True)
+            now = time.monotonic()
+            crashes.append(now)
+            while crashes[0] < now - _CRASH_WINDOW_S:
+                crashes.popleft()
+            if len(crashes) > _MAX_PAGE_CRASHES:
+                raise RuntimeError(f"the page crashed {len(crashes)} times in {_CRASH_WINDOW_S:g}s")
+            log.warning("page.reloading", crashes=len(crashes))
+            await self._emit(protocol.EV_STATE, {"state": "STARTING",
+                                                 "reason": "page crashed; reloading"})
 
     def _on_chrome_spawned(self, chrome: Chrome) -> None:
         self._chrome = chrome

@@ -42,6 +42,7 @@ async def boot_session(
     spec: protocol.BootSpec,
     on_spawned: Callable[[Chrome], None],
     on_disconnected: Callable[[], None],
+    on_page_crash: Callable[[], None],
 ) -> Session:
     """Start Chrome for ``spec`` and attach to it; raises a BootFailure subclass on failure.
 
@@ -65,7 +66,9 @@ async def boot_session(
     ws_url = await chrome.wait_devtools_url(timeout)
     try:
         browser = await cdp.connect(ws_url, timeout, on_disconnected)
-        page = await asyncio.wait_for(cdp.first_page(browser, _on_page_crash), timeout)
+        page = await asyncio.wait_for(
+            cdp.first_page(browser, lambda error: _on_page_crash(error, on_page_crash)), timeout
+        )
         version = await asyncio.wait_for(browser.version(), timeout)
     except Exception as exc:
         raise ChromeLaunchFailed(f"cannot attach to Chrome over CDP at {ws_url}: {exc!r}") from None
@@ -73,9 +76,10 @@ async def boot_session(
     return Session(spec, chrome, browser, page, version)
 
 
-def _on_page_crash(error: Exception) -> None:
-    # The heartbeat's CDP probe then fails and, after a few misses, the worker restarts.
+def _on_page_crash(error: Exception, then: Callable[[], None]) -> None:
+    # The worker reloads the page (a navigation gives the tab a new renderer).
     log.error("page.crashed", error=str(error))
+    then()
 
 
 def measure(chrome: Chrome) -> tuple[int, int]:

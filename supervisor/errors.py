@@ -144,6 +144,6 @@ def from_wire(error: dict[str, Any]) -> ZapvisorError:
     message = str(error.get("message", "worker error"))
     cls = globals().get(error_type)
     if isinstance(cls, type) and issubclass(cls, ZapvisorError) and cls is not WorkerError:
-        if cls.__init__ is ZapvisorError.__init__:
-            return cls(message)
+        rebuilt: ZapvisorError = cls(message)  # every class takes the message first
+        return rebuilt
     return WorkerError(message, error_type)

@@ -15,6 +15,8 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# The tests verify the systemd unit with systemd-analyze.
+[ "$command" != test ] || command -v systemd-analyze >/dev/null || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}" >&2
     sudo_if_needed apt-get update -qq

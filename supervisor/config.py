@@ -11,12 +11,13 @@ import dataclasses
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from supervisor.errors import ConfigError
+from supervisor.events import EVENT_PATTERN
 
 __all__ = ["Config", "load", "find_config_file", "DEFAULT_PATHS", "ENV_PREFIX"]
 
@@ -108,6 +109,34 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    """[events]: the event bus, its history and the server-sent event streams."""
+
+    history: int = 1000
+    subscriber_queue: int = 256
+    sse_ping_interval_s: float = 15.0
+    sse_send_timeout_s: float = 10.0
+    resource_interval_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """[webhooks]: the global webhook, and how every webhook delivery is retried."""
+
+    url: str = ""
+    events: tuple[str, ...] = ()
+    secret: str = ""
+    timeout_s: float = 10.0
+    max_attempts: int = 20
+    max_age_s: float = 86400.0
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 300.0
+    retry_jitter: float = 0.2
+    max_in_flight: int = 8
+    keep_failed: int = 10000
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. ``source`` names where it was read from, for messages."""
 
@@ -118,6 +147,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     source: str = "defaults"
     base_dir: str = "."
 
@@ -231,6 +262,28 @@ def _validate(config: Config) -> None:
     require(config.logging.format in ("auto", "console", "json"), "[logging] format",
             "must be one of auto, console, json")
     require(bool(config.whatsapp.url), "[whatsapp] url", "must not be empty")
+    _validate_events(config, require)
+
+
+def _validate_events(config: Config, require: Callable[[bool, str, str], None]) -> None:
+    ev, wh = config.events, config.webhooks
+    require(ev.history >= 1, "[events] history", "must be at least 1")
+    require(ev.subscriber_queue >= 1, "[events] subscriber_queue", "must be at least 1")
+    require(ev.sse_ping_interval_s > 0, "[events] sse_ping_interval_s", "must be > 0")
+    require(ev.sse_send_timeout_s > 0, "[events] sse_send_timeout_s", "must be > 0")
+    require(ev.resource_interval_s > 0, "[events] resource_interval_s", "must be > 0")
+    require(wh.url == "" or wh.url.startswith(("http://", "https://")), "[webhooks] url",
+            "must be empty or an http:// or https:// URL")
+    require(all(EVENT_PATTERN.fullmatch(e) for e in wh.events), "[webhooks] events",
+            "must list event names such as \"session.status\" or \"session.*\"")
+    require(wh.timeout_s > 0, "[webhooks] timeout_s", "must be > 0")
+    require(wh.max_attempts >= 1, "[webhooks] max_attempts", "must be at least 1")
+    require(wh.max_age_s > 0, "[webhooks] max_age_s", "must be > 0")
+    require(0 < wh.retry_initial_s <= wh.retry_max_s, "[webhooks] retry_initial_s",
+            "must be > 0 and at most retry_max_s")
+    require(0 <= wh.retry_jitter < 1, "[webhooks] retry_jitter", "must be in [0, 1)")
+    require(wh.max_in_flight >= 1, "[webhooks] max_in_flight", "must be at least 1")
+    require(wh.keep_failed >= 0, "[webhooks] keep_failed", "must be >= 0")
 
 
 def find_config_file(explicit: str | None) -> Path | None:

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,40 @@ CREATE TABLE sessions (
     last_exit    TEXT,
     last_error   TEXT,
     phone_number TEXT
+);
+""",
+    # 3: the event journal and the webhook outbox (supervisor/outbox.py owns these tables).
+    3: """
+CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
+    event     TEXT NOT NULL,
+    session   TEXT,
+    timestamp REAL NOT NULL,
+    payload   TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id    INTEGER NOT NULL,
+    session     TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    secret      TEXT NOT NULL DEFAULT '',
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     REAL NOT NULL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    last_status INTEGER,
+    last_error  TEXT
+);
+CREATE INDEX deliveries_lane ON deliveries (status, session, url, id);
+CREATE INDEX deliveries_event ON deliveries (event_id);
+CREATE TABLE session_webhooks (
+    session  TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    url      TEXT NOT NULL,
+    events   TEXT NOT NULL DEFAULT '[]',
+    secret   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session, position)
 );
 """,
 }
@@ -127,6 +161,16 @@ class Store:
             if self._db.in_transaction:
                 self._db.rollback()
             raise Unavailable(f"cannot write the state database {self.path}: {exc}") from None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for modules that own tables of their own (the outbox). Reads only:
+        write through :meth:`transaction`."""
+        return self._db
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction: ``with store.transaction() as db: ...``."""
+        return self._transaction()
 
     def ping(self) -> None:
         """Fail if the database no longer answers (a health check)."""

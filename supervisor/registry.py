@@ -10,6 +10,7 @@ import asyncio
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,10 @@ class Registry:
             self._launch(session)
         return len(wanted)
 
-    async def create(self, session_id: str | None, start: bool, metadata: dict[str, Any]) -> Session:
-        """Add a session (and start it unless ``start`` is false)."""
+    async def create(self, session_id: str | None, start: bool, metadata: dict[str, Any],
+                     prepare: Callable[[str], None] | None = None) -> Session:
+        """Add a session (and start it unless ``start`` is false). ``prepare(id)`` runs once
+        the record exists, before any event of the session (its webhooks are set there)."""
         self._check_open()
         if session_id is None:
             session_id = f"session-{secrets.token_hex(4)}"
@@ -126,6 +129,9 @@ class Registry:
         session = Session(record, self._ctx)
         self.sessions[session_id] = session
         _log.info("session.created", session_id=session_id, start=start)
+        if prepare is not None:
+            prepare(session_id)
+        self.bus.publish("session.created", session_id, {"start": start})
         if start:
             self._launch(session)
         return session
@@ -160,6 +166,8 @@ class Registry:
             await self._halt(session)
             session.update_record(desired="running")
             session.policy.reset()
+            self.bus.publish("session.restart", session_id,
+                             {"kind": "requested", "reason": "restart requested"})
             self._launch(session)
         return session
 
@@ -172,6 +180,7 @@ class Registry:
             self._store.delete_session(session_id)
             del self.sessions[session_id]
         _log.info("session.deleted", session_id=session_id)
+        self.bus.publish("session.deleted", session_id, {})
 
     def _launch(self, session: Session) -> None:
         session.transition(State.STARTING, "queued")
@@ -209,7 +218,10 @@ class Registry:
         marked = await asyncio.to_thread(find_marked, self.config.state_dir, session_id)
         if not marked:
             return 0
-        return await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
+        ended = await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
+        if ended:
+            self.bus.publish("orphans.reaped", session_id, {"count": ended})
+        return ended
 
     def running_count(self) -> int:
         """Sessions with a live runner."""

@@ -18,8 +18,10 @@ from supervisor.config import Config
 from supervisor.errors import Conflict, ZapvisorError
 from supervisor.events import EventBus
 from supervisor.logs import get_logger
+from supervisor.metrics import restart_kind
 from supervisor.process import WorkerProcess
 from supervisor.reaper import marker_env
+from supervisor.resources import ResourceSampler
 from supervisor.states import ALLOWED, State
 from supervisor.store import SessionRecord, Store
 from worker import protocol
@@ -60,6 +62,7 @@ class Session:
         self._recycle = asyncio.Event()
         self.recycle_reason = ""
         self.ready_at = 0.0  # monotonic time the current worker became ready, 0 if not
+        self.resources = ResourceSampler(ctx.config.events.resource_interval_s)
         self._log = get_logger(session_id=self.id)
 
     @property
@@ -143,7 +146,12 @@ class Session:
         if delay is None:
             self._fail(f"{self.policy.fast_crashes} fast crashes in a row; last: {reason}")
             return None
-        return max(delay, self.ctx.breaker.hold_s(now))
+        delay = max(delay, self.ctx.breaker.hold_s(now))
+        self.ctx.bus.publish("session.restart", self.id, {
+            "kind": restart_kind(worker.returncode, reason), "reason": reason,
+            "returncode": worker.returncode, "delay_s": round(delay, 2),
+            "restarts": self.record.restarts})
+        return delay
 
     def _fail(self, reason: str) -> None:
         self.update_record(last_error=reason)
@@ -256,6 +264,12 @@ class Session:
             await worker.terminate()
 
     def _on_worker_event(self, event: str, data: dict[str, Any]) -> None:
+        if event == protocol.EV_HEARTBEAT:
+            # Heartbeats are liveness, not news: a session.resource sample now and then.
+            sample = self.resources.on_heartbeat(self.worker.pid if self.worker else None, data)
+            if sample is not None:
+                self.ctx.bus.publish("session.resource", self.id, sample)
+            return
         if event == protocol.EV_STATE:
             self._on_worker_state(str(data.get("state")), str(data.get("reason", "")))
             phone = data.get("phone_number")

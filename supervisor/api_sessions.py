@@ -12,10 +12,11 @@ from typing import Any
 import psutil
 from aiohttp import web
 
-from supervisor.appkeys import REGISTRY, STARTED_AT
+from supervisor.appkeys import HUB, REGISTRY, STARTED_AT
 from supervisor.httputil import check_fields, json_object
 from supervisor.session import Session
 from supervisor.states import RUNNING_STATES, State
+from supervisor.webhooks import parse_hooks
 
 __all__ = ["routes", "session_info", "stats"]
 
@@ -59,7 +60,7 @@ def _status(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
         "state": str(session.state),
-        "qr_available": False,
+        "qr_available": session.offered_qr() is not None,
         "phone_number": rec.phone_number,
         "since": _iso(session.since),
         "restarts": rec.restarts,
@@ -93,8 +94,8 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/stats")
 async def stats(request: web.Request) -> web.Response:
-    """Totals for the whole daemon."""
-    return web.json_response(_stats(request.app))
+    """Totals for the whole daemon, and per session: memory, CPU, messages, restarts."""
+    return web.json_response({**_stats(request.app), **request.app[HUB].metrics.stats()})
 
 
 @routes.get("/api/sessions")
@@ -109,9 +110,12 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def create_session(request: web.Request) -> web.Response:
     """Create (and by default start) a session."""
     body = await json_object(request)
-    check_fields(body, {"id": str, "start": bool, "metadata": dict})
+    check_fields(body, {"id": str, "start": bool, "metadata": dict, "webhooks": list})
+    hooks = parse_hooks(body.get("webhooks", []))
+    webhooks = request.app[HUB].webhooks
     session = await request.app[REGISTRY].create(
-        body.get("id"), body.get("start", True), body.get("metadata", {})
+        body.get("id"), body.get("start", True), body.get("metadata", {}),
+        prepare=lambda session_id: webhooks.set_session_hooks(session_id, hooks) if hooks else None,
     )
     info = session_info(session)
     base = f"/api/sessions/{session.id}"

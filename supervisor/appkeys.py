@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from supervisor.hub import Hub
 from supervisor.registry import Registry
 
-__all__ = ["REGISTRY", "API_KEY", "STARTED_AT"]
+__all__ = ["REGISTRY", "API_KEY", "STARTED_AT", "HUB"]
 
 REGISTRY = web.AppKey("registry", Registry)
 API_KEY = web.AppKey("api_key", str)
 STARTED_AT = web.AppKey("started_at", float)
+HUB = web.AppKey("hub", Hub)  # events, webhooks, metrics

@@ -19,10 +19,11 @@ from typing import IO
 from aiohttp import web
 
 from supervisor import api
+from supervisor.appkeys import HUB
 from supervisor.auth import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
-from supervisor.events import EventBus
+from supervisor.hub import Hub
 from supervisor.housekeeping import Housekeeper, sweep_disk
 from supervisor.logs import get_logger
 from supervisor.reaper import find_marked, kill_marked
@@ -93,11 +94,15 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
     signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, signals.put_nowait, sig)
-    bus = EventBus()
+    hub = Hub(config, store)
     async with asyncio.TaskGroup() as tg:
-        registry = Registry(config, store, bus, tg)
+        registry = Registry(config, store, hub.bus, tg)
+        hub.attach(registry)
+        # Delivers until hub.close() in _shutdown, so the sessions' last events still go out.
+        tg.create_task(hub.run(), name="webhooks")
         reaped = await registry.sweep()
         app = api.build_app(registry, api_key, config.server.max_body_bytes)
+        app[HUB] = hub
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.server.host, config.server.port)
@@ -125,7 +130,7 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
             # systemd may otherwise SIGKILL us in the middle of an orderly stop.
             notifier.stopping(f"stopping {registry.running_count()} sessions",
                               extend_s=config.server.graceful_timeout_s + 15)
-            await _shutdown(config, registry, runner, site, signals, first)
+            await _shutdown(config, registry, hub, runner, site, signals, first)
         finally:
             notifier.close()
 
@@ -133,6 +138,7 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
 async def _shutdown(
     config: Config,
     registry: Registry,
+    hub: Hub,
     runner: web.AppRunner,
     site: web.TCPSite,
     signals: asyncio.Queue[signal.Signals],
@@ -155,5 +161,6 @@ async def _shutdown(
     finally:
         second.cancel()
         await asyncio.gather(second, return_exceptions=True)
+    hub.close()  # event streams end here, else runner.cleanup() would wait on them
     await runner.cleanup()
     _log.info("daemon.stopped", seconds=round(time.monotonic() - started, 2))

@@ -1,0 +1,55 @@
+"""Events, webhooks and metrics, wired together for the daemon.
+
+One object so that the daemon makes four calls: build it, ``attach`` the registry, run its
+delivery loop in the daemon's TaskGroup, ``close`` it on the way out (after the sessions have
+stopped, so their last events are stored, and before the HTTP runner's cleanup, which would
+otherwise wait for open event streams).
+"""
+
+from __future__ import annotations
+
+from supervisor.config import Config
+from supervisor.events import EventBus
+from supervisor.logs import get_logger
+from supervisor.metrics import Metrics
+from supervisor.outbox import Outbox
+from supervisor.registry import Registry
+from supervisor.store import Store
+from supervisor.webhooks import Webhooks
+
+__all__ = ["Hub"]
+
+_log = get_logger()
+
+
+class Hub:
+    """The bus (journaled in the outbox), the webhooks and the metrics of one daemon."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        events = config.events
+        self.outbox = Outbox(store, history=events.history,
+                             keep_failed=config.webhooks.keep_failed)
+        self.metrics = Metrics()
+        self.webhooks = Webhooks(config.webhooks, self.outbox, observer=self.metrics)
+        self.bus = EventBus(history=events.history, queue_size=events.subscriber_queue,
+                            journal=self.webhooks.store_event,
+                            last_id=self.outbox.last_event_id(),
+                            backlog=self.outbox.recent_events(events.history))
+        self.bus.listen(self.metrics.on_event)
+        self.bus.listen(self.webhooks.on_event)
+        _log.info("events.opened", last_id=self.bus.last_id,
+                  global_webhook=self.webhooks.global_hook is not None)
+
+    def attach(self, registry: Registry) -> None:
+        """Let the metrics read the sessions."""
+        self.metrics.attach(registry, self.bus, self.outbox)
+
+    async def run(self) -> None:
+        """The webhook delivery loop, until :meth:`close`."""
+        await self.webhooks.run()
+
+    def close(self) -> None:
+        """End the event streams and the delivery loop (pending deliveries stay stored)."""
+        self.bus.close()
+        self.webhooks.stop()

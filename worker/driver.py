@@ -9,8 +9,8 @@ once, after the boot reply and the ``state STARTING`` event, and cancels it on s
   ``state FAILED`` with the reason and exits 3. Any other exception is a crash (exit 1, the
   supervisor restarts the worker). Returning means the session is over: exit 0.
 
-:class:`BasicDriver` opens the configured URL and reports WORKING; the WhatsApp driver
-replaces it.
+:class:`BasicDriver` opens the configured URL and reports WORKING (``whatsapp.driver =
+"basic"``: smoke tests, benchmarks); :class:`worker.whatsapp.WhatsAppDriver` follows WhatsApp Web.
 """
 
 from __future__ import annotations
@@ -37,11 +37,24 @@ class DriverFatal(Exception):
         self.reason = reason
 
 
+class OperationRefused(Exception):
+    """A request the driver will not carry out now; ``error_type`` names the supervisor's error
+    class (e.g. "Conflict": wrong state, "InvalidRequest": bad arguments)."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
 class Driver(Protocol):
     """The plug-in point for what runs in the page."""
 
     async def run(self, page: Page, emit: Emit) -> None:
         """Drive ``page`` until cancelled (or return when the session is over)."""
+
+    async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Carry out a driver operation (worker.protocol OP_SEND_TEXT ...); its result.
+        Raises OperationRefused (or any exception: reported as a failed operation)."""
 
 
 class BasicDriver:
@@ -70,7 +83,16 @@ class BasicDriver:
         await emit(protocol.EV_STATE, {"state": "WORKING", "url": self._url})
         await asyncio.Event().wait()  # forever: the worker cancels us on shutdown
 
+    async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """See :class:`Driver`: the basic driver has no operations."""
+        raise OperationRefused("Conflict", f"{op}: this session runs the basic driver (no WhatsApp)")
+
 
 def default_driver(spec: protocol.BootSpec) -> Driver:
-    """The driver for a session booted with ``spec``."""
+    """The driver for a session booted with ``spec``: the WhatsApp driver when its
+    ``whatsapp.driver`` says so, else the basic one."""
+    if spec.get("whatsapp", {}).get("driver") == "whatsapp":
+        from worker.whatsapp import WhatsAppDriver  # here: worker.whatsapp imports this module
+
+        return WhatsAppDriver(spec)
     return BasicDriver(spec["url"], spec["chrome_user_agent"], spec["page_timeout_s"])

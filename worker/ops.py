@@ -1,4 +1,5 @@
-"""The requests a booted (or booting) worker answers: stop, ping, screenshot."""
+"""The requests a booted (or booting) worker answers: stop, ping, screenshot, and the page
+driver's own (send_text, pairing_code, logout)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from worker import cdp, protocol
+from worker.driver import Driver, OperationRefused
 from worker.logs import get_logger
 from worker.session import Session
 
@@ -19,6 +21,8 @@ OPERATION_FAILED = "OperationFailed"
 WORKER_STOPPING = "WorkerStopping"  # the worker stopped before it could answer
 
 _PING_TIMEOUT_S = 5.0
+#: Operations the page driver carries out (worker.driver.Driver.request).
+DRIVER_OPS = frozenset({protocol.OP_SEND_TEXT, protocol.OP_PAIRING_CODE, protocol.OP_LOGOUT})
 
 log = get_logger()
 
@@ -32,20 +36,31 @@ class _Refused(Exception):
 class Operations:
     """Computes the reply to one request; calls may overlap (each runs in its own task)."""
 
-    def __init__(self, current_session: Callable[[], Session | None]) -> None:
+    def __init__(self, current_session: Callable[[], Session | None],
+                 current_driver: Callable[[], Driver | None] = lambda: None) -> None:
         self._current_session = current_session
+        self._current_driver = current_driver
 
     async def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         """The reply (success or error) to ``request``, already known to be a request."""
         request_id, op = request["id"], request["op"]
         try:
-            result = await self._dispatch(op)
-        except _Refused as exc:
+            if op in DRIVER_OPS:
+                result = await self._drive(op, request.get("args", {}))
+            else:
+                result = await self._dispatch(op)
+        except (_Refused, OperationRefused) as exc:
             return protocol.make_error(request_id, exc.error_type, str(exc))
         except Exception as exc:  # an op that failed must not take the worker down
             log.warning("op.failed", op=op, error=repr(exc))
             return protocol.make_error(request_id, OPERATION_FAILED, f"{op} failed: {exc!r}")
         return protocol.make_reply(request_id, result)
+
+    async def _drive(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        driver = self._current_driver()
+        if driver is None:
+            raise _Refused(NOT_READY, f"{op}: the page driver is not running yet")
+        return await driver.request(op, args)
 
     async def _dispatch(self, op: str) -> dict[str, Any]:
         if op == protocol.OP_STOP:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-from typing import Any, Final, TypedDict
+from typing import Any, Final, NotRequired, TypedDict
 
 __all__ = [
     "MAX_FRAME_BYTES",
@@ -59,16 +59,43 @@ OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_vers
 OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
 OP_PING: Final = "ping"  # args: {} -> result {"cdp_rtt_ms"}
 OP_SCREENSHOT: Final = "screenshot"  # args: {} -> result {"png_b64"}
+# Operations of the WhatsApp driver (worker/whatsapp.py); refused unless its page is logged in
+# (or, for pairing_code, shows a QR).
+OP_SEND_TEXT: Final = "send_text"  # args: {"to": chat id, "text"} -> {"id", "to", "ack", "timestamp"}
+OP_PAIRING_CODE: Final = "pairing_code"  # args: {"phone": digits} -> {"code": 8 characters}
+OP_LOGOUT: Final = "logout"  # args: {} -> {}; EV_LOGOUT follows once the page logged out
 
 # Events a worker may send unsolicited.
 EV_STATE: Final = "state"  # data: {"state": "WORKING" | ..., "reason"?: str, ...}
 EV_HEARTBEAT: Final = "heartbeat"  # data: {"seq", "cdp_rtt_ms", "chrome_pid", "pss_bytes", "processes"}
 EV_CHROME_EXITED: Final = "chrome_exited"  # data: {"returncode"}
 EV_EXITING: Final = "exiting"  # data: {"code", "reason"}; the last frame before the worker exits
+# Events of the WhatsApp driver, named as the supervisor's bus events they become.
+EV_QR: Final = "session.qr"  # data: {"qr": raw QR string, "attempt": n}, once per new QR
+EV_LOGOUT: Final = "session.logout"  # data: {"origin": "phone" | "api" | "unpaired", "phone_number"}
+EV_MESSAGE: Final = "message"  # data: {"id", "from", "to", "chat_id", "body", "type", "timestamp",
+#                                       "from_me", "author", "kind", "notify_name"}
+EV_MESSAGE_ACK: Final = "message.ack"  # data: {"id", "ack"}: -1 error, 0 pending, 1 server, 2 device, 3 read
 
 
 class ProtocolError(Exception):
     """A frame or message that does not follow this contract."""
+
+
+class WhatsAppSpec(TypedDict):
+    """How the WhatsApp driver follows its page (the supervisor's ``[whatsapp]`` config)."""
+
+    driver: str  # "whatsapp", or "basic": open the URL and report WORKING (no WhatsApp)
+    ready_timeout_s: float
+    qr_timeout_s: float
+    qr_max_refreshes: int
+    takeover_on_conflict: bool
+    send_timeout_s: float
+    ignore_groups: bool
+    ignore_status: bool
+    ignore_newsletters: bool
+    commands: list[str]
+    command_prefix: str
 
 
 class BootSpec(TypedDict):
@@ -86,6 +113,7 @@ class BootSpec(TypedDict):
     page_timeout_s: float
     heartbeat_interval_s: float
     close_timeout_s: float
+    whatsapp: NotRequired[WhatsAppSpec]  # absent: the basic driver
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any, cast
 
 from worker import protocol
@@ -45,4 +46,21 @@ def _problem(message: dict[str, Any]) -> str | None:
     extra = args.get("chrome_extra_args")
     if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
         return "chrome_extra_args must be a list of strings"
+    if "whatsapp" in args:
+        return _whatsapp_problem(args["whatsapp"])
+    return None
+
+
+def _whatsapp_problem(options: Any) -> str | None:
+    if not isinstance(options, dict):
+        return "whatsapp must be an object"
+    for key, hint in typing.get_type_hints(protocol.WhatsAppSpec).items():
+        value = options.get(key)
+        kind = typing.get_origin(hint) or hint
+        if kind is float:
+            kind = (int, float)
+        if isinstance(value, bool) and hint is not bool or not isinstance(value, kind):
+            return f"whatsapp.{key} must be of type {getattr(hint, '__name__', hint)}"
+    if not all(isinstance(item, str) for item in options["commands"]):
+        return "whatsapp.commands must be a list of strings"
     return None

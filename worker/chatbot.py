@@ -1,0 +1,79 @@
+"""What a session does with incoming messages: which kinds become events, and the bot commands
+(``!ping``, ``!help``, ``!info``) it answers by itself when ``[whatsapp] commands`` enables them.
+
+No WhatsApp internals here: messages arrive already turned into plain dicts by the page script.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from worker import protocol
+
+__all__ = ["COMMANDS", "MessagePolicy", "BotInfo"]
+
+#: Every command the bot knows, with its help line.
+COMMANDS = {
+    "ping": "answers pong",
+    "help": "lists the commands",
+    "info": "shows this session's id, number, WhatsApp Web version and uptime",
+}
+
+
+@dataclass(frozen=True)
+class BotInfo:
+    """What ``!info`` reports."""
+
+    session_id: str
+    phone_number: str
+    wa_version: str
+    started_at: float  # time.monotonic() of the worker's start
+
+
+@dataclass(frozen=True)
+class MessagePolicy:
+    """Filters and bot commands of one session."""
+
+    ignore_groups: bool = False
+    ignore_status: bool = True
+    ignore_newsletters: bool = True
+    commands: tuple[str, ...] = ()
+    prefix: str = "!"
+
+    @classmethod
+    def from_spec(cls, spec: protocol.WhatsAppSpec) -> MessagePolicy:
+        """The policy the supervisor's config asks for."""
+        return cls(spec["ignore_groups"], spec["ignore_status"], spec["ignore_newsletters"],
+                   tuple(spec["commands"]), spec["command_prefix"])
+
+    def wanted(self, message: dict[str, Any]) -> bool:
+        """Whether ``message`` becomes a ``message`` event."""
+        ignored = {"group": self.ignore_groups, "status": self.ignore_status,
+                   "newsletter": self.ignore_newsletters}
+        return not ignored.get(str(message.get("kind")), False)
+
+    def command(self, message: dict[str, Any]) -> str | None:
+        """The enabled command ``message`` asks for, if any. Only messages from others, in
+        private chats and groups: never our own, a status or a channel post."""
+        body = message.get("body")
+        if message.get("from_me") or message.get("kind") not in ("private", "group"):
+            return None
+        if not isinstance(body, str) or not body.startswith(self.prefix):
+            return None
+        word = body[len(self.prefix):].strip().split(maxsplit=1)
+        name = word[0].lower() if word else ""
+        return name if name in self.commands else None
+
+    def answer(self, name: str, info: BotInfo) -> str:
+        """The reply to the command ``name``."""
+        if name == "ping":
+            return "pong"
+        if name == "help":
+            lines = [f"{self.prefix}{cmd}: {COMMANDS[cmd]}" for cmd in self.commands]
+            return "Commands:\n" + "\n".join(lines)
+        uptime = int(time.monotonic() - info.started_at)
+        return (f"zapvisor session {info.session_id}\nnumber: +{info.phone_number}\n"
+                f"WhatsApp Web {info.wa_version}\nup {uptime // 3600}h{uptime % 3600 // 60:02d}m"
+                f"{uptime % 60:02d}s")

@@ -1,0 +1,157 @@
+"""A page that carries our script in every document: load it with bounded waits, wait until the
+script says the page is ready, install it, call it, and hear from it.
+
+Knows nothing of WhatsApp: the script (worker/wa_inject.js) does. The script defines
+``window.__zapvisor`` with ``ready()`` and ``install(binding, generation)``; events reach
+``on_event`` through one ``exposeFunction`` binding, and main-frame navigations arrive on the
+same path as ``{"type": "navigated", "url", "seq"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import re
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from pyppeteer.frame_manager import Frame
+
+from worker import protocol
+from worker.cdp import Page
+from worker.driver import DriverFatal
+from worker.logs import get_logger
+
+__all__ = ["ScriptedPage", "desktop_user_agent"]
+
+BINDING = "__zapvisorEvent"
+_POLL_S = 0.2
+_CALL_TIMEOUT_S = 15.0
+
+log = get_logger()
+_SINKS: weakref.WeakKeyDictionary[Page, Callable[[dict[str, Any]], None]] = weakref.WeakKeyDictionary()
+
+
+def _deliver(page: Page, event: Any) -> None:
+    sink = _SINKS.get(page)
+    if sink is not None and isinstance(event, dict):
+        sink(event)
+
+
+def desktop_user_agent(browser_ua: str) -> str:
+    """Chrome's own user agent without the headless marker (WhatsApp Web refuses "HeadlessChrome")."""
+    return re.sub(r"HeadlessChrome/", "Chrome/", browser_ua)
+
+
+def _ua_metadata(user_agent: str) -> dict[str, Any]:
+    """Client hints matching ``user_agent`` (a Chromium on Linux)."""
+    found = re.search(r"Chrome/([\d.]+)", user_agent)
+    full = found.group(1) if found else "0.0.0.0"
+    major = full.split(".")[0]
+    brands = [{"brand": "Chromium", "version": major}, {"brand": "Not_A Brand", "version": "24"}]
+    return {"brands": brands, "fullVersionList": [{**brands[0], "version": full}, brands[1]],
+            "fullVersion": full, "platform": "Linux", "platformVersion": "", "architecture": "x86",
+            "model": "", "mobile": False}
+
+
+class ScriptedPage:
+    """One session's page, with ``script`` added to every new document."""
+
+    def __init__(self, page: Page, spec: protocol.BootSpec, script: str,
+                 on_event: Callable[[dict[str, Any]], None]) -> None:
+        self.page = page
+        self._url = spec["url"]
+        self._user_agent = spec["chrome_user_agent"]
+        self._ready_timeout_s = spec["whatsapp"]["ready_timeout_s"]
+        self._script = script
+        self._on_event = on_event
+        self._navigations = itertools.count(1)
+        self._last_navigation = 0
+        self._attached_after = 0  # navigations up to this one happened before the latest attach
+        self.generation = 0
+
+    async def prepare(self) -> None:
+        """User agent, binding, script and navigation listener: before the first load."""
+        page = self.page
+        user_agent = self._user_agent or desktop_user_agent(await page.browser.userAgent())
+        # pyppeteer's setUserAgent sends no client hints, which leaves navigator.userAgentData
+        # empty (unlike any desktop Chrome): send the override with its metadata ourselves.
+        await page._client.send("Network.setUserAgentOverride",
+                                {"userAgent": user_agent, "userAgentMetadata": _ua_metadata(user_agent)})
+        # The worker runs a new driver on the same page after a renderer crash: the binding and
+        # the script are registered once per page, and events go to the latest ScriptedPage.
+        first = page not in _SINKS
+        _SINKS[page] = self._on_event
+        if first:
+            await page.exposeFunction(BINDING, functools.partial(_deliver, page))
+            # evaluateOnNewDocument wraps its argument as a function: give it one.
+            await page.evaluateOnNewDocument("() => {\n" + self._script + "\n}")
+        page.on("framenavigated", self._navigated)
+
+    def close(self) -> None:
+        """Stop listening to the page (the driver is done with it)."""
+        self.page.remove_listener("framenavigated", self._navigated)
+
+    def _navigated(self, frame: Frame) -> None:
+        if frame is self.page.mainFrame:
+            self._last_navigation = next(self._navigations)
+            self._on_event({"type": "navigated", "url": frame.url, "seq": self._last_navigation})
+
+    def is_current(self, event: dict[str, Any]) -> bool:
+        """Whether a script event comes from the latest ``install`` (not from a left document)."""
+        return event.get("gen") == self.generation
+
+    def is_current_navigation(self, event: dict[str, Any]) -> bool:
+        """Whether a navigation event happened after the latest ``attach`` began."""
+        return int(event.get("seq", 0)) > self._attached_after
+
+    async def load(self) -> None:
+        """Open the URL; DriverFatal if it cannot be loaded within ``ready_timeout_s``."""
+        timeout = self._ready_timeout_s
+        # pyppeteer's own goto timeout does not cover CDP Page.navigate, which Chrome answers only
+        # once the response starts: a server that never answers would hang it forever.
+        try:
+            response = await asyncio.wait_for(
+                self.page.goto(self._url, waitUntil="domcontentloaded", timeout=int(timeout * 1000)),
+                timeout + 1.0,
+            )
+        except TimeoutError:
+            raise DriverFatal(f"page never loaded: {self._url} did not answer within {timeout:g}s "
+                              "(ready_timeout_s)") from None
+        except Exception as exc:  # pyppeteer's PageError/NetworkError: net::ERR_…
+            raise DriverFatal(f"page never loaded: {self._url}: {exc}") from None
+        if response is not None and response.status >= 400:
+            raise DriverFatal(f"page never loaded: {self._url} answered HTTP {response.status}")
+        log.info("page.loaded", url=self._url)
+
+    async def attach(self) -> dict[str, Any]:
+        """Wait until the script reports the page ready, install it; the page's state then."""
+        self._attached_after = self._last_navigation
+        self.generation += 1
+        deadline = time.monotonic() + self._ready_timeout_s
+        while not await self._probe("() => !!(window.__zapvisor && window.__zapvisor.ready())", deadline):
+            if time.monotonic() >= deadline:
+                raise DriverFatal(f"page never became ready: WhatsApp Web's modules missing after "
+                                  f"{self._ready_timeout_s:g}s (ready_timeout_s) at {self.page.url}")
+            await asyncio.sleep(_POLL_S)
+        snapshot: dict[str, Any] = await self.call("install", BINDING, self.generation)
+        log.info("page.attached", generation=self.generation, state=snapshot.get("state"),
+                 version=snapshot.get("version"))
+        return snapshot
+
+    async def _probe(self, js: str, deadline: float) -> bool:
+        # While the page navigates its context is gone, or Chrome holds the call until the new
+        # document commits: both count as "not yet", within the deadline.
+        try:
+            return bool(await asyncio.wait_for(self.page.evaluate(js),
+                                               max(0.05, deadline - time.monotonic())))
+        except Exception:
+            return False
+
+    async def call(self, name: str, *args: Any, timeout_s: float = _CALL_TIMEOUT_S) -> Any:
+        """``window.__zapvisor[name](*args)`` in the page, awaited; TimeoutError after ``timeout_s``."""
+        js = "(name, ...args) => window.__zapvisor[name](...args)"
+        return await asyncio.wait_for(self.page.evaluate(js, name, *args), timeout_s)

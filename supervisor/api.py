@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from supervisor import api_events, api_health, api_sessions, api_webhooks
+from supervisor import api_events, api_health, api_roles, api_sessions, api_webhooks, api_whatsapp
 from supervisor.appkeys import API_KEY, REGISTRY, STARTED_AT
 from supervisor.auth import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
@@ -84,6 +84,6 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Appl
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
-    for module in (api_health, api_sessions, api_events, api_webhooks):
+    for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_roles):
         app.add_routes(module.routes)
     return app

@@ -60,7 +60,7 @@ def _status(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
         "state": str(session.state),
-        "qr_available": False,
+        "qr_available": session.offered_qr() is not None,
         "phone_number": rec.phone_number,
         "since": _iso(session.since),
         "restarts": rec.restarts,

@@ -6,10 +6,12 @@ from aiohttp import web
 
 from supervisor.hub import Hub
 from supervisor.registry import Registry
+from supervisor.roles import Roles
 
-__all__ = ["REGISTRY", "API_KEY", "STARTED_AT", "HUB"]
+__all__ = ["REGISTRY", "API_KEY", "STARTED_AT", "HUB", "ROLES"]
 
 REGISTRY = web.AppKey("registry", Registry)
 API_KEY = web.AppKey("api_key", str)
 STARTED_AT = web.AppKey("started_at", float)
 HUB = web.AppKey("hub", Hub)  # events, webhooks, metrics
+ROLES = web.AppKey("roles", Roles)  # role -> sessions, and the send router

@@ -109,7 +109,9 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _print_human(result: Any) -> None:
-    if isinstance(result, dict) and "sessions" in result and isinstance(result["sessions"], list):
+    if hasattr(result, "human"):  # a result with its own look (a QR code drawn in blocks)
+        click.echo(result.human())
+    elif isinstance(result, dict) and "sessions" in result and isinstance(result["sessions"], list):
         rows = [["ID", "STATE", "WORKER", "CHROME", "MEMORY", "UPTIME", "RESTARTS", "LAST ERROR"]]
         for s in result["sessions"]:
             rows.append([s["id"], s["state"], str(s["worker_pid"] or "-"),
@@ -137,16 +139,26 @@ def list_(client: Client) -> Any:
 @click.argument("session_id")
 @click.option("--no-start", is_flag=True, help="create it stopped")
 @click.option("--metadata", help="JSON object kept with the session")
+@click.option("--wait", is_flag=True, help="show the QR code as it changes; return once WORKING")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="seconds for --wait")
 @client_command
-def create(client: Client, session_id: str, no_start: bool, metadata: str | None) -> Any:
+def create(client: Client, session_id: str, no_start: bool, metadata: str | None, wait: bool,
+           timeout: float) -> Any:
     """Create a session (and start it)."""
+    if wait and no_start:
+        raise click.UsageError("--wait needs the session started (drop --no-start)")
     body: dict[str, Any] = {"id": session_id, "start": not no_start}
     if metadata:
         try:
             body["metadata"] = json.loads(metadata)
         except ValueError as exc:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from None
-    return client.post("/api/sessions", body)
+    created = client.post("/api/sessions", body)
+    if wait:
+        from supervisor.cli_whatsapp import wait_logged_in  # that module imports this one
+
+        return wait_logged_in(client, session_id, timeout)
+    return created
 
 
 def _lifecycle(name: str, doc: str) -> None:
@@ -200,3 +212,7 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+# Registers qr, send, pairing-code, logout, roles, role on the group above.
+import supervisor.cli_whatsapp  # noqa: E402,F401

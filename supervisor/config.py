@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
@@ -22,6 +23,8 @@ from supervisor.events import EVENT_PATTERN
 __all__ = ["Config", "load", "find_config_file", "DEFAULT_PATHS", "ENV_PREFIX"]
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/zapvisor/config.toml"))
+#: Session ids (and role names): used here for [sessions] default_session, and by the registry.
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ENV_PREFIX = "ZAPVISOR_"
 
 
@@ -53,6 +56,11 @@ class SessionsConfig:
     restore_on_boot: bool = True
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 15.0
+    worker_spawn: str = "zygote"
+    default_session: str = "default"
+    start_default_session: bool = False
+    auto_cleanup_on_logout: bool = True
+    cleanup_delay_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -95,9 +103,21 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class WhatsAppConfig:
-    """[whatsapp]: the page each session opens."""
+    """[whatsapp]: the page each session opens, how it is followed, what it does with messages."""
 
     url: str = "https://web.whatsapp.com/"
+    driver: str = "whatsapp"
+    ready_timeout_s: float = 60.0
+    qr_timeout_s: float = 60.0
+    qr_max_refreshes: int = 10
+    takeover_on_conflict: bool = False
+    send_timeout_s: float = 30.0
+    max_text_chars: int = 65536
+    ignore_groups: bool = False
+    ignore_status: bool = True
+    ignore_newsletters: bool = True
+    commands: tuple[str, ...] = ()
+    command_prefix: str = "!"
 
 
 @dataclass(frozen=True)
@@ -242,6 +262,8 @@ def _validate(config: Config) -> None:
     require(s.max_body_bytes >= 1024, "[server] max_body_bytes", "must be at least 1024")
     require(ses.max_sessions >= 1, "[sessions] max_sessions", "must be at least 1")
     require(ses.max_concurrent_starts >= 1, "[sessions] max_concurrent_starts", "must be >= 1")
+    require(ses.worker_spawn in ("zygote", "exec"), "[sessions] worker_spawn",
+            "must be zygote or exec")
     require(lim.heartbeat_interval_s > 0, "[limits] heartbeat_interval_s", "must be > 0")
     require(
         lim.heartbeat_timeout_s > lim.heartbeat_interval_s,
@@ -262,6 +284,7 @@ def _validate(config: Config) -> None:
     require(config.logging.format in ("auto", "console", "json"), "[logging] format",
             "must be one of auto, console, json")
     require(bool(config.whatsapp.url), "[whatsapp] url", "must not be empty")
+    _validate_whatsapp(config, require)
     _validate_events(config, require)
 
 
@@ -284,6 +307,21 @@ def _validate_events(config: Config, require: Callable[[bool, str, str], None]) 
     require(0 <= wh.retry_jitter < 1, "[webhooks] retry_jitter", "must be in [0, 1)")
     require(wh.max_in_flight >= 1, "[webhooks] max_in_flight", "must be at least 1")
     require(wh.keep_failed >= 0, "[webhooks] keep_failed", "must be >= 0")
+
+
+def _validate_whatsapp(config: Config, require: Callable[[bool, str, str], None]) -> None:
+    wa, ses = config.whatsapp, config.sessions
+    require(wa.driver in ("whatsapp", "basic"), "[whatsapp] driver", "must be whatsapp or basic")
+    for key in ("ready_timeout_s", "qr_timeout_s", "send_timeout_s"):
+        require(getattr(wa, key) > 0, f"[whatsapp] {key}", "must be > 0")
+    require(wa.qr_max_refreshes >= 1, "[whatsapp] qr_max_refreshes", "must be at least 1")
+    require(wa.max_text_chars >= 1, "[whatsapp] max_text_chars", "must be at least 1")
+    require(set(wa.commands) <= {"ping", "help", "info"}, "[whatsapp] commands",
+            "may only list ping, help, info")
+    require(bool(wa.command_prefix.strip()), "[whatsapp] command_prefix", "must not be blank")
+    require(ses.cleanup_delay_s >= 0, "[sessions] cleanup_delay_s", "must be >= 0")
+    require(SESSION_ID_RE.fullmatch(ses.default_session) is not None, "[sessions] default_session",
+            "must be a valid session id (letters, digits, '_', '-')")
 
 
 def find_config_file(explicit: str | None) -> Path | None:

@@ -19,7 +19,7 @@ from typing import IO
 from aiohttp import web
 
 from supervisor import api
-from supervisor.appkeys import HUB
+from supervisor.appkeys import HUB, ROLES
 from supervisor.auth import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
@@ -28,6 +28,7 @@ from supervisor.housekeeping import Housekeeper, sweep_disk
 from supervisor.logs import get_logger
 from supervisor.reaper import find_marked, kill_marked
 from supervisor.registry import Registry
+from supervisor.roles import Roles, start_default_session
 from supervisor.store import Store
 from supervisor.systemd import Notifier
 
@@ -103,6 +104,7 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
         reaped = await registry.sweep()
         app = api.build_app(registry, api_key, config.server.max_body_bytes)
         app[HUB] = hub
+        app[ROLES] = Roles(store, hub.bus, registry)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.server.host, config.server.port)
@@ -114,6 +116,8 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
                              f"{exc.strerror}") from None
         swept = await asyncio.to_thread(sweep_disk, config.state_dir, set())
         restored = registry.restore() if config.sessions.restore_on_boot else 0
+        if config.sessions.start_default_session:
+            await start_default_session(registry)
         notifier = Notifier()
         housekeeper = Housekeeper(registry, store, notifier)
         background = [tg.create_task(housekeeper.run(), name="housekeeping")]
@@ -162,5 +166,6 @@ async def _shutdown(
         second.cancel()
         await asyncio.gather(second, return_exceptions=True)
     hub.close()  # event streams end here, else runner.cleanup() would wait on them
+    await registry.close()
     await runner.cleanup()
     _log.info("daemon.stopped", seconds=round(time.monotonic() - started, 2))

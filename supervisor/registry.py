@@ -7,15 +7,12 @@ TaskGroup; stopping a session cancels its runner, which runs the close order on 
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from supervisor.backoff import CrashBreaker
-from supervisor.config import Config
+from supervisor.config import SESSION_ID_RE, Config
 from supervisor.errors import (
     Conflict,
     InvalidRequest,
@@ -26,15 +23,16 @@ from supervisor.errors import (
 )
 from supervisor.events import EventBus
 from supervisor.logs import get_logger
+from supervisor.profiles import cleanup_after_logout, remove_tree
 from supervisor.pressure import Pressure, sample
-from supervisor.reaper import find_marked, kill_marked
+from supervisor.reaper import find_marked, kill_marked, marker_env
+from supervisor.spawner import ExecSpawner, Spawner, ZygoteSpawner
 from supervisor.session import Session, SessionContext
 from supervisor.states import RUNNING_STATES, State
 from supervisor.store import Store
 
 __all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
 
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _log = get_logger()
 
 
@@ -57,13 +55,20 @@ class Registry:
         self._store = store
         self._tg = tg
         self._closing = False
+        self.spawner: Spawner = (
+            ZygoteSpawner(marker_env(config.state_dir, ""))
+            if config.sessions.worker_spawn == "zygote"
+            else ExecSpawner()
+        )
         self._ctx = SessionContext(
             config=config,
             store=store,
             bus=bus,
             start_slots=asyncio.Semaphore(config.sessions.max_concurrent_starts),
             breaker=CrashBreaker(config.limits),
+            spawner=self.spawner,
             sweep=self.sweep,
+            logged_out=self._logged_out,
         )
         self.sessions: dict[str, Session] = {
             record.id: Session(record, self._ctx) for record in store.list_sessions()
@@ -176,11 +181,17 @@ class Registry:
         session = self.get(session_id)
         async with session.lock:
             await self._halt(session)
-            await asyncio.to_thread(_remove_tree, self.config.state_dir / "sessions" / session_id)
+            await remove_tree(self.config.state_dir / "sessions" / session_id)
             self._store.delete_session(session_id)
             del self.sessions[session_id]
         _log.info("session.deleted", session_id=session_id)
         self.bus.publish("session.deleted", session_id, {})
+
+    def _logged_out(self, session_id: str) -> None:
+        """A session's account logged out: with auto_cleanup_on_logout, stop it and delete its
+        profile (in the background, owned by the daemon's TaskGroup)."""
+        if self.config.sessions.auto_cleanup_on_logout and not self._closing:
+            self._tg.create_task(cleanup_after_logout(self, session_id), name=f"cleanup:{session_id}")
 
     def _launch(self, session: Session) -> None:
         session.transition(State.STARTING, "queued")
@@ -203,6 +214,10 @@ class Registry:
         """Stop every session in parallel, keeping their desired states for the next start."""
         self._closing = True
         await asyncio.gather(*(self._halt(s) for s in self.sessions.values() if s.state != State.STOPPED))
+
+    async def close(self) -> None:
+        """After shutdown: end the zygote."""
+        await self.spawner.close()
 
     def kill_all(self) -> None:
         """The forced path: SIGKILL every worker now (their Chrome follow) and cut short
@@ -227,18 +242,3 @@ class Registry:
         """Sessions with a live runner."""
         return sum(1 for s in self.sessions.values() if s.state in RUNNING_STATES)
 
-
-def _remove_tree(path: Path, attempts: int = 5) -> None:
-    """rmtree with retries: Chrome may still be releasing files for a moment."""
-    import time
-
-    for attempt in range(attempts):
-        try:
-            shutil.rmtree(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * 2**attempt)

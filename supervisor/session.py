@@ -18,9 +18,11 @@ from supervisor.config import Config
 from supervisor.errors import Conflict, ZapvisorError
 from supervisor.events import EventBus
 from supervisor.logs import get_logger
+from supervisor.messaging import whatsapp_spec
 from supervisor.metrics import restart_kind
 from supervisor.process import WorkerProcess
 from supervisor.reaper import marker_env
+from supervisor.spawner import Spawner
 from supervisor.resources import ResourceSampler
 from supervisor.states import ALLOWED, State
 from supervisor.store import SessionRecord, Store
@@ -41,7 +43,9 @@ class SessionContext:
     bus: EventBus
     start_slots: asyncio.Semaphore
     breaker: CrashBreaker
+    spawner: Spawner
     sweep: Callable[[str], Any]  # async (session_id) -> number of processes ended
+    logged_out: Callable[[str], None] = lambda session_id: None  # the account logged out
 
 
 class Session:
@@ -62,6 +66,7 @@ class Session:
         self._recycle = asyncio.Event()
         self.recycle_reason = ""
         self.ready_at = 0.0  # monotonic time the current worker became ready, 0 if not
+        self.qr: str | None = None  # the latest QR string the page showed (see offered_qr)
         self.resources = ResourceSampler(ctx.config.events.resource_interval_s)
         self._log = get_logger(session_id=self.id)
 
@@ -74,6 +79,11 @@ class Session:
     def tmp_dir(self) -> str:
         """The session's TMPDIR (Chrome's scratch)."""
         return str(self.ctx.config.state_dir / "sessions" / self.id / "tmp")
+
+    def offered_qr(self) -> str | None:
+        """The QR code to scan, while the session waits for one. The driver sends each new QR
+        before it reports SCAN_QR_CODE, so a QR offered here is never a previous one."""
+        return self.qr if self.state == State.SCAN_QR_CODE else None
 
     def transition(self, new: State, reason: str = "") -> None:
         """The one place a state changes."""
@@ -163,6 +173,7 @@ class Session:
         limits = self.ctx.config.limits
         worker = WorkerProcess(
             self.id,
+            self.ctx.spawner,
             marker_env(self.ctx.config.state_dir, self.id),
             heartbeat_timeout_s=limits.heartbeat_timeout_s,
             kill_grace_s=limits.kill_grace_s,
@@ -211,6 +222,7 @@ class Session:
             "page_timeout_s": cfg.chrome.page_timeout_s,
             "heartbeat_interval_s": cfg.limits.heartbeat_interval_s,
             "close_timeout_s": cfg.chrome.close_timeout_s,
+            "whatsapp": whatsapp_spec(cfg.whatsapp),
         }
 
     async def _boot(self, worker: WorkerProcess) -> bool:
@@ -275,6 +287,11 @@ class Session:
             phone = data.get("phone_number")
             if phone and phone != self.record.phone_number:
                 self.update_record(phone_number=phone)
+        elif event == protocol.EV_QR:
+            self.qr = str(data.get("qr"))
+        elif event == protocol.EV_LOGOUT:
+            self.update_record(phone_number=None)
+            self.ctx.logged_out(self.id)
         self.ctx.bus.publish(event, self.id, data)
 
     def _on_worker_state(self, name: str, reason: str) -> None:

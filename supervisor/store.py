@@ -37,6 +37,15 @@ CREATE TABLE sessions (
     phone_number TEXT
 );
 """,
+    # 2: role -> sessions, in order (supervisor/roles.py owns this table).
+    2: """
+CREATE TABLE roles (
+    role       TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (role, position)
+);
+""",
     # 3: the event journal and the webhook outbox (supervisor/outbox.py owns these tables).
     3: """
 CREATE TABLE events (
@@ -218,6 +227,7 @@ class Store:
             )
 
     def delete_session(self, session_id: str) -> None:
-        """Remove a session's row."""
+        """Remove a session's row (and its role memberships)."""
         with self._transaction():
             self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            self._db.execute("DELETE FROM roles WHERE session_id = ?", (session_id,))

@@ -49,7 +49,9 @@ class Daemon:
             "chrome": {"launch_timeout_s": 30.0, "close_timeout_s": 3.0},
             "limits": {"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 8.0,
                        "restart_backoff_initial_s": 0.3, "restart_reset_after_s": 30.0},
-            "whatsapp": {"url": url},
+            # The basic driver by default: most tests point Chrome at a plain page. WhatsApp
+            # tests (the simulator) pass whatsapp={"driver": "whatsapp", ...}.
+            "whatsapp": {"url": url, "driver": "basic"},
             "logging": {"format": "json"},
         }
         for name, values in overrides.items():

@@ -45,6 +45,7 @@ class PageServer:
         self._runner: web.AppRunner | None = None
         self._release: asyncio.Event | None = None
         self.port = 0
+        self.user_agents: list[str] = []  # User-Agent of every request to "/", in order
 
     def url(self, path: str = "/") -> str:
         """Absolute URL of ``path`` on this server."""
@@ -84,6 +85,7 @@ class PageServer:
         await self._runner.cleanup()
 
     async def _index(self, request: web.Request) -> web.Response:
+        self.user_agents.append(request.headers.get("User-Agent", ""))
         return web.Response(text=_INDEX, content_type="text/html")
 
     async def _big(self, request: web.Request) -> web.Response:

@@ -1,0 +1,106 @@
+"""The WhatsApp pieces that need no browser: recipients and texts, the message policy and bot,
+the user agent, the boot spec and the config keys. (End to end: tests/test_whatsapp*.py.)"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from supervisor import config, messaging
+from supervisor.errors import ConfigError, InvalidRequest
+from worker.chatbot import BotInfo, MessagePolicy
+from worker.scriptedpage import desktop_user_agent
+from worker.spec import parse_boot
+from tests.support.workerproc import boot_args
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("+244 929-782-402", "244929782402@c.us"),
+    ("244929782402", "244929782402@c.us"),
+    ("00244 (929) 782.402", "244929782402@c.us"),
+    ("+55 11 99999-9999", "5511999999999@c.us"),
+    ("5511999999999@c.us", "5511999999999@c.us"),
+    ("5511999999999@s.whatsapp.net", "5511999999999@c.us"),
+    ("120363000000000001@g.us", "120363000000000001@g.us"),
+    ("5511999999999-1600000000@g.us", "5511999999999-1600000000@g.us"),
+    ("123456789012345@lid", "123456789012345@lid"),
+])
+def test_recipients_in_any_common_spelling(given: str, expected: str) -> None:
+    assert messaging.chat_id(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "+12", "0929782402", "1234567890123456", "+244 92x",
+                                 "foo@c.us", "123@example.com", "@g.us", "٢٤٤٩٢٩٧٨٢٤٠٢", None, 42.0])
+def test_bad_recipients_say_what_is_accepted(bad: object) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        messaging.chat_id(bad)
+    assert "phone number" in err.value.message or "chat id" in err.value.message
+
+
+def test_texts() -> None:
+    assert messaging.check_text("olá", 10) == "olá"
+    for bad, why in (("", "empty"), ("  \n", "empty"), ("x" * 11, "at most 10"), (None, "string")):
+        with pytest.raises(InvalidRequest, match=why):
+            messaging.check_text(bad, 10)
+
+
+def _msg(kind: str, body: str = "hi", from_me: bool = False) -> dict[str, object]:
+    return {"kind": kind, "body": body, "from_me": from_me}
+
+
+def test_policy_filters_and_commands() -> None:
+    policy = MessagePolicy(ignore_groups=True, ignore_status=True, ignore_newsletters=False,
+                           commands=("ping", "info"), prefix="/")
+    assert [k for k in ("private", "group", "status", "newsletter") if policy.wanted(_msg(k))] == \
+        ["private", "newsletter"]
+    assert policy.command(_msg("private", "/ping")) == "ping"
+    assert policy.command(_msg("group", "/PING  now")) == "ping"
+    assert policy.command(_msg("private", "/help")) is None  # not enabled
+    assert policy.command(_msg("private", "!ping")) is None  # other prefix
+    assert policy.command(_msg("private", "/ping", from_me=True)) is None
+    assert policy.command(_msg("status", "/ping")) is None
+    assert policy.answer("ping", BotInfo("s", "1", "v", time.monotonic())) == "pong"
+    info = policy.answer("info", BotInfo("sales", "244929782402", "2.3000.1", time.monotonic() - 3725))
+    assert "sales" in info and "+244929782402" in info and "2.3000.1" in info and "1h02m05s" in info
+    helped = MessagePolicy(commands=("ping", "help")).answer("help", BotInfo("s", "1", "v", 0.0))
+    assert helped.splitlines() == ["Commands:", "!ping: answers pong", "!help: lists the commands"]
+
+
+def test_desktop_user_agent_drops_the_headless_marker() -> None:
+    ua = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "HeadlessChrome/156.0.8078.79 Safari/537.36")
+    assert desktop_user_agent(ua) == ua.replace("HeadlessChrome/", "Chrome/")
+
+
+def _wa_spec(**changes: object) -> dict[str, object]:
+    return {**messaging.whatsapp_spec(config.WhatsAppConfig()), **changes}
+
+
+def test_boot_spec_carries_and_checks_the_whatsapp_options(tmp_path: Path) -> None:
+    args = boot_args(tmp_path, "s", "http://x/", whatsapp=_wa_spec())
+    _, spec = parse_boot({"id": 1, "op": "boot", "args": args})
+    assert spec["whatsapp"]["qr_max_refreshes"] == 10 and spec["whatsapp"]["commands"] == []
+    for bad in ({"qr_max_refreshes": True}, {"commands": [1]}, {"driver": None}):
+        args = boot_args(tmp_path, "s", "http://x/", whatsapp=_wa_spec(**bad))
+        with pytest.raises(Exception, match="whatsapp"):
+            parse_boot({"id": 1, "op": "boot", "args": args})
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[whatsapp]\ndriver = \"selenium\"\n", "[whatsapp] driver"),
+    ("[whatsapp]\ncommands = [\"ping\", \"rm\"]\n", "[whatsapp] commands"),
+    ("[whatsapp]\nqr_max_refreshes = 0\n", "[whatsapp] qr_max_refreshes"),
+    ("[whatsapp]\ncommand_prefix = \" \"\n", "[whatsapp] command_prefix"),
+    ("[whatsapp]\nqr_timeout_s = 0\n", "[whatsapp] qr_timeout_s"),
+    ("[sessions]\ndefault_session = \"../x\"\n", "[sessions] default_session"),
+    ("[sessions]\ncleanup_delay_s = -1\n", "[sessions] cleanup_delay_s"),
+    ("[whatsapp]\nignore_group = true\n", "unknown key [whatsapp] ignore_group"),
+])
+def test_whatsapp_config_is_checked(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        config.load(path, env={})
+    assert needle in err.value.message

@@ -1,23 +1,23 @@
 """One worker process, seen from the supervisor: spawn, talk, watch, stop.
 
-The worker is a fresh interpreter (``python -m worker``), never a fork of this event loop. Its
-end of a ``socketpair`` is inherited as an fd: no socket path, no stale file, no connect race.
+The worker is forked by the zygote or exec'd fresh (``supervisor.spawner``), never forked from
+this event loop. Its end of a ``socketpair`` is handed over as an fd: no socket path, no stale
+file, no connect race.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from supervisor.errors import Unavailable, from_wire
 from supervisor.logs import get_logger
+from supervisor.spawner import Child, Spawner
 from worker import protocol
 
 __all__ = ["WorkerProcess", "EventHandler"]
@@ -32,18 +32,20 @@ class WorkerProcess:
     def __init__(
         self,
         session_id: str,
+        spawner: Spawner,
         env: dict[str, str],
         heartbeat_timeout_s: float,
         kill_grace_s: float,
         on_event: EventHandler,
     ) -> None:
         self.session_id = session_id
+        self._spawner = spawner
         self._env = env
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self._kill_grace_s = kill_grace_s
         self._on_event = on_event
         self._log = get_logger(session_id=session_id)
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: Child | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
@@ -70,16 +72,10 @@ class WorkerProcess:
         return time.monotonic() - self.started_at if self.started_at else 0.0
 
     async def spawn(self) -> None:
-        """Start the interpreter with its end of a fresh socketpair."""
+        """Start the worker with its end of a fresh socketpair."""
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "worker", "--fd", str(child_sock.fileno()),
-                "--session", self.session_id,
-                pass_fds=(child_sock.fileno(),),
-                env={**os.environ, **self._env},
-                stdin=asyncio.subprocess.DEVNULL,
-            )
+            self._proc = await self._spawner.spawn(self.session_id, self._env, child_sock.fileno())
         except BaseException:
             parent_sock.close()
             raise

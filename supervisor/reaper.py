@@ -61,7 +61,9 @@ def find_marked(state_dir: Path, session_id: str | None = None) -> list[Marked]:
         if session_id is not None and sid != session_id:
             continue
         cmdline = proc.info["cmdline"] or []
-        is_worker = "-m" in cmdline and "worker" in cmdline
+        # Workers forked by the zygote keep its command line but are named zapvisor-worker.
+        is_worker = proc.info["name"] == "zapvisor-worker" or (
+            "-m" in cmdline and "worker" in cmdline)
         found[proc.pid] = Marked(proc.pid, proc.info["create_time"], sid, proc.info["name"], is_worker)
         try:
             children = proc.children(recursive=True)

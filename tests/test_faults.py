@@ -299,5 +299,8 @@ def test_create_delete_cycles_with_chrome_leak_nothing(
         assert marked_processes(d.state_dir) == []
         if i == 1:
             fds = daemon_proc.num_fds()
-    assert fds is not None and daemon_proc.num_fds() <= fds + 2
+    assert fds is not None
+    # A worker's last fds (its pidfd, a reader thread's /proc handles) go a moment after it.
+    wait_until(lambda: daemon_proc.num_fds() <= fds + 2, timeout=10,
+               message=f"daemon fds back to {fds} (+2)")
     assert list((d.state_dir / "sessions").iterdir()) == []

@@ -23,12 +23,18 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
         time.sleep(interval)
 
 
-def marked_processes(state_dir: str | os.PathLike[str]) -> list[psutil.Process]:
+def is_zygote(proc: psutil.Process) -> bool:
+    """The daemon's zygote (the workers it forks share its command line, not its name)."""
+    return proc.name() != "zapvisor-worker" and "worker.zygote" in proc.cmdline()
+
+
+def marked_processes(state_dir: str | os.PathLike[str], zygote: bool = False) -> list[psutil.Process]:
     """Live (non-zombie) processes whose environment has ZAPVISOR_STATE_DIR == ``state_dir``.
 
     That is workers and Chrome *main* processes only: Chrome's children overwrite their
     /proc/<pid>/environ (process titles), so find them with :func:`process_tree` or by
-    session id (Chrome is started as a session leader).
+    session id (Chrome is started as a session leader). The daemon's zygote, which lives as
+    long as the daemon whether sessions run or not, only when ``zygote`` is true.
     """
     wanted = str(state_dir)
     found = []
@@ -36,7 +42,7 @@ def marked_processes(state_dir: str | os.PathLike[str]) -> list[psutil.Process]:
         try:
             if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if proc.environ().get(STATE_DIR_ENV) == wanted:
+            if proc.environ().get(STATE_DIR_ENV) == wanted and (zygote or not is_zygote(proc)):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
@@ -46,7 +52,7 @@ def marked_processes(state_dir: str | os.PathLike[str]) -> list[psutil.Process]:
 def kill_marked(state_dir: str | os.PathLike[str], timeout: float = 5.0) -> list[int]:
     """SIGKILL every marked process, their descendants and sessions; wait; return the pids."""
     found: dict[int, psutil.Process] = {}
-    for proc in marked_processes(state_dir):
+    for proc in marked_processes(state_dir, zygote=True):
         found[proc.pid] = proc
         try:
             found.update((child.pid, child) for child in proc.children(recursive=True))

@@ -1,0 +1,161 @@
+"""The zygote: one pre-imported interpreter that forks workers on request.
+
+A fresh ``python -m worker`` spends ~130 ms of CPU importing pyppeteer, psutil and structlog,
+and keeps ~20 MB of its own pages. Forking from an interpreter that already imported them
+makes a worker start in a few ms and share those pages copy-on-write. The zygote itself never
+runs an event loop and never starts a thread, so forking it is safe.
+
+Control channel (a SOCK_SEQPACKET socketpair: one message per JSON object)::
+
+    supervisor -> zygote  {"op": "spawn", "id": 7, "session": "sales", "env": {...}}
+                          + the worker's end of its own socketpair, as SCM_RIGHTS
+    zygote -> supervisor  {"op": "spawned", "id": 7, "pid": 1234} + a pidfd of the worker
+                          {"op": "failed", "id": 7, "error": "..."}
+                          {"op": "exited", "pid": 1234, "returncode": 0 | -9 | ...}
+
+The pidfd lets the supervisor signal the worker without a pid-reuse race even though the
+worker is not its child; the exit status comes from the zygote, which reaps it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Any
+
+import worker.main  # noqa: F401  (the point: pay the imports once, before any fork)
+from worker.chrome import set_death_signal
+
+__all__ = ["main", "WORKER_NAME"]
+
+MAX_MESSAGE_BYTES = 64 * 1024
+WORKER_NAME = "zapvisor-worker"  # at most 15 bytes: the kernel's comm field
+_PR_SET_NAME = 15
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    data = json.dumps(message).encode()
+    control.setblocking(True)
+    try:
+        socket.send_fds(control, [data], fds or [])
+    finally:
+        control.setblocking(False)
+
+
+def _child(control: socket.socket, selector: selectors.BaseSelector, wakeup_r: int,
+           wakeup_w: int, fd: int, session_id: str, env: dict[str, str]) -> None:
+    """In the forked child: drop the zygote's state, become a worker, never return."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        selector.close()
+        control.close()
+        os.close(wakeup_r)
+        os.close(wakeup_w)
+        os.environ.update(env)
+        # ps, top and the tests tell a worker from the zygote by this name.
+        _LIBC.prctl(_PR_SET_NAME, WORKER_NAME.encode(), 0, 0, 0)
+        from worker.main import run
+
+        code = run(fd, session_id)
+    except BaseException:  # a worker that cannot even start must still exit, never fork on
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _spawn(control: socket.socket, selector: selectors.BaseSelector, wakeup: tuple[int, int],
+           request: dict[str, Any], fds: list[int]) -> None:
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        _send(control, {"op": "failed", "id": request.get("id"), "error": "expected one fd"})
+        return
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(fds[0])
+        _send(control, {"op": "failed", "id": request["id"], "error": f"fork: {exc}"})
+        return
+    if pid == 0:
+        _child(control, selector, wakeup[0], wakeup[1], fds[0], str(request["session"]),
+               {str(k): str(v) for k, v in dict(request.get("env", {})).items()})
+    os.close(fds[0])
+    pidfd = os.pidfd_open(pid)  # before any waitpid: the pid cannot have been reused yet
+    try:
+        _send(control, {"op": "spawned", "id": request["id"], "pid": pid}, [pidfd])
+    finally:
+        os.close(pidfd)
+
+
+def _reap(control: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _send(control, {"op": "exited", "pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
+
+
+def serve(control: socket.socket) -> int:
+    """Answer spawn requests until the supervisor closes the channel."""
+    control.setblocking(False)
+    wakeup_r, wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wakeup_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # only to wake the selector
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ, "control")
+    selector.register(wakeup_r, selectors.EVENT_READ, "wakeup")
+    while True:
+        for key, _ in selector.select():
+            if key.data == "wakeup":
+                while True:
+                    try:
+                        if not os.read(wakeup_r, 512):
+                            break
+                    except BlockingIOError:
+                        break
+                _reap(control)
+                continue
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE_BYTES, 4)
+            except BlockingIOError:
+                continue
+            if not data:
+                return 0  # the supervisor is gone; our children get their death signal
+            request = json.loads(data)
+            if request.get("op") == "spawn":
+                _spawn(control, selector, (wakeup_r, wakeup_w), request, fds)
+            else:
+                for fd in fds:
+                    os.close(fd)
+
+
+def main() -> None:
+    """``python -m worker.zygote --fd N --parent PID``."""
+    parser = argparse.ArgumentParser(prog="python -m worker.zygote")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--parent", type=int, required=True, help="the supervisor's pid")
+    args = parser.parse_args()
+    set_death_signal(signal.SIGKILL)  # nothing to close gracefully here
+    if os.getppid() != args.parent:
+        sys.exit(0)  # the supervisor died before we set the death signal
+    sys.exit(serve(socket.socket(fileno=args.fd)))
+
+
+if __name__ == "__main__":
+    main()

@@ -69,7 +69,7 @@ class WhatsAppDriver:
         await wa.prepare()
         try:
             await wa.load()
-            async with asyncio.TaskGroup() as tg:
+            async with asyncio.TaskGroup() as tg:  # owns the bot's replies
                 self._tg = tg
                 while True:
                     snapshot = await wa.attach()
@@ -78,6 +78,10 @@ class WhatsAppDriver:
                     self._qr = snapshot.get("qr")
                     await self._on_state(str(snapshot["state"]))
                     await self._follow()
+        except BaseExceptionGroup as group:
+            # Replies never raise, so this is the loop's own failure (DriverFatal, a crash):
+            # the worker must see it as itself, not wrapped by the TaskGroup.
+            raise group.exceptions[0] from None
         finally:
             wa.close()
 

@@ -115,6 +115,7 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
             raise StateError(f"cannot listen on {config.server.host}:{config.server.port}: "
                              f"{exc.strerror}") from None
         swept = await asyncio.to_thread(sweep_disk, config.state_dir, set())
+        await registry.spawner.warm_up()
         restored = registry.restore() if config.sessions.restore_on_boot else 0
         if config.sessions.start_default_session:
             await start_default_session(registry)

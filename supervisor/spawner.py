@@ -40,6 +40,8 @@ class Child(Protocol):
 class Spawner(Protocol):
     """Starts workers; ``close`` ends whatever helper process it keeps."""
 
+    async def warm_up(self) -> None: ...
+
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child: ...
 
     async def close(self) -> None: ...
@@ -51,6 +53,9 @@ def _worker_argv(fd: int, session_id: str) -> list[str]:
 
 class ExecSpawner:
     """A fresh interpreter per worker (slower to start, nothing shared)."""
+
+    async def warm_up(self) -> None:
+        """Nothing to prepare."""
 
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child:
         """Start ``python -m worker`` with ``fd`` inherited."""
@@ -143,6 +148,10 @@ class ZygoteSpawner:
             self._sock = ours
             _log.info("zygote.started", pid=self._proc.pid)
             return ours
+
+    async def warm_up(self) -> None:
+        """Start the zygote now, so the first session does not wait for its imports."""
+        await self._ensure_started()
 
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child:
         """Ask the zygote to fork a worker that gets ``fd`` and ``env``."""

@@ -3,7 +3,7 @@
 Prints, for each N: seconds until all sessions are WORKING, PSS per session (Chrome tree +
 worker), the supervisor's RSS; and the floor: the same page opened by N bare launches of the
 same Chrome binary with the same flags (time until every page is loaded, PSS per Chrome tree).
-Then the ratios. Run from a checkout:
+Then the ratios. PSS per session includes its worker and a share of the zygote. Run from a checkout:
 
     .venv/bin/python tests/bench/bench_start.py [--sizes 1,10,20] [--concurrent-starts N]
 
@@ -77,9 +77,14 @@ def bench_zapvisor(n: int, url: str, concurrent: int) -> dict[str, float]:
         elapsed = time.monotonic() - started
         wait_until(lambda: all(d.session(s)["memory_bytes"] for s in ids), timeout=30,
                    message="heartbeats")
-        pss = [tree_pss(int(d.session(s)["worker_pid"])) for s in ids]
+        workers = [int(d.session(s)["worker_pid"]) for s in ids]
+        pss = [tree_pss(pid) for pid in workers]
         assert d.proc is not None
         rss = psutil.Process(d.proc.pid).memory_info().rss
+        # The zygote's own PSS is overhead of zapvisor too: spread it over the sessions.
+        zygote = psutil.Process(workers[0]).ppid()
+        if zygote != d.proc.pid:
+            pss.append(psutil.Process(zygote).memory_full_info().pss)
         return {"seconds": elapsed, "pss_mb": sum(pss) / n / 2**20, "supervisor_rss_mb": rss / 2**20}
     finally:
         d.stop()

@@ -37,6 +37,7 @@ __all__ = ["main", "WORKER_NAME"]
 MAX_MESSAGE_BYTES = 64 * 1024
 WORKER_NAME = "zapvisor-worker"  # at most 15 bytes: the kernel's comm field
 _PR_SET_NAME = 15
+_PR_SET_CHILD_SUBREAPER = 36
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -154,6 +155,9 @@ def main() -> None:
     set_death_signal(signal.SIGKILL)  # nothing to close gracefully here
     if os.getppid() != args.parent:
         sys.exit(0)  # the supervisor died before we set the death signal
+    # Chrome's zygote and renderers are re-parented when their browser dies: make them ours,
+    # so that _reap collects them instead of leaving zombies to an init that may not reap.
+    _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     sys.exit(serve(socket.socket(fileno=args.fd)))
 
 

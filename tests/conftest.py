@@ -11,6 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.pages import PageServer
+
 _BASE: list[str] = []
 
 
@@ -56,6 +58,13 @@ def no_leaked_processes() -> Iterator[None]:
             except psutil.Error:
                 pass
         pytest.fail(f"processes outlived the test: {described}")
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[PageServer]:
+    """A local web server with pages for Chrome to load (see tests/support/pages.py)."""
+    with PageServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -27,12 +27,6 @@ from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_u
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
 
 
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    with PageServer() as server:
-        yield server
-
-
 @pytest.fixture
 def daemons(workdir: Path) -> Iterator[list[Daemon]]:
     made: list[Daemon] = []

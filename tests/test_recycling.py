@@ -15,12 +15,6 @@ from tests.support.pages import PageServer
 from tests.support.procs import kill_marked, wait_until
 
 
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    with PageServer() as server:
-        yield server
-
-
 @pytest.fixture
 def daemons(workdir: Path, free_port: int, pages: PageServer) -> Iterator[list[Daemon]]:
     made: list[Daemon] = []

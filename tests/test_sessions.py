@@ -20,12 +20,6 @@ pytestmark = pytest.mark.chrome
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
 
 
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    with PageServer() as server:
-        yield server
-
-
 @pytest.fixture
 def make_daemon(workdir: Path, free_port: int, pages: PageServer) -> Iterator[type[Daemon]]:
     """Build daemons on this test's state dir; all are killed and swept at the end."""

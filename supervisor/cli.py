@@ -119,6 +119,8 @@ def _print_human(result: Any) -> None:
                          _duration(s["uptime_s"]), str(s["restarts"]),
                          (s["last_error"] or "")[:60]])
         click.echo(_table(rows))
+    elif isinstance(result, dict) and isinstance(result.get("per_session"), list):
+        _print_stats(result)
     elif isinstance(result, dict):
         width = max((len(k) for k in result), default=0)
         for key, value in result.items():
@@ -185,6 +187,19 @@ def delete(client: Client, session_id: str, yes: bool) -> Any:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Delete session {session_id!r} and its WhatsApp login?", abort=True)
     return client.delete(f"/api/sessions/{session_id}")
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    """``zapvisor status``: the daemon's totals, then one line per session."""
+    _print_human({k: v for k, v in stats.items() if k != "per_session"})
+    rows = [["ID", "STATE", "MEMORY", "PROCS", "CPU", "UPTIME", "RESTARTS", "SENT", "RECEIVED"]]
+    for s in stats["per_session"]:
+        cpu = f"{s['cpu_percent']:.0f}%" if isinstance(s["cpu_percent"], (int, float)) else "-"
+        rows.append([s["id"], s["state"], _mb(s["memory_bytes"]), str(s["processes"] or "-"), cpu,
+                     _duration(s["uptime_s"]), str(s["restarts"]), str(s["messages_sent"]),
+                     str(s["messages_received"])])
+    click.echo("")
+    click.echo(_table(rows))
 
 
 @cli.command()

@@ -83,16 +83,15 @@ class Subscription:
         self._wake.set()
 
     async def get(self, timeout_s: float | None = None) -> Event | None:
-        """The next event; None once closed and empty, or after ``timeout_s`` with nothing."""
-        while not self._items:
-            if self.closed is not None:
-                return None
+        """The next event; None once closed and empty, or after ``timeout_s`` with nothing
+        (what is queued is always handed out before the end)."""
+        if not self._items and self.closed is None:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout_s)
             except TimeoutError:
-                return None
-        return self._items.popleft()
+                pass  # an event may still have come in at the same moment: look below
+        return self._items.popleft() if self._items else None
 
 
 class EventBus:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from supervisor import api_events, api_health, api_roles, api_sessions, api_webhooks, api_whatsapp
+from supervisor import api_dashboard
 from supervisor.appkeys import API_KEY, REGISTRY, STARTED_AT
 from supervisor.auth import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
@@ -63,8 +64,9 @@ def _allow_header(exc: web.HTTPException) -> dict[str, str]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every route but /health needs ``X-Api-Key`` or ``Authorization: Bearer``."""
-    if request.path not in api_health.PUBLIC_PATHS:
+    """Every route but /health and the dashboard's page and assets (which hold no secret: the
+    page sends the key typed into its login form) needs ``X-Api-Key`` or ``Authorization: Bearer``."""
+    if request.path not in api_health.PUBLIC_PATHS and not api_dashboard.is_public(request):
         given = request.headers.get("X-Api-Key")
         if given is None:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -84,6 +86,7 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Appl
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
-    for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_roles):
+    for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_roles,
+                   api_dashboard):
         app.add_routes(module.routes)
     return app

@@ -1,0 +1,134 @@
+// What the views show: sessions, totals and roles, loaded from the API and kept current by the
+// event stream. Events update what they can in place at once; anything else is reloaded, at
+// most once per REFRESH_GAP_MS however many events arrive (no polling).
+
+import {get} from './api.js';
+
+const REFRESH_DELAY_MS = 250;
+const REFRESH_GAP_MS = 2000;
+// Events after which the figures on screen are stale.
+const RELOAD_ON = /^(session\.|message|role\.updated|state$|orphans\.)/;
+
+export const store = {
+  sessions: new Map(), // id -> session info (GET /api/sessions)
+  stats: null, // GET /api/stats
+  roles: [], // [{role, sessions, working}]
+  loadedAt: 0, // performance.now() of the last load (uptimes count from there)
+  error: null, // the last load's error, if it failed
+  recent: [], // the latest events seen since the page opened, newest first (no figures)
+};
+
+const RECENT = 50;
+/** Events that only carry figures: they update what is shown, they are not news. */
+export const QUIET_EVENTS = new Set(['session.resource', 'state']);
+
+const listeners = new Set();
+const eventListeners = new Set();
+
+/** Call `fn()` after every change; returns the unsubscribe function. */
+export function onChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** Call `fn(event)` for every live event; returns the unsubscribe function. */
+export function onEvent(fn) {
+  eventListeners.add(fn);
+  return () => eventListeners.delete(fn);
+}
+
+function changed() {
+  for (const fn of listeners) fn();
+}
+
+let inflight = null;
+let timer = null;
+let lastRun = -Infinity;
+let again = false;
+
+/** Load everything now (one at a time; a call during a load runs once more after it). */
+export async function refresh() {
+  if (inflight) {
+    again = true;
+    return inflight;
+  }
+  lastRun = performance.now();
+  inflight = (async () => {
+    try {
+      const [list, stats, roles] = await Promise.all([
+        get('/api/sessions'), get('/api/stats'), get('/api/roles'),
+      ]);
+      store.sessions = new Map(list.sessions.map((s) => [s.id, s]));
+      store.stats = stats;
+      store.roles = roles.roles;
+      store.loadedAt = performance.now();
+      store.error = null;
+    } catch (err) {
+      store.error = err;
+    } finally {
+      inflight = null;
+    }
+    changed();
+    if (again) {
+      again = false;
+      scheduleRefresh();
+    }
+  })();
+  return inflight;
+}
+
+/** Reload soon, coalescing bursts of events into one load per REFRESH_GAP_MS. */
+export function scheduleRefresh() {
+  if (timer !== null) return;
+  const wait = Math.max(REFRESH_DELAY_MS, lastRun + REFRESH_GAP_MS - performance.now());
+  timer = setTimeout(() => {
+    timer = null;
+    refresh();
+  }, wait);
+}
+
+/** Forget everything (sign out). */
+export function reset() {
+  clearTimeout(timer);
+  timer = null;
+  store.sessions = new Map();
+  store.stats = null;
+  store.roles = [];
+  store.error = null;
+  store.recent = [];
+}
+
+/** A live event: update in place what it tells, tell the views, reload if need be. */
+export function applyEvent(event) {
+  const session = event.session ? store.sessions.get(event.session) : undefined;
+  const p = event.payload || {};
+  if (session && event.event === 'session.status' && p.state) {
+    session.state = p.state;
+    if (p.state === 'FAILED' && p.reason) session.last_error = p.reason;
+  } else if (session && event.event === 'session.resource') {
+    session.memory_bytes = p.pss_bytes ?? session.memory_bytes;
+    session.processes = p.processes ?? session.processes;
+    session.cpu_percent = p.cpu_percent ?? session.cpu_percent;
+  }
+  if (!QUIET_EVENTS.has(event.event)) {
+    store.recent.unshift(event);
+    store.recent.length = Math.min(store.recent.length, RECENT);
+  }
+  for (const fn of eventListeners) fn(event);
+  changed();
+  if (RELOAD_ON.test(event.event)) scheduleRefresh();
+}
+
+/** The roles `id` belongs to. */
+export function rolesOf(id) {
+  return store.roles.filter((r) => r.sessions.includes(id)).map((r) => r.role);
+}
+
+/** Seconds of uptime of a session now (counted on from its last load, no request). */
+export function uptimeOf(session) {
+  if (session.uptime_s === null || session.uptime_s === undefined) return null;
+  if (session.state !== 'WORKING' && session.state !== 'SCAN_QR_CODE' && session.state !== 'STARTING') {
+    return session.uptime_s;
+  }
+  return session.uptime_s + (performance.now() - store.loadedAt) / 1000;
+}

@@ -1,0 +1,458 @@
+"""The web dashboard (supervisor/static, served at /): its routes over HTTP, then the whole thing
+in real headless Chromium (pyppeteer) against a real daemon whose sessions run real Chrome on
+the WhatsApp Web simulator.
+
+The browser tests save screenshots of every page, on a desktop and on a phone-sized screen, in
+tests/artifacts/ (not committed) for people to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import configparser
+import fnmatch
+import re
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from supervisor.api_dashboard import STATIC_DIR
+from tests.support.daemon import API_KEY, Daemon
+from tests.support.procs import kill_marked
+from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, wa_daemon
+from tests.wasim import RunningSimulator, SimError, run_simulator
+
+CHROME = "/usr/lib/chromium/chromium-headless-shell"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "isMobile": True, "hasTouch": True}
+T = TypeVar("T")
+
+
+# -- over HTTP, no browser ------------------------------------------------------------------
+
+
+@pytest.fixture
+def plain_daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
+    d = Daemon(workdir, free_port, "http://127.0.0.1:9/")
+    d.start()
+    try:
+        yield d
+    finally:
+        assert d.stop() == 0
+
+
+def fetch(d: Daemon, path: str, method: str = "GET",
+          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one request, errors included."""
+    req = urllib.request.Request(f"http://127.0.0.1:{d.port}{path}", method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def imports(js: str) -> set[str]:
+    """The modules a dashboard script imports (relative specifiers)."""
+    return set(re.findall(r"""^import\s.*?\sfrom\s+['"]\./([^'"]+)['"];""", js, re.M | re.S))
+
+
+def test_pages_and_assets_need_no_key_and_hold_none(plain_daemon: Daemon) -> None:
+    for path in ("/", "/sessions", "/sessions/cliente-a"):
+        status, headers, body = fetch(plain_daemon, path)
+        assert status == 200, path
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert API_KEY.encode() not in body and b'<script type="module" src="/static/app.js">' in body
+    assert fetch(plain_daemon, "/", method="HEAD")[0] == 200
+    # Every file the page and its modules load is served, with a type a browser accepts.
+    html = (STATIC_DIR / "index.html").read_text()
+    wanted = set(re.findall(r'(?:href|src)="/static/([^"]+)"', html))
+    for name in sorted(wanted):
+        if name.endswith(".js"):
+            wanted |= imports((STATIC_DIR / name).read_text())
+    assert {"app.js", "app.css", "api.js", "stream.js", "session.js"} <= wanted
+    types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+             ".svg": "image/svg+xml"}
+    for name in sorted(wanted):
+        status, headers, body = fetch(plain_daemon, f"/static/{name}")
+        assert status == 200 and body == (STATIC_DIR / name).read_bytes(), name
+        assert headers["Content-Type"] == types[Path(name).suffix], name
+    every_js = {p.name for p in STATIC_DIR.glob("*.js")}
+    for name in every_js:
+        assert imports((STATIC_DIR / name).read_text()) <= every_js, name
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/static/nothing.js", 404),
+    ("GET", "/static/..%2Fapi.py", 401),  # not a dashboard file: nothing outside static/
+    ("GET", "/static/../api.py", 401),
+    ("GET", "/sessions/-bad", 401),  # not a dashboard address: the API's rules apply
+    ("GET", "/sessions/x/send", 401),
+    ("POST", "/sessions/x/send", 401),  # the seeds' alias stays protected
+    ("POST", "/", 401),
+    ("GET", "/api/sessions", 401),
+    ("GET", "/api/events", 401),
+])
+def test_everything_else_still_needs_the_key(plain_daemon: Daemon, method: str, path: str,
+                                             status: int) -> None:
+    got, headers, body = fetch(plain_daemon, path, method=method)
+    assert got == status, (path, body)
+    assert headers["Content-Type"].startswith("application/json")
+
+
+def test_stats_carry_host_memory_and_cpu(plain_daemon: Daemon) -> None:
+    host = plain_daemon.client.get("/api/stats")["host"]
+    assert host["memory_total_bytes"] > host["memory_available_bytes"] > 0
+    assert 0 <= host["memory_percent"] <= 100 and 0 <= host["cpu_percent"] <= 100
+    assert host["cpu_count"] >= 1 and host["load_1m"] >= 0
+
+
+def test_every_asset_is_packaged() -> None:
+    """setup.cfg ships ``static/*``: that pattern must cover every file (so: no subfolders)."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    patterns = cfg["options.package_data"]["supervisor"].split()
+    files = [p.relative_to(STATIC_DIR.parent).as_posix() for p in STATIC_DIR.rglob("*") if p.is_file()]
+    assert files and all(p.parent == STATIC_DIR for p in STATIC_DIR.rglob("*"))
+    for name in files:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+# -- in a real browser ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    # A new QR every 2 s: the test sees the dashboard follow one.
+    with run_simulator(ref_ttl_s=2.0, **FAST_SIM) as running:
+        yield running
+
+
+@pytest.fixture
+def daemon(workdir: Path, free_port: int, sim: RunningSimulator) -> Iterator[Daemon]:
+    d = wa_daemon(workdir, free_port, sim, whatsapp={"qr_max_refreshes": 60},
+                  events={"resource_interval_s": 1.0})
+    try:
+        yield d.start()
+    finally:
+        d.stop()
+        kill_marked(d.state_dir)
+
+
+@asynccontextmanager
+async def chromium(profile: Path) -> AsyncIterator[Any]:
+    """Headless Chromium for the test; always closed, and its process waited for."""
+    from pyppeteer import launch
+
+    browser = await launch(
+        executablePath=CHROME, args=["--no-sandbox", "--disable-gpu"], userDataDir=str(profile),
+        headless=True, autoClose=False, handleSIGINT=False, handleSIGTERM=False, handleSIGHUP=False)
+    try:
+        yield browser
+    finally:
+        proc = browser.process
+        try:
+            await asyncio.wait_for(browser.close(), 15)
+        finally:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while proc.poll() is None and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+class Tab:
+    """One page of the dashboard, with the waits the tests need (polling, across navigations)."""
+
+    def __init__(self, page: Any, base: str, size: str) -> None:
+        self.page, self.base, self.size = page, base, size
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", self._console)
+
+    def _console(self, msg: Any) -> None:
+        # Refused requests (401, 404) are logged by Chrome itself; the page handles them.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            self.errors.append(msg.text)
+
+    async def until(self, js: str, *args: Any, timeout: float = 20.0, what: str = "") -> Any:
+        """Poll ``js`` (a function) until it returns something truthy; AssertionError after
+        ``timeout`` seconds, with the page's text."""
+        from pyppeteer.errors import ElementHandleError, NetworkError
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                value = await self.page.evaluate(js, *args)
+                if value:
+                    return value
+            except (ElementHandleError, NetworkError):
+                pass  # navigating: not yet
+            if loop.time() > deadline:
+                text = await self.text("body")
+                raise AssertionError(f"timed out after {timeout}s waiting for {what or js}\n"
+                                     f"page errors: {self.errors}\npage text:\n{text}")
+            await asyncio.sleep(0.05)
+
+    async def text(self, selector: str) -> str:
+        value: str = await self.page.evaluate(
+            "s => (document.querySelector(s) || {innerText: ''}).innerText", selector)
+        return value
+
+    async def visible(self, selector: str, timeout: float = 20.0) -> None:
+        await self.until("s => { const e = document.querySelector(s);"
+                         " return e && e.getClientRects().length > 0 && !e.closest('[hidden]'); }",
+                         selector, timeout=timeout, what=f"{selector} visible")
+
+    async def has_text(self, selector: str, needle: str, timeout: float = 20.0) -> None:
+        await self.until("(s, n) => { const e = document.querySelector(s);"
+                         " return e && e.innerText.includes(n); }",
+                         selector, needle, timeout=timeout, what=f"{selector} to show {needle!r}")
+
+    async def click(self, selector: str) -> None:
+        await self.visible(selector)
+        await self.page.click(selector)
+
+    async def type(self, selector: str, text: str) -> None:
+        await self.page.click(selector, {"clickCount": 3})
+        await self.page.keyboard.press("Backspace")
+        await self.page.type(selector, text)
+
+    async def shot(self, name: str) -> Path:
+        """Save a full-page screenshot as tests/artifacts/dashboard-<size>-<name>.png."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"dashboard-{self.size}-{name}.png"
+        # Let the web font-less layout settle: the next frame has been painted.
+        await self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(1)))")
+        await self.page.screenshot({"path": str(path), "fullPage": True})
+        return path
+
+    async def never_reloaded(self) -> None:
+        """The page set at sign-in is still the same document (views switched, no reload)."""
+        assert await self.page.evaluate("() => window.__sameDocument === 1"), "the page reloaded"
+
+
+async def open_tab(browser: Any, d: Daemon, size: str, path: str = "/") -> Tab:
+    page = await browser.newPage()
+    await page.setViewport(DESKTOP if size == "desktop" else PHONE)
+    tab = Tab(page, f"http://127.0.0.1:{d.port}", size)
+    await page.goto(tab.base + path, {"waitUntil": "load"})
+    return tab
+
+
+async def sign_in(tab: Tab, key: str = API_KEY) -> None:
+    await tab.visible("#api-key")
+    await tab.type("#api-key", key)
+    await tab.page.keyboard.press("Enter")
+    await tab.visible("#top")
+    await tab.page.evaluate("() => { window.__sameDocument = 1; }")
+
+
+async def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call (urllib, polling the daemon) off the browser's event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def shown_qr(tab: Tab) -> str:
+    """The QR string of the code the dashboard shows (waits for a drawn one)."""
+    qr: str = await tab.until(
+        "() => { const f = document.querySelector('#qr-figure'), i = document.querySelector('#qr');"
+        " return f && !f.hidden && i.complete && i.naturalWidth > 100 && f.dataset.qr; }",
+        what="a QR code drawn on the session page")
+    return qr
+
+
+async def scan_shown_qr(tab: Tab, sim: RunningSimulator, phone: str) -> None:
+    """Scan what the dashboard shows, like a person; a code replaced meanwhile (409) is read
+    and scanned again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        qr = await shown_qr(tab)
+        try:
+            await blocking(sim.scan, qr=qr, phone=phone)
+            return
+        except SimError as exc:
+            if exc.status != 409 or loop.time() > deadline:
+                raise
+        await tab.until("q => document.querySelector('#qr-figure').dataset.qr !== q", qr,
+                        what="the next QR code")
+
+
+async def create_session(tab: Tab, session_id: str) -> None:
+    await tab.click('a[href="/sessions"][data-nav]')
+    await tab.visible("#new-id")
+    await tab.type("#new-id", session_id)
+    await tab.click("form.create button[type=submit]")
+    await tab.until("p => location.pathname === p", f"/sessions/{session_id}",
+                    what="the new session's page")
+
+
+@pytest.mark.chrome
+@pytest.mark.asyncio
+async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daemon,
+                                                     sim: RunningSimulator) -> None:
+    async with chromium(workdir / "browser") as browser:
+        tab = await open_tab(browser, daemon, "desktop")
+        await tab.visible("#api-key")
+        await tab.shot("login")
+
+        # A wrong key is refused and not kept; the right one is kept in this tab only.
+        await tab.type("#api-key", "not-the-key")
+        await tab.page.keyboard.press("Enter")
+        await tab.has_text("#login-error", "refused")
+        assert await tab.page.evaluate("() => sessionStorage.length + localStorage.length") == 0
+        await sign_in(tab)
+        await tab.has_text("#live", "Live")
+        await tab.has_text("#total-sessions", "0")
+        assert await tab.page.evaluate(
+            "() => [sessionStorage.getItem('zapvisor.apiKey'), localStorage.length,"
+            " document.cookie, location.href.includes('key')]") == [API_KEY, 0, "", False]
+        await tab.has_text("#host-memory", " of ")
+        await tab.has_text("#host-cpu", "%")
+        await tab.shot("overview-empty")
+
+        # Create: the session page shows its QR code, large, and follows each new one.
+        await create_session(tab, "dash-a")
+        first = await shown_qr(tab)
+        width = await tab.page.evaluate("() => document.querySelector('#qr').getBoundingClientRect().width")
+        assert width >= 300, width
+        await tab.shot("session-qr")
+        await tab.until("q => { const f = document.querySelector('#qr-figure');"
+                        " return !f.hidden && f.dataset.qr && f.dataset.qr !== q; }", first,
+                        what="a new QR code, without a reload")
+        await tab.never_reloaded()
+
+        # Scan the code the page shows: the phone number replaces it, without a reload.
+        await scan_shown_qr(tab, sim, PHONE_A)
+        await tab.has_text("#linked-phone", f"+{PHONE_A}")
+        await tab.has_text("#session-state", "Working")
+        assert await tab.page.evaluate("() => document.querySelector('#qr-figure').hidden")
+        await tab.never_reloaded()
+
+        # Send a test message: exactly that text reaches exactly that chat.
+        await tab.type("#send-to", f"+{CONTACT}")
+        await tab.type("#send-text", "hello from the dashboard")
+        await tab.click("form.send button[type=submit]")
+        await tab.has_text("#send-result", "Sent to")
+        sent = await blocking(sim.sent, phone=PHONE_A)
+        assert [(m["to"], m["body"]) for m in sent] == [(f"{CONTACT}@c.us", "hello from the dashboard")]
+        await tab.has_text("#session-events", "session.qr")
+        await tab.has_text("#session-events", "Working")
+        await tab.has_text("#detail-memory", "MB")
+        await tab.shot("session-working")
+
+        # The sessions table: state in words, the number, the figures; assign to a role.
+        await tab.click('a[href="/sessions"][data-nav]')
+        row = 'tr[data-session="dash-a"]'
+        await tab.has_text(row, "Working")
+        await tab.has_text(row, f"+{PHONE_A}")
+        await tab.has_text(f'{row} td[data-label="Memory"]', "MB")
+        await tab.click(f"{row} button[data-action=role]")
+        await tab.visible("dialog #role-name")
+        await tab.type("dialog #role-name", "sales")
+        await tab.page.keyboard.press("Enter")
+        await tab.has_text(f'{row} td[data-label="Role"]', "sales")
+        roles = await blocking(daemon.client.get, "/api/roles")
+        assert roles["roles"] == [{"role": "sales", "sessions": ["dash-a"], "working": ["dash-a"]}]
+        await tab.shot("sessions")
+
+        # The overview follows: one WORKING session, one message out.
+        await tab.click('a[href="/"][data-nav]')
+        await tab.has_text('a[data-state="WORKING"]', "1")
+        await tab.has_text("#messages-out", "1")
+        await tab.has_text("#activity", "dash-a")
+        await tab.shot("overview")
+
+        # Delete, after a confirmation that can be cancelled.
+        await tab.click('a[href="/sessions"][data-nav]')
+        await tab.click(f"{row} button[data-action=delete]")
+        await tab.visible("dialog.dialog")
+        await tab.page.keyboard.press("Escape")
+        await tab.until("() => !document.querySelector('dialog')", what="the dialog closed")
+        assert (await blocking(daemon.session, "dash-a"))["state"] == "WORKING"
+        await tab.click(f"{row} button[data-action=delete]")
+        await tab.click("dialog button.danger")
+        await tab.until("s => !document.querySelector(s)", row, what="the row removed")
+        await tab.visible("p.empty")
+        assert (await blocking(daemon.client.get, "/api/sessions"))["sessions"] == []
+        await tab.never_reloaded()
+        assert tab.errors == []
+
+
+@pytest.mark.chrome
+@pytest.mark.asyncio
+async def test_phone_and_keyboard(workdir: Path, daemon: Daemon, sim: RunningSimulator) -> None:
+    async with chromium(workdir / "browser") as browser:
+        tab = await open_tab(browser, daemon, "phone", "/sessions")
+        await tab.visible("#api-key")
+        assert await tab.page.evaluate("() => document.activeElement.id") == "api-key"
+        await tab.shot("login")
+        await sign_in(tab)  # typed, then Enter
+        # Signing in leads where the address said; nothing is wider than the screen.
+        await tab.visible("#new-id")
+        await tab.page.focus("#new-id")
+        await tab.page.keyboard.type("dash-b")
+        await tab.page.keyboard.press("Enter")
+        await tab.until("() => location.pathname === '/sessions/dash-b'", what="the session page")
+        await shown_qr(tab)
+        await tab.shot("session-qr")
+        await scan_shown_qr(tab, sim, PHONE_B)
+        await tab.has_text("#linked-phone", f"+{PHONE_B}")
+        await tab.shot("session-working")
+        assert await tab.page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # Keyboard only: links and buttons are real ones, with a visible focus.
+        await tab.page.focus('a[href="/sessions"][data-nav]')
+        await tab.page.keyboard.press("Enter")
+        await tab.has_text('tr[data-session="dash-b"]', "Working")
+        await tab.shot("sessions")
+        await tab.page.focus('tr[data-session="dash-b"] button[data-action=restart]')
+        for _ in range(3):  # log out, role, delete
+            await tab.page.keyboard.press("Tab")
+        assert await tab.page.evaluate(
+            "() => { const b = document.activeElement; return [b.dataset.action,"
+            " b.matches(':focus-visible'), getComputedStyle(b).outlineStyle]; }"
+        ) == ["delete", True, "solid"]
+        await tab.shot("sessions-keyboard-focus")
+        await tab.page.keyboard.press("Enter")
+        await tab.visible("dialog.dialog")
+        assert await tab.page.evaluate("() => document.activeElement.textContent") == "Cancel"
+        await tab.page.keyboard.press("Tab")
+        await tab.page.keyboard.press("Enter")
+        await tab.until("() => !document.querySelector('tr[data-session=\"dash-b\"]')",
+                        what="the row removed")
+        assert (await blocking(daemon.client.get, "/api/sessions"))["sessions"] == []
+
+        await tab.page.focus('a[href="/"][data-nav]')
+        await tab.page.keyboard.press("Enter")
+        await tab.has_text("#total-sessions", "0")
+        await tab.shot("overview")
+        assert await tab.page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # A key that stops working (here: replaced behind the page's back) leads back to the
+        # login form at the first 401, with the reason; signing out forgets the key.
+        await tab.page.evaluate("() => sessionStorage.setItem('zapvisor.apiKey', 'revoked')")
+        await tab.page.focus('a[href="/sessions"][data-nav]')
+        await tab.page.keyboard.press("Enter")
+        await tab.click("form.create button[type=submit]")
+        await tab.has_text("#login-error", "refused")
+        assert await tab.page.evaluate("() => sessionStorage.length") == 0
+        await sign_in(tab)
+        await tab.click("#signout")
+        await tab.has_text("#login-error", "Signed out")
+        assert await tab.page.evaluate("() => sessionStorage.length") == 0
+        assert tab.errors == []

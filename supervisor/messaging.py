@@ -93,11 +93,13 @@ async def _call(session: Session, needs: State, op: str, args: dict[str, Any],
 
 
 async def send_text(session: Session, to: object, text: object) -> dict[str, Any]:
-    """Send a text through ``session``: {"id", "to", "ack", "timestamp", "session"}."""
+    """Send a text through ``session``: {"id", "to", "ack", "timestamp", "session"}. Publishes
+    ``message.sent`` (the page does not echo our own sends as ``message`` events)."""
     config = session.ctx.config.whatsapp
     args = {"to": chat_id(to), "text": check_text(text, config.max_text_chars)}
     result = await _call(session, State.WORKING, protocol.OP_SEND_TEXT, args,
                          config.send_timeout_s + _REQUEST_MARGIN_S)
+    session.ctx.bus.publish("message.sent", session.id, {**result, "body": args["text"]})
     return {**result, "session": session.id}
 
 

@@ -30,6 +30,8 @@ from worker import protocol
 
 __all__ = ["Session", "SessionContext"]
 
+# Worker events the bus does not carry: session.status and session.restart tell the same.
+_WORKER_INTERNAL = frozenset({protocol.EV_STATE, protocol.EV_CHROME_EXITED, protocol.EV_EXITING})
 _WORKER_STATES = {s.value: s for s in (State.STARTING, State.SCAN_QR_CODE, State.WORKING)}
 
 
@@ -292,7 +294,8 @@ class Session:
         elif event == protocol.EV_LOGOUT:
             self.update_record(phone_number=None)
             self.ctx.logged_out(self.id)
-        self.ctx.bus.publish(event, self.id, data)
+        if event not in _WORKER_INTERNAL:
+            self.ctx.bus.publish(event, self.id, data)
 
     def _on_worker_state(self, name: str, reason: str) -> None:
         if name == "FAILED":

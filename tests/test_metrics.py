@@ -148,3 +148,35 @@ def test_per_session_figures_and_restarts_in_metrics_stats_and_status(
     assert value(stopped, "zapvisor_sessions", state="STOPPED") == 1
     assert value(stopped, "zapvisor_session_memory_bytes", session="m") is None
     assert value(stopped, "zapvisor_session_restarts_recorded", session="m") == 1
+
+
+@pytest.mark.chrome
+def test_messages_sent_and_received_are_counted_per_session(workdir: Path, free_port: int) -> None:
+    from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, login, wa_daemon
+    from tests.wasim import run_simulator
+
+    with run_simulator(**FAST_SIM) as sim, Receiver() as rx:
+        d = wa_daemon(workdir, free_port, sim,
+                      webhooks={"url": rx.url(), "events": ["message", "message.sent"]})
+        try:
+            d.start()
+            d.client.post("/api/sessions", {"id": "a"})
+            login(d, sim, "a", PHONE_A)
+            d.client.post("/api/sessions/a/messages", {"to": CONTACT, "text": "out"})
+            sim.incoming(f"{CONTACT}@c.us", "in", phone=PHONE_A)
+
+            def counted() -> bool:
+                s = scrape(d)
+                return (value(s, "zapvisor_messages_total", session="a", direction="sent") == 1
+                        and value(s, "zapvisor_messages_total", session="a",
+                                  direction="received") == 1)
+
+            wait_until(counted, timeout=30, message="one message each way")
+            per_session = d.client.get("/api/stats")["per_session"][0]
+            assert (per_session["messages_sent"], per_session["messages_received"]) == (1, 1)
+            wait_until(lambda: len(rx.accepted()) == 2, timeout=20, message="both as webhooks")
+            bodies = sorted((r.event["event"], r.event["payload"]["body"]) for r in rx.accepted())
+            assert bodies == [("message", "in"), ("message.sent", "out")]
+        finally:
+            d.stop()
+            kill_marked(workdir / "state")

@@ -2,8 +2,9 @@
 // and the latest activity; all of it follows the event stream.
 
 import {h, setText} from './dom.js';
-import {STATES, STATE_ORDER, bytes, clock, describe, duration, percent, showState} from './format.js';
+import {STATES, STATE_ORDER, bytes, duration, percent, showState} from './format.js';
 import {QUIET_EVENTS, onChange, onEvent, store} from './store.js';
+import {eventItem} from './ui.js';
 
 const ACTIVITY = 12;
 
@@ -104,13 +105,7 @@ export function overview(main) {
 
   const addActivity = (event) => {
     if (QUIET_EVENTS.has(event.event)) return;
-    const item = h('li', {},
-      h('time', {dateTime: new Date(event.timestamp * 1000).toISOString()}, clock(event.timestamp)),
-      ' ', event.session
-        ? h('a', {href: `/sessions/${encodeURIComponent(event.session)}`, dataset: {nav: ''}}, event.session)
-        : h('span', {}, 'daemon'),
-      ' ', h('span.event-name', {}, event.event), ' ', h('span', {}, describe(event)));
-    activity.prepend(item);
+    activity.prepend(eventItem(event, true));
     while (activity.children.length > ACTIVITY) activity.lastElementChild.remove();
     activityEmpty.hidden = true;
   };

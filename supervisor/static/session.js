@@ -3,10 +3,10 @@
 
 import {ApiError, get, post, sessionPath} from './api.js';
 import {fill, h, setText} from './dom.js';
-import {bytes, clock, describe, duration, percent, phone, showState} from './format.js';
+import {bytes, clock, duration, percent, phone, showState} from './format.js';
 import {QUIET_EVENTS, onChange, onEvent, rolesOf, scheduleRefresh, store, uptimeOf} from './store.js';
 import {EventStream} from './stream.js';
-import {actionBar, assignRole, leaveRole, report} from './ui.js';
+import {actionBar, assignRole, eventItem, leaveRole, report} from './ui.js';
 
 const MAX_EVENTS = 60;
 
@@ -198,9 +198,7 @@ export function sessionView(main, {params, navigate}) {
   const addEvent = (event) => {
     if (QUIET_EVENTS.has(event.event)) return;
     eventsNote.hidden = true;
-    events.prepend(h('li', {dataset: {event: event.event}},
-      h('time', {dateTime: new Date(event.timestamp * 1000).toISOString()}, clock(event.timestamp)),
-      ' ', h('span.event-name', {}, event.event), ' ', h('span', {}, describe(event))));
+    events.prepend(eventItem(event, false));
     while (events.children.length > MAX_EVENTS) events.lastElementChild.remove();
   };
 

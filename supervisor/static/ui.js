@@ -2,6 +2,7 @@
 
 import {ApiError, del, post, put, sessionPath} from './api.js';
 import {h} from './dom.js';
+import {clock, describe} from './format.js';
 import {rolesOf, scheduleRefresh, store} from './store.js';
 
 /** A short notice at the bottom of the screen (errors stay until dismissed). */
@@ -98,30 +99,44 @@ export async function assignRole(session) {
   const {ok, values} = await dialog({title: `Assign ${session.id} to a role`, body, ok: 'Assign'});
   if (!ok) return;
   const role = values.role.trim();
-  const members = store.roles.find((r) => r.role === role)?.sessions ?? [];
-  if (members.includes(session.id)) {
+  if (membersOf(role).includes(session.id)) {
     notify(`${session.id} is already in role ${role}.`);
     return;
   }
-  try {
-    await put(`/api/roles/${encodeURIComponent(role)}`, {sessions: [...members, session.id]});
-    notify(`${session.id} assigned to role ${role}.`);
-    scheduleRefresh();
-  } catch (err) {
-    report(err, `Assigning ${session.id} to ${role}`);
-  }
+  await setRole(role, [...membersOf(role), session.id],
+    `${session.id} assigned to role ${role}.`, `Assigning ${session.id} to ${role}`);
 }
 
 /** Take `session` out of `role`. */
-export async function leaveRole(session, role) {
-  const members = store.roles.find((r) => r.role === role)?.sessions ?? [];
+export function leaveRole(session, role) {
+  return setRole(role, membersOf(role).filter((s) => s !== session.id),
+    `${session.id} removed from role ${role}.`, `Removing ${session.id} from ${role}`);
+}
+
+function membersOf(role) {
+  return store.roles.find((r) => r.role === role)?.sessions ?? [];
+}
+
+/** PUT the sessions of a role; `done` is said after, `failing` names what failed. */
+async function setRole(role, sessions, done, failing) {
   try {
-    await put(`/api/roles/${encodeURIComponent(role)}`, {sessions: members.filter((s) => s !== session.id)});
-    notify(`${session.id} removed from role ${role}.`);
+    await put(`/api/roles/${encodeURIComponent(role)}`, {sessions});
+    notify(done);
     scheduleRefresh();
   } catch (err) {
-    report(err, `Removing ${session.id} from ${role}`);
+    report(err, failing);
   }
+}
+
+/** A line of an event list: time, session (when `withSession`), name, what it says. */
+export function eventItem(event, withSession) {
+  const where = event.session
+    ? h('a', {href: `/sessions/${encodeURIComponent(event.session)}`, dataset: {nav: ''}}, event.session)
+    : h('span', {}, 'daemon');
+  return h('li', {dataset: {event: event.event}},
+    h('time', {dateTime: new Date(event.timestamp * 1000).toISOString()}, clock(event.timestamp)),
+    withSession ? [' ', where] : null,
+    ' ', h('span.event-name', {}, event.event), ' ', h('span', {}, describe(event)));
 }
 
 async function run(action, session, afterDelete) {

@@ -100,6 +100,7 @@ async def _stream(request: web.Request, session: str | None) -> web.StreamRespon
         _log.info("events.stream_ended", session_id=session, reason=why, sent=sent,
                   resumed_from=after)
         resp.stop_streaming()
+        await resp.wait()  # the library's ping task, ended just above
     return resp
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from supervisor.errors import Conflict, NotFound
 from supervisor.events import Event
+from supervisor.logs import get_logger
 from supervisor.store import Store
 
 __all__ = ["Outbox", "Delivery", "Target", "Lane", "STATUSES"]
@@ -29,6 +30,7 @@ STATUSES = ("pending", "delivered", "failed")
 #: (session, url); daemon-wide events (no session) use the session "".
 Lane = tuple[str, str]
 _PRUNE_EVERY = 200  # events between two prunes of the journal
+_log = get_logger()
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,10 @@ class Outbox:
                 [(event["id"], session, t.url, t.secret, now, now, now) for t in targets],
             )
         if event["id"] % _PRUNE_EVERY == 0:
-            self.prune()
+            try:
+                self.prune()
+            except Exception:  # the event is stored: a failed clean-up must not hide that
+                _log.exception("outbox.prune_failed")
         return [(session, t.url) for t in targets]
 
     def prune(self) -> None:

@@ -114,7 +114,9 @@ async def pairing_code(session: Session, phone: object) -> dict[str, Any]:
 
 
 async def logout(session: Session) -> dict[str, Any]:
-    """Log the account out (the session.logout event and any cleanup follow)."""
+    """Log the account out; answers once the page has (session.logout was published first, and
+    the profile cleanup, if configured, follows)."""
     timeout = session.ctx.config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
     await _call(session, State.WORKING, protocol.OP_LOGOUT, {}, timeout)
-    return {"id": session.id, "logout": "requested"}
+    cleanup = session.ctx.config.sessions.auto_cleanup_on_logout
+    return {"id": session.id, "logged_out": True, "profile_cleanup": cleanup}

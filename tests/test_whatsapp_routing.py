@@ -139,28 +139,31 @@ def test_default_roles_aliases_pairing_and_bad_inputs(daemon: Daemon, sim: Runni
     sent = cli(d, "send", "idle", "+55 11 99999-9999", "from the cli", "--json")
     assert sent.returncode == 0, sent.stderr
     assert sent_to(sim, PHONE_D)[-1] == (f"{CONTACT}@c.us", "from the cli")
-    creating = subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "--config", str(d.config_path), "create", "cli", "--wait"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    progress = d.workdir / "create-wait.err"
+    with progress.open("w") as err_file:
+        creating = subprocess.Popen(
+            [sys.executable, "-m", "supervisor", "--config", str(d.config_path), "create", "cli",
+             "--wait"], stdout=subprocess.PIPE, stderr=err_file, text=True, env=dict(os.environ))
     try:
-        wait_until(lambda: any(s["id"] == "cli" for s in d.client.get("/api/sessions")["sessions"]),
-                   timeout=30, message="the CLI to create its session")
-        d.wait_state("cli", "SCAN_QR_CODE")
+        wait_until(lambda: "scan this" in progress.read_text(), timeout=30,
+                   message="the CLI to show a QR code")
         raw = d.client.get("/api/sessions/cli/qr?format=raw")["value"]
+        assert render_qr(raw) in progress.read_text()  # the one on offer (they last 20 s here)
         shown = cli(d, "qr", "cli")
         assert shown.returncode == 0 and shown.stdout == render_qr(raw) + "\n"
         sim.scan(qr=raw, phone="244929782406")
-        out, err = creating.communicate(timeout=60)
+        out, _ = creating.communicate(timeout=60)
     finally:
         if creating.poll() is None:
             creating.kill()
             creating.wait()
-    assert creating.returncode == 0, err
-    assert render_qr(raw) in err and "logged in as +244929782406" in err
+    assert creating.returncode == 0, progress.read_text()
+    assert "logged in as +244929782406" in progress.read_text()
     assert "WORKING" in out
 
     # Logout through the API: event, then the profile goes; the others stay.
-    d.client.post("/api/sessions/default/logout")
+    assert d.client.post("/api/sessions/default/logout") == {
+        "id": "default", "logged_out": True, "profile_cleanup": True}
     logout = wait_event(d, lambda e: True, "session.logout", session="default")
     assert logout[-1]["payload"] == {"origin": "api", "phone_number": PHONE_A}
     profile = Path(d.session("default")["profile_dir"])

@@ -6,13 +6,19 @@ No WhatsApp internals here: messages arrive already turned into plain dicts by t
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from worker import protocol
+from worker.driver import Emit
+from worker.logs import get_logger
 
-__all__ = ["COMMANDS", "MessagePolicy", "BotInfo"]
+__all__ = ["COMMANDS", "MessagePolicy", "BotInfo", "Inbox"]
+
+log = get_logger()
 
 #: Every command the bot knows, with its help line.
 COMMANDS = {
@@ -77,3 +83,32 @@ class MessagePolicy:
         return (f"zapvisor session {info.session_id}\nnumber: +{info.phone_number}\n"
                 f"WhatsApp Web {info.wa_version}\nup {uptime // 3600}h{uptime % 3600 // 60:02d}m"
                 f"{uptime % 60:02d}s")
+
+
+class Inbox:
+    """Turns the page's new messages into ``message`` events and answers bot commands."""
+
+    def __init__(self, policy: MessagePolicy, emit: Emit,
+                 send: Callable[[str, str], Awaitable[Any]]) -> None:
+        self._policy = policy
+        self._emit = emit
+        self._send = send
+
+    async def receive(self, message: dict[str, Any], info: BotInfo | None,
+                      replies: asyncio.TaskGroup) -> None:
+        """One message from the page script; a command's answer (if any, and if logged in:
+        ``info``) is sent from a task of ``replies``."""
+        payload = {k: v for k, v in message.items() if k not in ("gen", "type", "msg_type")}
+        payload["type"] = message.get("msg_type")  # chat, image, ... ("type" names the page event)
+        if not self._policy.wanted(payload):
+            return
+        await self._emit(protocol.EV_MESSAGE, payload)
+        command = self._policy.command(payload)
+        if command and info is not None:
+            replies.create_task(self._reply(str(payload["chat_id"]), self._policy.answer(command, info)))
+
+    async def _reply(self, chat_id: str, text: str) -> None:
+        try:
+            await self._send(chat_id, text)
+        except Exception as exc:  # a lost bot answer must not end the session
+            log.warning("bot.reply_failed", error=repr(exc))

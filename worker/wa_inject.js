@@ -153,7 +153,8 @@
 
   window.__zapvisor = {
     ready, install, qr, me, sendText, pairingCode,
-    logout: () => { mod('WAWebSocketModel').Socket.logout(); return true; },
+    // Next turn: the call must return before the page starts leaving (post_logout=1).
+    logout: () => { setTimeout(() => mod('WAWebSocketModel').Socket.logout(), 0); return true; },
     takeover: () => { mod('WAWebSocketModel').Socket.takeover(); return true; },
     refreshQR: () => { mod('WAWebCmd').Cmd.refreshQR(); return true; },
   };

@@ -17,7 +17,7 @@ from typing import Any
 
 from worker import protocol
 from worker.cdp import Page
-from worker.chatbot import BotInfo, MessagePolicy
+from worker.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.driver import DriverFatal, Emit, OperationRefused
 from worker.logs import get_logger
 from worker.scriptedpage import ScriptedPage
@@ -57,6 +57,7 @@ class WhatsAppDriver:
         self._me: dict[str, Any] | None = None  # the logged-in account, while WORKING
         self._was_working = False
         self._logout_origin = "phone"
+        self._logged_out_now = asyncio.Event()  # set at each logout (the logout op waits for it)
         self._deadline: float | None = None
         self._deadline_reason = ""
 
@@ -65,6 +66,8 @@ class WhatsAppDriver:
     async def run(self, page: Page, emit: Emit) -> None:
         """See :class:`worker.driver.Driver`."""
         self._emit_fn = emit
+        self._inbox = Inbox(self._policy, emit, lambda to, text: self.request(
+            protocol.OP_SEND_TEXT, {"to": to, "text": text}))
         wa = self._wa = ScriptedPage(page, self._spec, _SCRIPT, self._events.put_nowait)
         await wa.prepare()
         try:
@@ -98,7 +101,9 @@ class WhatsAppDriver:
                     await self._logged_out()
                 return
             if kind == "message":
-                await self._on_message(event)
+                info = None if self._me is None else BotInfo(
+                    self._spec["session_id"], self._me["user"], self._version, self._started)
+                await self._inbox.receive(event, info, self._tg)
             elif kind == "ack":
                 await self._emit(protocol.EV_MESSAGE_ACK, {"id": event.get("id"), "ack": event.get("ack")})
             elif kind == "logout":
@@ -162,7 +167,8 @@ class WhatsAppDriver:
             await self._report("STARTING", f"reconnecting (WhatsApp Web is {state})")
         elif self._reported == "SCAN_QR_CODE":
             await self._report("STARTING", f"linking the device (WhatsApp Web is {state})")
-        if self._me is None and self._reported == "STARTING" and state in ("OPENING", "UNLAUNCHED"):
+        if self._me is None and self._qr_shown is None and state in ("OPENING", "UNLAUNCHED"):
+            # Not logged in, no QR yet: the page is deciding whether a login is needed.
             self._expect(self._opts["qr_timeout_s"], self._no_qr_reason(state))
         else:
             timeout = self._opts["ready_timeout_s"]
@@ -228,24 +234,8 @@ class WhatsAppDriver:
         phone, self._me = self._me["user"], None
         log.info("wa.logged_out", origin=self._logout_origin)
         await self._emit(protocol.EV_LOGOUT, {"origin": self._logout_origin, "phone_number": phone})
+        self._logged_out_now.set()
         await self._report("STARTING", f"logged out ({self._logout_origin})")
-
-    async def _on_message(self, message: dict[str, Any]) -> None:
-        payload = {k: v for k, v in message.items() if k not in ("gen", "type", "msg_type")}
-        payload["type"] = message.get("msg_type")  # chat, image, ... ("type" names the page event)
-        if not self._policy.wanted(payload):
-            return
-        await self._emit(protocol.EV_MESSAGE, payload)
-        command = self._policy.command(payload)
-        if command and self._me is not None:
-            info = BotInfo(self._spec["session_id"], self._me["user"], self._version, self._started)
-            self._tg.create_task(self._reply(str(payload["chat_id"]), self._policy.answer(command, info)))
-
-    async def _reply(self, chat_id: str, text: str) -> None:
-        try:
-            await self.request(protocol.OP_SEND_TEXT, {"to": chat_id, "text": text})
-        except Exception as exc:  # a lost bot answer must not end the session
-            log.warning("bot.reply_failed", error=repr(exc))
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -274,9 +264,13 @@ class WhatsAppDriver:
         if wa is None or self._me is None:
             raise OperationRefused("Conflict", f"not logged in (session is {self._reported})")
         if op == protocol.OP_LOGOUT:
+            # Answer only once the logout is seen (and EV_LOGOUT sent before this reply): the
+            # supervisor may stop this worker on that event, and must have its answer by then.
             self._logout_origin = "api"
+            self._logged_out_now.clear()
             await wa.call("logout")
-            return {}
+            await asyncio.wait_for(self._logged_out_now.wait(), self._opts["send_timeout_s"])
+            return {"logged_out": True}
         result: dict[str, Any] = await wa.call("sendText", str(args.get("to")), str(args.get("text")),
                                                 timeout_s=self._opts["send_timeout_s"])
         return result

@@ -28,7 +28,7 @@ from supervisor.httputil import check_fields, json_object
 from supervisor.session import Session
 from supervisor.states import State
 
-__all__ = ["routes", "qr_png"]
+__all__ = ["qr_png", "routes"]
 
 routes = web.RouteTableDef()
 

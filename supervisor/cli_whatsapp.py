@@ -15,7 +15,7 @@ from supervisor.cli import cli, client_command
 from supervisor.client import Client
 from supervisor.errors import Conflict, NotFound, Unavailable
 
-__all__ = ["render_qr", "wait_logged_in", "Rendered"]
+__all__ = ["Rendered", "render_qr", "wait_logged_in"]
 
 _POLL_S = 0.5  # how often --wait asks the daemon (a human is scanning: no hurry)
 

@@ -19,8 +19,15 @@ from worker import protocol
 if TYPE_CHECKING:  # supervisor.session imports this module (whatsapp_spec)
     from supervisor.session import Session
 
-__all__ = ["whatsapp_spec", "chat_id", "phone_digits", "check_text", "send_text",
-           "pairing_code", "logout"]
+__all__ = [
+    "chat_id",
+    "check_text",
+    "logout",
+    "pairing_code",
+    "phone_digits",
+    "send_text",
+    "whatsapp_spec",
+]
 
 _SEPARATORS = re.compile(r"[\s().\-/]+")
 _CHAT_ID = re.compile(r"^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,15})?@g\.us|\d{5,20}@lid)$")

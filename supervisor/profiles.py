@@ -17,7 +17,7 @@ from supervisor.states import State
 if TYPE_CHECKING:  # the registry imports this module
     from supervisor.registry import Registry
 
-__all__ = ["remove_tree", "cleanup_after_logout"]
+__all__ = ["cleanup_after_logout", "remove_tree"]
 
 _log = get_logger()
 

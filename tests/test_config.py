@@ -36,6 +36,14 @@ def test_state_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[chrome]\nextra_args = [1]\n", "[chrome] extra_args in"),
         ("[server\n", "is not valid TOML"),
         ("[sessions]\nrestore_on_boot = 1\n", "[sessions] restore_on_boot in"),
+        ("[whatsapp]\ndriver = \"selenium\"\n", "[whatsapp] driver in"),
+        ("[whatsapp]\ncommands = [\"ping\", \"rm\"]\n", "[whatsapp] commands in"),
+        ("[whatsapp]\nqr_max_refreshes = 0\n", "[whatsapp] qr_max_refreshes in"),
+        ("[whatsapp]\ncommand_prefix = \" \"\n", "[whatsapp] command_prefix in"),
+        ("[whatsapp]\nqr_timeout_s = 0\n", "[whatsapp] qr_timeout_s in"),
+        ("[whatsapp]\nignore_group = true\n", "unknown key [whatsapp] ignore_group in"),
+        ("[sessions]\ndefault_session = \"../x\"\n", "[sessions] default_session in"),
+        ("[sessions]\ncleanup_delay_s = -1\n", "[sessions] cleanup_delay_s in"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path: Path, text: str, needle: str) -> None:

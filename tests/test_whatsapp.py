@@ -21,9 +21,18 @@ import psutil
 import pytest
 
 from tests.support.daemon import API_KEY, Daemon
-from tests.support.procs import kill_marked, wait_until
+from tests.support.procs import wait_until
 from tests.support.wa import (
-    CONTACT, FAST_SIM, PHONE_A, PHONE_B, login, page_showing, png_modules, qr_modules, wa_daemon,
+    CONTACT,
+    FAST_SIM,
+    PHONE_A,
+    PHONE_B,
+    login,
+    page_showing,
+    png_modules,
+    qr_modules,
+    serving,
+    wa_daemon,
     wait_event,
 )
 from tests.wasim import RunningSimulator, run_simulator
@@ -42,11 +51,8 @@ def daemon(workdir: Path, free_port: int, sim: RunningSimulator) -> Iterator[Dae
     d = wa_daemon(workdir, free_port, sim, whatsapp={
         "commands": ["ping", "help", "info"], "ignore_groups": True, "ignore_status": True,
         "ignore_newsletters": True, "qr_max_refreshes": 60})
-    try:
-        yield d.start()
-    finally:
-        d.stop()
-        kill_marked(d.state_dir)
+    with serving(d):
+        yield d
 
 
 def get(d: Daemon, path: str, accept: str = "*/*") -> tuple[int, str, bytes]:

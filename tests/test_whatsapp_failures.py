@@ -10,14 +10,21 @@ from typing import Any
 
 import pytest
 
-from tests.support.daemon import Daemon
-from tests.support.pages import PageServer
-from tests.support.procs import kill_marked
-from tests.support.wa import FAST_SIM, PHONE_A, PHONE_B, login, wa_daemon, wait_event
-from tests.support.workerproc import WorkerProc, boot_args
-from tests.wasim import RunningSimulator, run_simulator
 from supervisor.config import WhatsAppConfig
 from supervisor.messaging import whatsapp_spec
+from tests.support.daemon import Daemon
+from tests.support.pages import PageServer
+from tests.support.wa import (
+    FAST_SIM,
+    PHONE_A,
+    PHONE_B,
+    login,
+    serving,
+    wa_daemon,
+    wait_event,
+)
+from tests.support.workerproc import WorkerProc, boot_args
+from tests.wasim import RunningSimulator, run_simulator
 from worker import protocol
 
 pytestmark = pytest.mark.chrome
@@ -39,9 +46,8 @@ def failed(d: Daemon, session_id: str) -> str:
 
 def test_each_way_of_not_logging_in_fails_with_its_reason(workdir: Path, free_port: int,
                                                           sim: RunningSimulator) -> None:
-    d = wa_daemon(workdir, free_port, sim, whatsapp={
-        "ready_timeout_s": 2.5, "qr_timeout_s": 1.5, "qr_max_refreshes": 3}).start()
-    try:
+    with serving(wa_daemon(workdir, free_port, sim, whatsapp={
+            "ready_timeout_s": 2.5, "qr_timeout_s": 1.5, "qr_max_refreshes": 3})) as d:
         sim.mode("hang")
         why = failed(d, "hang")
         assert "page never loaded" in why and "did not answer within 2.5s" in why
@@ -65,15 +71,11 @@ def test_each_way_of_not_logging_in_fails_with_its_reason(workdir: Path, free_po
         info = d.wait_state("taken", "FAILED")
         assert "CONFLICT" in info["last_error"] and "takeover_on_conflict" in info["last_error"]
         assert info["restarts"] == 0
-    finally:
-        d.stop()
-        kill_marked(d.state_dir)
 
 
 def test_conflict_taken_back_device_unlinked_account_blocked(workdir: Path, free_port: int,
                                                               sim: RunningSimulator) -> None:
-    d = wa_daemon(workdir, free_port, sim, whatsapp={"takeover_on_conflict": True}).start()
-    try:
+    with serving(wa_daemon(workdir, free_port, sim, whatsapp={"takeover_on_conflict": True})) as d:
         for session_id, phone in (("t", PHONE_A), ("u", PHONE_B)):
             d.client.post("/api/sessions", {"id": session_id})
             login(d, sim, session_id, phone)
@@ -96,9 +98,6 @@ def test_conflict_taken_back_device_unlinked_account_blocked(workdir: Path, free
         sim.set_state("TOS_BLOCK", phone=PHONE_B)
         info = d.wait_state("u", "FAILED")
         assert "TOS_BLOCK" in info["last_error"] and info["restarts"] == 0
-    finally:
-        d.stop()
-        kill_marked(d.state_dir)
 
 
 def test_worker_reports_a_page_that_never_becomes_ready_with_a_desktop_user_agent(workdir: Path) -> None:

@@ -16,8 +16,18 @@ import pytest
 from supervisor.cli_whatsapp import render_qr
 from supervisor.errors import ZapvisorError
 from tests.support.daemon import Daemon
-from tests.support.procs import kill_marked, wait_until
-from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, PHONE_C, login, wa_daemon, wait_event
+from tests.support.procs import wait_until
+from tests.support.wa import (
+    CONTACT,
+    FAST_SIM,
+    PHONE_A,
+    PHONE_B,
+    PHONE_C,
+    login,
+    serving,
+    wa_daemon,
+    wait_event,
+)
 from tests.wasim import RunningSimulator, run_simulator
 
 pytestmark = pytest.mark.chrome
@@ -34,11 +44,8 @@ def sim() -> Iterator[RunningSimulator]:
 def daemon(workdir: Path, free_port: int, sim: RunningSimulator) -> Iterator[Daemon]:
     d = wa_daemon(workdir, free_port, sim, sessions={"start_default_session": True},
                   whatsapp={"max_text_chars": 50})
-    try:
-        yield d.start()
-    finally:
-        d.stop()
-        kill_marked(d.state_dir)
+    with serving(d):
+        yield d
 
 
 def refused(d: Daemon, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, str]:

@@ -1,5 +1,5 @@
 """The WhatsApp pieces that need no browser: recipients and texts, the message policy and bot,
-the user agent, the boot spec and the config keys. (End to end: tests/test_whatsapp*.py.)"""
+the user agent and the boot spec (config keys: test_config.py; end to end: test_whatsapp*.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from supervisor import config, messaging
-from supervisor.errors import ConfigError, InvalidRequest
+from supervisor.errors import InvalidRequest
+from tests.support.workerproc import boot_args
 from worker.chatbot import BotInfo, MessagePolicy
 from worker.scriptedpage import desktop_user_agent
 from worker.spec import parse_boot
-from tests.support.workerproc import boot_args
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -86,21 +86,3 @@ def test_boot_spec_carries_and_checks_the_whatsapp_options(tmp_path: Path) -> No
         args = boot_args(tmp_path, "s", "http://x/", whatsapp=_wa_spec(**bad))
         with pytest.raises(Exception, match="whatsapp"):
             parse_boot({"id": 1, "op": "boot", "args": args})
-
-
-@pytest.mark.parametrize(("text", "needle"), [
-    ("[whatsapp]\ndriver = \"selenium\"\n", "[whatsapp] driver"),
-    ("[whatsapp]\ncommands = [\"ping\", \"rm\"]\n", "[whatsapp] commands"),
-    ("[whatsapp]\nqr_max_refreshes = 0\n", "[whatsapp] qr_max_refreshes"),
-    ("[whatsapp]\ncommand_prefix = \" \"\n", "[whatsapp] command_prefix"),
-    ("[whatsapp]\nqr_timeout_s = 0\n", "[whatsapp] qr_timeout_s"),
-    ("[sessions]\ndefault_session = \"../x\"\n", "[sessions] default_session"),
-    ("[sessions]\ncleanup_delay_s = -1\n", "[sessions] cleanup_delay_s"),
-    ("[whatsapp]\nignore_group = true\n", "unknown key [whatsapp] ignore_group"),
-])
-def test_whatsapp_config_is_checked(tmp_path: Path, text: str, needle: str) -> None:
-    path = tmp_path / "c.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as err:
-        config.load(path, env={})
-    assert needle in err.value.message

@@ -16,7 +16,7 @@ from worker import protocol
 from worker.driver import Emit
 from worker.logs import get_logger
 
-__all__ = ["COMMANDS", "MessagePolicy", "BotInfo", "Inbox"]
+__all__ = ["COMMANDS", "BotInfo", "Inbox", "MessagePolicy"]
 
 log = get_logger()
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import segno
 
 from tests.support.daemon import API_KEY, Daemon
-from tests.support.procs import wait_until
+from tests.support.procs import kill_marked, wait_until
 from tests.support.sse import SSEClient
 from tests.wasim import RunningSimulator, SimError
 
@@ -36,6 +37,16 @@ def wa_daemon(workdir: Path, port: int, sim: RunningSimulator, **overrides: dict
     sessions = {"cleanup_delay_s": 0.2, "start_timeout_s": 30.0}
     sessions.update(overrides.pop("sessions", {}))
     return Daemon(workdir, port, sim.url, whatsapp=whatsapp, sessions=sessions, **overrides)
+
+
+@contextmanager
+def serving(d: Daemon) -> Iterator[Daemon]:
+    """``d`` started; afterwards stopped, and anything of its state dir swept, whatever happened."""
+    try:
+        yield d.start()
+    finally:
+        d.stop()
+        kill_marked(d.state_dir)
 
 
 def page_showing(sim: RunningSimulator, qr: str) -> dict[str, Any]:

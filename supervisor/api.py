@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from supervisor import api_events, api_health, api_roles, api_sessions, api_webhooks, api_whatsapp
-from supervisor import api_dashboard
+from supervisor import (
+    api_dashboard, api_events, api_health, api_roles, api_sessions, api_webhooks, api_whatsapp,
+)
 from supervisor.appkeys import API_KEY, REGISTRY, STARTED_AT
 from supervisor.auth import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from supervisor.errors import NotFound
 
-__all__ = ["routes", "is_public", "STATIC_DIR"]
+__all__ = ["STATIC_DIR", "is_public", "routes"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TYPES = {

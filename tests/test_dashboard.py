@@ -62,7 +62,7 @@ def fetch(d: Daemon, path: str, method: str = "GET",
 
 def imports(js: str) -> set[str]:
     """The modules a dashboard script imports (relative specifiers)."""
-    return set(re.findall(r"""^import\s.*?\sfrom\s+['"]\./([^'"]+)['"];""", js, re.M | re.S))
+    return set(re.findall(r"""^import\s.*?\sfrom\s+['"]\./([^'"]+)['"];""", js, re.MULTILINE | re.DOTALL))
 
 
 def test_pages_and_assets_need_no_key_and_hold_none(plain_daemon: Daemon) -> None:
@@ -240,6 +240,11 @@ class Tab:
         await self.page.screenshot({"path": str(path), "fullPage": True})
         return path
 
+    async def dark(self, on: bool) -> None:
+        """Show the page as with a dark colour scheme set in the system (or not)."""
+        features = [{"name": "prefers-color-scheme", "value": "dark" if on else ""}]
+        await self.page._client.send("Emulation.setEmulatedMedia", {"features": features})
+
     async def never_reloaded(self) -> None:
         """The page set at sign-in is still the same document (views switched, no reload)."""
         assert await self.page.evaluate("() => window.__sameDocument === 1"), "the page reloaded"
@@ -369,6 +374,9 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         roles = await blocking(daemon.client.get, "/api/roles")
         assert roles["roles"] == [{"role": "sales", "sessions": ["dash-a"], "working": ["dash-a"]}]
         await tab.shot("sessions")
+        await tab.dark(True)
+        await tab.shot("sessions-dark")
+        await tab.dark(False)
 
         # The overview follows: one WORKING session, one message out.
         await tab.click('a[href="/"][data-nav]')

@@ -97,9 +97,13 @@ class WorkerProcess:
         finally:
             for task in (reading, watching):
                 task.cancel()
-            await asyncio.gather(reading, watching, return_exceptions=True)
-            self._close_channel()
-            self._exited.set()
+            try:
+                await asyncio.gather(reading, watching, return_exceptions=True)
+            finally:
+                # Also when the owner cancels us right here (a stop that saw the exit first):
+                # otherwise the socket stays open until the garbage collector finds it.
+                self._close_channel()
+                self._exited.set()
         if self.exit_reason is None:
             self.exit_reason = describe_exit(self._proc.returncode)
         self._log.info("worker.exited", pid=self._proc.pid, returncode=self._proc.returncode,

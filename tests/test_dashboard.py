@@ -297,6 +297,16 @@ async def scan_shown_qr(tab: Tab, sim: RunningSimulator, phone: str) -> None:
                         what="the next QR code")
 
 
+async def confirm_with_keyboard(tab: Tab) -> None:
+    """Enter on the focused action, then confirm: the dialog opens on Cancel, Tab, Enter."""
+    await tab.page.keyboard.press("Enter")
+    await tab.visible("dialog.dialog")
+    assert await tab.page.evaluate("() => document.activeElement.textContent") == "Cancel"
+    await tab.page.keyboard.press("Tab")
+    await tab.page.keyboard.press("Enter")
+    await tab.until("() => !document.querySelector('dialog')", what="the dialog closed")
+
+
 async def create_session(tab: Tab, session_id: str) -> None:
     await tab.click('a[href="/sessions"][data-nav]')
     await tab.visible("#new-id")
@@ -359,6 +369,14 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         await tab.has_text("#session-events", "Working")
         await tab.has_text("#detail-memory", "MB")
         await tab.shot("session-working")
+
+        # Stop, then start: the login is kept in the profile, so WORKING again without a QR.
+        await tab.click("main > .actions button[data-action=stop]")
+        await tab.has_text("#session-state", "Stopped", timeout=30)
+        await tab.has_text("#login-waiting", "Start the session")
+        await tab.click("main > .actions button[data-action=start]")
+        await tab.has_text("#linked-phone", f"+{PHONE_A}", timeout=30)
+        assert await tab.page.evaluate("() => document.querySelector('#qr-figure').hidden")
 
         # The sessions table: state in words, the number, the figures; assign to a role.
         await tab.click('a[href="/sessions"][data-nav]')
@@ -428,21 +446,21 @@ async def test_phone_and_keyboard(workdir: Path, daemon: Daemon, sim: RunningSim
         await tab.page.keyboard.press("Enter")
         await tab.has_text('tr[data-session="dash-b"]', "Working")
         await tab.shot("sessions")
-        await tab.page.focus('tr[data-session="dash-b"] button[data-action=restart]')
-        for _ in range(3):  # log out, role, delete
-            await tab.page.keyboard.press("Tab")
+        row = 'tr[data-session="dash-b"]'
+        await tab.page.focus(f"{row} button[data-action=restart]")
+        await tab.page.keyboard.press("Tab")
         assert await tab.page.evaluate(
             "() => { const b = document.activeElement; return [b.dataset.action,"
             " b.matches(':focus-visible'), getComputedStyle(b).outlineStyle]; }"
-        ) == ["delete", True, "solid"]
+        ) == ["logout", True, "solid"]
         await tab.shot("sessions-keyboard-focus")
-        await tab.page.keyboard.press("Enter")
-        await tab.visible("dialog.dialog")
-        assert await tab.page.evaluate("() => document.activeElement.textContent") == "Cancel"
-        await tab.page.keyboard.press("Tab")
-        await tab.page.keyboard.press("Enter")
-        await tab.until("() => !document.querySelector('tr[data-session=\"dash-b\"]')",
-                        what="the row removed")
+        await confirm_with_keyboard(tab)  # log out: the number is gone, the session STOPPED
+        await tab.has_text(row, "Stopped", timeout=30)
+        await tab.has_text(f'{row} td[data-label="Phone"]', "—")
+        assert (await blocking(daemon.session, "dash-b"))["phone_number"] is None
+        await tab.page.focus(f"{row} button[data-action=delete]")
+        await confirm_with_keyboard(tab)
+        await tab.until("s => !document.querySelector(s)", row, what="the row removed")
         assert (await blocking(daemon.client.get, "/api/sessions"))["sessions"] == []
 
         await tab.page.focus('a[href="/"][data-nav]')

@@ -61,11 +61,11 @@ const RUNNING = new Set(['STARTING', 'SCAN_QR_CODE', 'WORKING']);
 
 // Each action: when it applies, how to ask, what to call, what to say.
 const ACTIONS = [
-  {name: 'start', label: 'Start', icon: '▶', when: (s) => s.state === 'STOPPED' || s.state === 'FAILED'},
-  {name: 'stop', label: 'Stop', icon: '■', when: (s) => RUNNING.has(s.state)},
-  {name: 'restart', label: 'Restart', icon: '↻', when: (s) => s.state !== 'STOPPING'},
+  {name: 'start', label: 'Start', doing: 'Starting', icon: '▶', when: (s) => s.state === 'STOPPED' || s.state === 'FAILED'},
+  {name: 'stop', label: 'Stop', doing: 'Stopped', icon: '■', when: (s) => RUNNING.has(s.state)},
+  {name: 'restart', label: 'Restart', doing: 'Restarting', icon: '↻', when: (s) => s.state !== 'STOPPING'},
   {
-    name: 'logout', label: 'Log out', icon: '⏏', when: (s) => s.state === 'WORKING',
+    name: 'logout', label: 'Log out', doing: 'Logging out', icon: '⏏', when: (s) => s.state === 'WORKING',
     confirm: (s) => ({
       title: `Log out ${s.id}?`, ok: 'Log out', danger: true,
       text: `WhatsApp ${s.phone_number ? `+${s.phone_number} ` : ''}is unlinked from this session; ` +
@@ -149,7 +149,7 @@ async function run(action, session, afterDelete) {
       afterDelete?.();
     } else {
       await post(sessionPath(session.id, action.name));
-      notify(`${action.label}: ${session.id}.`);
+      notify(`${action.doing} ${session.id}.`);
     }
   } catch (err) {
     report(err, `${action.label} ${session.id}`);

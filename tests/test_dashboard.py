@@ -23,8 +23,7 @@ import pytest
 
 from supervisor.api_dashboard import STATIC_DIR
 from tests.support.daemon import API_KEY, Daemon
-from tests.support.procs import kill_marked
-from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, wa_daemon
+from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, serving, wa_daemon
 from tests.wasim import RunningSimulator, SimError, run_simulator
 
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
@@ -140,13 +139,9 @@ def sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 def daemon(workdir: Path, free_port: int, sim: RunningSimulator) -> Iterator[Daemon]:
-    d = wa_daemon(workdir, free_port, sim, whatsapp={"qr_max_refreshes": 60},
-                  events={"resource_interval_s": 1.0})
-    try:
-        yield d.start()
-    finally:
-        d.stop()
-        kill_marked(d.state_dir)
+    with serving(wa_daemon(workdir, free_port, sim, whatsapp={"qr_max_refreshes": 60},
+                           events={"resource_interval_s": 1.0})) as d:
+        yield d
 
 
 @asynccontextmanager

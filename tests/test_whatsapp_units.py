@@ -3,12 +3,15 @@ the user agent and the boot spec (config keys: test_config.py; end to end: test_
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from supervisor import config, messaging
+from supervisor import config, messaging, profiles
 from supervisor.errors import InvalidRequest
 from tests.support.workerproc import boot_args
 from worker.chatbot import BotInfo, MessagePolicy
@@ -86,3 +89,24 @@ def test_boot_spec_carries_and_checks_the_whatsapp_options(tmp_path: Path) -> No
         args = boot_args(tmp_path, "s", "http://x/", whatsapp=_wa_spec(**bad))
         with pytest.raises(Exception, match="whatsapp"):
             parse_boot({"id": 1, "op": "boot", "args": args})
+
+
+def test_profile_removal_is_retried_while_files_are_busy(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    real_rmtree, calls = shutil.rmtree, []
+
+    def busy_twice(path: Path) -> None:
+        calls.append(path)
+        if len(calls) <= 2:
+            raise OSError(errno.EBUSY, "Device or resource busy", str(path))
+        real_rmtree(path)
+
+    monkeypatch.setattr(profiles.shutil, "rmtree", busy_twice)
+    asyncio.run(profiles.remove_tree(profile, first_delay_s=0.01))
+    assert len(calls) == 3 and not profile.exists()
+    calls.clear()
+    with pytest.raises(OSError):
+        asyncio.run(profiles.remove_tree(tmp_path, attempts=2, first_delay_s=0.01))
+    asyncio.run(profiles.remove_tree(tmp_path / "gone"))  # already gone: fine

@@ -24,9 +24,9 @@ from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import wait_until
 from tests.support.wa import (
     CONTACT,
-    FAST_SIM,
     PHONE_A,
     PHONE_B,
+    fast_simulator,
     login,
     page_showing,
     png_modules,
@@ -35,14 +35,14 @@ from tests.support.wa import (
     wa_daemon,
     wait_event,
 )
-from tests.wasim import RunningSimulator, run_simulator
+from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 
 
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
-    with run_simulator(ref_ttl_s=1.0, **FAST_SIM) as running:
+    with fast_simulator(ref_ttl_s=1.0) as running:
         yield running
 
 

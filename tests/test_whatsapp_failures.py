@@ -15,16 +15,16 @@ from supervisor.messaging import whatsapp_spec
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.wa import (
-    FAST_SIM,
     PHONE_A,
     PHONE_B,
+    fast_simulator,
     login,
     serving,
     wa_daemon,
     wait_event,
 )
 from tests.support.workerproc import WorkerProc, boot_args
-from tests.wasim import RunningSimulator, run_simulator
+from tests.wasim import RunningSimulator
 from worker import protocol
 
 pytestmark = pytest.mark.chrome
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.chrome
 
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
-    with run_simulator(ref_ttl_s=20.0, **FAST_SIM) as running:
+    with fast_simulator(ref_ttl_s=20.0) as running:
         yield running
 
 

@@ -19,16 +19,16 @@ from tests.support.daemon import Daemon
 from tests.support.procs import wait_until
 from tests.support.wa import (
     CONTACT,
-    FAST_SIM,
     PHONE_A,
     PHONE_B,
     PHONE_C,
+    fast_simulator,
     login,
     serving,
     wa_daemon,
     wait_event,
 )
-from tests.wasim import RunningSimulator, run_simulator
+from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 PHONE_D = "244929782405"
@@ -36,7 +36,7 @@ PHONE_D = "244929782405"
 
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
-    with run_simulator(ref_ttl_s=20.0, **FAST_SIM) as running:
+    with fast_simulator(ref_ttl_s=20.0) as running:
         yield running
 
 

@@ -19,7 +19,7 @@ import segno
 from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import kill_marked, wait_until
 from tests.support.sse import SSEClient
-from tests.wasim import RunningSimulator, SimError
+from tests.wasim import RunningSimulator, SimError, run_simulator
 
 PHONE_A = "244929782402"
 PHONE_B = "244929782403"
@@ -28,6 +28,13 @@ CONTACT = "5511999999999"
 
 #: Simulator timings for tests: a page ready in ~0.2 s, linked in ~0.3 s.
 FAST_SIM = {"boot_ms": 100, "open_ms": 50, "sync_ms": 150, "logout_nav_ms": 100, "ack_delay_ms": 50}
+
+
+@contextmanager
+def fast_simulator(ref_ttl_s: float) -> Iterator[RunningSimulator]:
+    """The simulator with test timings; a new QR code every ``ref_ttl_s`` seconds."""
+    with run_simulator(ref_ttl_s=ref_ttl_s, **FAST_SIM) as sim:
+        yield sim
 
 
 def wa_daemon(workdir: Path, port: int, sim: RunningSimulator, **overrides: dict[str, Any]) -> Daemon:

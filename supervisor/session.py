@@ -190,7 +190,14 @@ class Session:
                     async with self.ctx.start_slots:
                         if self.state != State.STARTING:
                             self.transition(State.STARTING, "launching Chrome")
-                        await worker.spawn()
+                        try:
+                            await worker.spawn()
+                        except (OSError, ZapvisorError) as exc:
+                            # EMFILE, EAGAIN, a zygote gone: a crash like any other, so it
+                            # is retried with backoff rather than failing the session.
+                            worker.exit_reason = f"cannot start a worker: {exc}"
+                            self._log.error("worker.spawn_failed", error=str(exc))
+                            return 0.0
                         tg.create_task(worker.serve())
                         if await self._boot(worker):
                             ready_at = self.ready_at = time.monotonic()

@@ -298,3 +298,22 @@ def test_create_delete_cycles_with_chrome_leak_nothing(
     wait_until(lambda: daemon_proc.num_fds() <= fds + 2, timeout=10,
                message=f"daemon fds back to {fds} (+2)")
     assert list((d.state_dir / "sessions").iterdir()) == []
+
+
+@pytest.mark.chrome
+def test_restart_right_after_kill_9_takes_over_without_doubles(
+        daemons: list[Daemon], workdir: Path, free_port: int, pages: PageServer) -> None:
+    d = Daemon(workdir, free_port, pages.url("/"))
+    old = _up(daemons, d, "a", "b")
+    d.kill()
+    d.start()  # at once: the old workers may still be closing their Chrome
+    for session_id in ("a", "b"):
+        info = d.wait_state(session_id, "WORKING")
+        assert info["worker_pid"] != old[session_id]["worker_pid"]
+    workers = [p for p in marked_processes(d.state_dir) if p.name() == "zapvisor-worker"]
+    assert sorted(int(d.session(s)["worker_pid"]) for s in ("a", "b")) == sorted(  # type: ignore[call-overload]
+        p.pid for p in workers)
+    for session_id in ("a", "b"):
+        profile = f"--user-data-dir={d.state_dir}/sessions/{session_id}/profile"
+        browsers = [p for p in psutil.process_iter(["cmdline"]) if profile in (p.info["cmdline"] or [])]
+        assert len(browsers) == 1, f"one Chrome per profile, found {len(browsers)}"

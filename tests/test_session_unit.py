@@ -1,0 +1,60 @@
+"""The session supervision loop with hand-written fakes: what a failed spawn leads to."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from pathlib import Path
+
+from supervisor.backoff import CrashBreaker
+from supervisor.config import Config, LimitsConfig, StateConfig
+from supervisor.events import EventBus
+from supervisor.session import Session, SessionContext
+from supervisor.spawner import Child
+from supervisor.states import State
+from supervisor.store import Store
+
+
+class FailingSpawner:
+    """A spawner whose fork always fails, as under EMFILE or EAGAIN."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def warm_up(self) -> None:
+        """Nothing to prepare."""
+
+    async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child:
+        self.attempts += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
+def test_a_failed_spawn_is_retried_with_backoff_then_fails(tmp_path: Path) -> None:
+    limits = LimitsConfig(restart_backoff_initial_s=0.01, restart_backoff_factor=2,
+                          restart_backoff_jitter=0, max_fast_crashes=4)
+    config = Config(state=StateConfig(dir=str(tmp_path)), limits=limits)
+    store = Store(tmp_path / "z.db")
+    record = store.insert_session("s", "running", {})
+    spawner = FailingSpawner()
+
+    async def no_sweep(session_id: str) -> int:
+        return 0
+
+    async def scenario() -> Session:
+        ctx = SessionContext(config=config, store=store, bus=EventBus(), start_slots=asyncio.Semaphore(1),
+                             breaker=CrashBreaker(limits), spawner=spawner, sweep=no_sweep)
+        session = Session(record, ctx)
+        session.transition(State.STARTING, "queued")
+        await asyncio.wait_for(session.run(), timeout=30)  # returns once FAILED
+        return session
+
+    session = asyncio.run(scenario())
+    assert session.state == State.FAILED
+    assert spawner.attempts == 4
+    assert session.record.restarts == 4
+    assert "cannot start a worker" in str(session.record.last_error)
+    assert "Too many open files" in str(session.record.last_error)
+    store.close()

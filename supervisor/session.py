@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from supervisor.aio import wait_first
 from supervisor.backoff import CrashBreaker, RestartPolicy
+from supervisor.bootspec import boot_spec
 from supervisor.config import Config
 from supervisor.errors import Conflict, ZapvisorError
 from supervisor.events import EventBus
 from supervisor.logs import get_logger
-from supervisor.messaging import whatsapp_spec
 from supervisor.metrics import restart_kind
 from supervisor.process import WorkerProcess
 from supervisor.reaper import marker_env
@@ -216,30 +217,12 @@ class Session:
                 self._log.warning("session.orphans_reaped", count=ended)
         return time.monotonic() - ready_at if ready_at else 0.0
 
-    def _boot_spec(self) -> protocol.BootSpec:
-        cfg = self.ctx.config
-        return {
-            "session_id": self.id,
-            "profile_dir": self.profile_dir,
-            "tmp_dir": self.tmp_dir,
-            "url": cfg.whatsapp.url,
-            "chrome_executable": cfg.chrome.executable,
-            "chrome_headless": cfg.chrome.headless,
-            "chrome_extra_args": list(cfg.chrome.extra_args),
-            "chrome_user_agent": cfg.chrome.user_agent,
-            "launch_timeout_s": cfg.chrome.launch_timeout_s,
-            "page_timeout_s": cfg.chrome.page_timeout_s,
-            "heartbeat_interval_s": cfg.limits.heartbeat_interval_s,
-            "close_timeout_s": cfg.chrome.close_timeout_s,
-            "whatsapp": whatsapp_spec(cfg.whatsapp),
-        }
-
     async def _boot(self, worker: WorkerProcess) -> bool:
         """Send the boot request and wait for the first ready state.
         False if the worker failed to boot or exited first (it is then stopped)."""
         cfg = self.ctx.config
         try:
-            result = await worker.request(protocol.OP_BOOT, dict(self._boot_spec()),
+            result = await worker.request(protocol.OP_BOOT, dict(boot_spec(self.ctx.config, self.id, self.profile_dir, self.tmp_dir)),
                                           timeout_s=cfg.chrome.launch_timeout_s + 5)
         except ZapvisorError as exc:
             if worker.returncode is None:  # a refusal, not a death: keep its words
@@ -247,16 +230,9 @@ class Session:
             await self._wait_exit_or_terminate(worker, cfg.chrome.close_timeout_s + 2)
             return False
         worker.chrome_pid = result.get("chrome_pid")
-        ready = asyncio.ensure_future(self._ready.wait())
-        exited = asyncio.ensure_future(worker.wait_exited())
-        try:
-            done, _ = await asyncio.wait({ready, exited}, timeout=cfg.sessions.start_timeout_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (ready, exited):
-                task.cancel()
-            await asyncio.gather(ready, exited, return_exceptions=True)
-        if ready in done:
+        done = await wait_first({"ready": self._ready.wait(), "exited": worker.wait_exited()},
+                                timeout=cfg.sessions.start_timeout_s)
+        if "ready" in done:
             return True
         if not done:
             worker.exit_reason = f"not ready within {cfg.sessions.start_timeout_s:g}s"
@@ -265,15 +241,8 @@ class Session:
 
     async def _wait_exit_or_recycle(self, worker: WorkerProcess) -> None:
         """Wait for the worker to exit; on a recycle request, stop it in the close order."""
-        recycle = asyncio.ensure_future(self._recycle.wait())
-        exited = asyncio.ensure_future(worker.wait_exited())
-        try:
-            done, _ = await asyncio.wait({recycle, exited}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (recycle, exited):
-                task.cancel()
-            await asyncio.gather(recycle, exited, return_exceptions=True)
-        if exited not in done:
+        done = await wait_first({"recycle": self._recycle.wait(), "exited": worker.wait_exited()})
+        if "exited" not in done:
             await worker.stop(self.ctx.config.sessions.stop_timeout_s)
             await worker.wait_exited()
 

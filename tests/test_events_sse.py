@@ -111,7 +111,7 @@ async def test_filters_history_live_and_bad_requests(tmp_path: Path) -> None:
                             headers=headers()) as resp:
             mine = await read_messages(resp, 4)
             assert [m["id"] for m in mine] == ["1", "2", "4", "5"]  # only session a
-        for path, status in ((f"/api/events?events=Bad", 400), ("/api/sessions/zz/events", 404),
+        for path, status in (("/api/events?events=Bad", 400), ("/api/sessions/zz/events", 404),
                              ("/api/sessions/bad%20id/events", 400)):
             async with http.get(srv.url + path, headers=headers()) as resp:
                 assert resp.status == status, path

@@ -148,7 +148,10 @@ def test_login_send_receive_restart_logout(daemon: Daemon, sim: RunningSimulator
     logout = wait_event(d, lambda e: e["event"] == "session.logout", "session.logout", session="a")
     assert logout[-1]["payload"] == {"origin": "phone", "phone_number": PHONE_A}
     d.wait_state("a", "STOPPED")
-    wait_until(lambda: not a_profile.exists(), timeout=20, message="a's profile deleted")
+    # The record says so once the profile is gone: wait for the record, then check both.
+    wait_until(lambda: "logged out" in str(d.session("a")["last_exit"]), timeout=20,
+               message="a's profile deleted")
+    assert not a_profile.exists()
     a = d.session("a")
     assert a["phone_number"] is None and a["desired"] == "stopped" and "logged out" in a["last_exit"]
     b = d.session("b")

@@ -12,6 +12,8 @@ import psutil
 import pytest
 
 from tests.support.pages import PageServer
+from tests.support.wa import fast_simulator
+from tests.wasim import RunningSimulator
 
 _BASE: list[str] = []
 
@@ -65,6 +67,13 @@ def pages() -> Iterator[PageServer]:
     """A local web server with pages for Chrome to load (see tests/support/pages.py)."""
     with PageServer() as server:
         yield server
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    """The WhatsApp Web simulator, with QR codes that live 20 s (tests may override)."""
+    with fast_simulator(ref_ttl_s=20.0) as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ datagram socket given as NOTIFY_SOCKET."""
 from __future__ import annotations
 
 import configparser
-import shutil
 import signal
 import socket
 import subprocess
@@ -42,7 +41,6 @@ def test_unit_has_the_directives_that_matter() -> None:
     assert service["ReadWritePaths"] == "/var/lib/zapvisor"
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_analyze_verify_passes(tmp_path: Path) -> None:
     # verify checks that ExecStart exists: point it at this checkout's entry point.
     entry = Path(sys.executable).parent / "zapvisor"

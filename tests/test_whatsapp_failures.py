@@ -4,7 +4,6 @@ failing: CONFLICT taken back, a device unlinked. Real daemon, workers, Chrome, s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from tests.support.pages import PageServer
 from tests.support.wa import (
     PHONE_A,
     PHONE_B,
-    fast_simulator,
     login,
     serving,
     wa_daemon,
@@ -28,12 +26,6 @@ from tests.wasim import RunningSimulator
 from worker import protocol
 
 pytestmark = pytest.mark.chrome
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with fast_simulator(ref_ttl_s=20.0) as running:
-        yield running
 
 
 def failed(d: Daemon, session_id: str) -> str:

@@ -22,7 +22,6 @@ from tests.support.wa import (
     PHONE_A,
     PHONE_B,
     PHONE_C,
-    fast_simulator,
     login,
     serving,
     wa_daemon,
@@ -32,12 +31,6 @@ from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 PHONE_D = "244929782405"
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with fast_simulator(ref_ttl_s=20.0) as running:
-        yield running
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from aiohttp import web
 from supervisor.appkeys import HUB, REGISTRY, STARTED_AT
 from supervisor.httputil import check_fields, json_object
 from supervisor.session import Session
-from supervisor.states import RUNNING_STATES, State
+from supervisor.states import State
 from supervisor.webhooks import parse_hooks
 
 __all__ = ["routes", "session_info", "stats"]
@@ -29,9 +29,8 @@ def _iso(ts: float) -> str:
 
 def session_info(session: Session) -> dict[str, Any]:
     """Everything known about a session, as JSON."""
-    worker = session.worker
-    live = worker is not None and worker.returncode is None and session.state in RUNNING_STATES
-    beat = worker.heartbeat if worker is not None and live else {}
+    worker = session.live_worker()
+    beat = worker.heartbeat if worker is not None else {}
     rec = session.record
     return {
         "id": session.id,
@@ -44,9 +43,9 @@ def session_info(session: Session) -> dict[str, Any]:
         "last_exit": rec.last_exit,
         "last_error": rec.last_error,
         "phone_number": rec.phone_number,
-        "worker_pid": worker.pid if live and worker else None,
-        "chrome_pid": worker.chrome_pid if live and worker else None,
-        "uptime_s": round(worker.uptime_s(), 1) if live and worker else None,
+        "worker_pid": worker.pid if worker else None,
+        "chrome_pid": worker.chrome_pid if worker else None,
+        "uptime_s": round(worker.uptime_s(), 1) if worker else None,
         "memory_bytes": beat.get("pss_bytes"),
         "processes": beat.get("processes"),
         "cdp_rtt_ms": beat.get("cdp_rtt_ms"),

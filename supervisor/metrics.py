@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from supervisor.events import Event, EventBus
 from supervisor.outbox import Outbox
-from supervisor.states import RUNNING_STATES, State
+from supervisor.states import State
 
 if TYPE_CHECKING:
     from supervisor.registry import Registry
@@ -50,17 +50,16 @@ def restart_kind(returncode: int | None, reason: str) -> str:
 
 def live_figures(session: Session) -> dict[str, Any]:
     """A session's current resource figures (None when it has no live worker)."""
-    worker = session.worker
-    live = worker is not None and worker.returncode is None and session.state in RUNNING_STATES
-    beat = worker.heartbeat if worker is not None and live else {}
-    sample = session.resources.last if live else {}
+    worker = session.live_worker()
+    beat = worker.heartbeat if worker is not None else {}
+    sample = session.resources.last if worker is not None else {}
     rtt = beat.get("cdp_rtt_ms")
     return {
         "memory_bytes": beat.get("pss_bytes"),
         "processes": beat.get("processes"),
         "cpu_percent": sample.get("cpu_percent"),
         "heartbeat_rtt_s": rtt / 1000 if isinstance(rtt, (int, float)) else None,
-        "uptime_s": round(worker.uptime_s(), 1) if worker is not None and live else None,
+        "uptime_s": round(worker.uptime_s(), 1) if worker is not None else None,
     }
 
 

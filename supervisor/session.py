@@ -25,7 +25,7 @@ from supervisor.process import WorkerProcess
 from supervisor.reaper import marker_env
 from supervisor.spawner import Spawner
 from supervisor.resources import ResourceSampler
-from supervisor.states import ALLOWED, State
+from supervisor.states import ALLOWED, RUNNING_STATES, State
 from supervisor.store import SessionRecord, Store
 from worker import protocol
 
@@ -82,6 +82,14 @@ class Session:
     def tmp_dir(self) -> str:
         """The session's TMPDIR (Chrome's scratch)."""
         return str(self.ctx.config.state_dir / "sessions" / self.id / "tmp")
+
+    def live_worker(self) -> WorkerProcess | None:
+        """The worker while it runs for this session (None when stopped, failed or exited),
+        so that figures of a dead worker are never shown as current."""
+        worker = self.worker
+        if worker is None or worker.returncode is not None or self.state not in RUNNING_STATES:
+            return None
+        return worker
 
     def offered_qr(self) -> str | None:
         """The QR code to scan, while the session waits for one. The driver sends each new QR

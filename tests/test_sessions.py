@@ -6,8 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -18,19 +19,20 @@ from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_u
 
 pytestmark = pytest.mark.chrome
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
+MakeDaemon = Callable[..., Daemon]
 
 
 @pytest.fixture
-def make_daemon(workdir: Path, free_port: int, pages: PageServer) -> Iterator[type[Daemon]]:
+def make_daemon(workdir: Path, free_port: int, pages: PageServer) -> Iterator[MakeDaemon]:
     """Build daemons on this test's state dir; all are killed and swept at the end."""
     made: list[Daemon] = []
 
-    def factory(**overrides: dict[str, object]) -> Daemon:
-        d = Daemon(workdir, free_port, pages.url("/"), **overrides)  # type: ignore[arg-type]
+    def factory(**overrides: dict[str, Any]) -> Daemon:
+        d = Daemon(workdir, free_port, pages.url("/"), **overrides)
         made.append(d)
         return d
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for d in made:
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
@@ -41,13 +43,13 @@ def pids(info: dict[str, object]) -> tuple[object, object]:
     return info["worker_pid"], info["chrome_pid"]
 
 
-def create(d: Daemon, *ids: str) -> dict[str, dict[str, object]]:
+def create(d: Daemon, *ids: str) -> dict[str, dict[str, Any]]:
     for session_id in ids:
         d.client.post("/api/sessions", {"id": session_id})
     return {session_id: d.wait_state(session_id, "WORKING") for session_id in ids}
 
 
-def test_three_sessions_each_with_own_worker_chrome_and_profile(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_three_sessions_each_with_own_worker_chrome_and_profile(make_daemon: MakeDaemon) -> None:
     d = make_daemon().start()
     infos = create(d, "a", "b", "c")
     workers = {i["worker_pid"] for i in infos.values()}
@@ -57,7 +59,7 @@ def test_three_sessions_each_with_own_worker_chrome_and_profile(make_daemon) -> 
         profile = Path(str(info["profile_dir"]))
         assert profile == d.state_dir / "sessions" / session_id / "profile"
         assert profile.stat().st_mode & 0o777 == 0o700
-        chrome = psutil.Process(int(info["chrome_pid"]))  # type: ignore[call-overload]
+        chrome = psutil.Process(int(info["chrome_pid"]))
         assert f"--user-data-dir={profile}" in chrome.cmdline()
         assert chrome.environ()["TMPDIR"] == str(profile.parent / "tmp")
         assert chrome.ppid() == info["worker_pid"]
@@ -70,16 +72,16 @@ def test_three_sessions_each_with_own_worker_chrome_and_profile(make_daemon) -> 
     assert marked_processes(d.state_dir) == []
 
 
-def test_killed_chrome_and_killed_worker_recover_only_that_session(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_killed_chrome_and_killed_worker_recover_only_that_session(make_daemon: MakeDaemon) -> None:
     d = make_daemon().start()
     infos = create(d, "a", "b", "c")
-    os.kill(int(infos["a"]["chrome_pid"]), signal.SIGKILL)  # type: ignore[call-overload]
+    os.kill(int(infos["a"]["chrome_pid"]), signal.SIGKILL)
     wait_until(lambda: d.session("a")["restarts"] == 1, timeout=30, message="a restarted")
     a = d.wait_state("a", "WORKING")
     assert pids(a) != pids(infos["a"]) and "Chrome" in str(a["last_exit"])
 
-    worker_b = int(infos["b"]["worker_pid"])  # type: ignore[call-overload]
-    chrome_b = int(infos["b"]["chrome_pid"])  # type: ignore[call-overload]
+    worker_b = int(infos["b"]["worker_pid"])
+    chrome_b = int(infos["b"]["chrome_pid"])
     os.kill(worker_b, signal.SIGKILL)
     wait_until(lambda: not pid_alive(chrome_b), timeout=5, message="b's Chrome died with its worker")
     wait_until(lambda: d.session("b")["restarts"] == 1, timeout=30, message="b restarted")
@@ -89,7 +91,7 @@ def test_killed_chrome_and_killed_worker_recover_only_that_session(make_daemon) 
     assert pids(c) == pids(infos["c"]) and c["restarts"] == 0
 
 
-def test_kill_9_of_the_daemon_leaves_no_worker_and_no_chrome(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_of_the_daemon_leaves_no_worker_and_no_chrome(make_daemon: MakeDaemon) -> None:
     d = make_daemon().start()
     create(d, "a", "b", "c")
     assert len(marked_processes(d.state_dir)) >= 6
@@ -98,7 +100,7 @@ def test_kill_9_of_the_daemon_leaves_no_worker_and_no_chrome(make_daemon) -> Non
                message="every worker and Chrome gone within 5 s of kill -9")
 
 
-def test_restart_restores_running_sessions_and_keeps_stopped_ones(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_restart_restores_running_sessions_and_keeps_stopped_ones(make_daemon: MakeDaemon) -> None:
     d = make_daemon().start()
     create(d, "a", "b")
     d.client.post("/api/sessions/b/stop")
@@ -112,7 +114,7 @@ def test_restart_restores_running_sessions_and_keeps_stopped_ones(make_daemon) -
     assert (d.state_dir / "sessions" / "a" / "profile" / "Default").is_dir()
 
 
-def test_sigterm_stops_everything_within_budget_and_kill_9_restores(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_stops_everything_within_budget_and_kill_9_restores(make_daemon: MakeDaemon) -> None:
     d = make_daemon().start()
     create(d, "a", "b", "c")
     d.signal(signal.SIGTERM)
@@ -130,7 +132,7 @@ def test_sigterm_stops_everything_within_budget_and_kill_9_restores(make_daemon)
         d.wait_state(session_id, "WORKING")
 
 
-def test_leftover_marked_chrome_from_a_previous_run_is_reaped(make_daemon, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_leftover_marked_chrome_from_a_previous_run_is_reaped(make_daemon: MakeDaemon, workdir: Path) -> None:
     d = make_daemon()
     d.state_dir.mkdir(parents=True)
     profile = d.state_dir / "sessions" / "old" / "profile"
@@ -153,7 +155,7 @@ def test_leftover_marked_chrome_from_a_previous_run_is_reaped(make_daemon, workd
         orphan.wait()
 
 
-def test_stale_singleton_lock_is_removed_but_a_live_one_fails_the_session(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_stale_singleton_lock_is_removed_but_a_live_one_fails_the_session(make_daemon: MakeDaemon) -> None:
     d = make_daemon()
     stale = d.state_dir / "sessions" / "stale" / "profile"
     live = d.state_dir / "sessions" / "live" / "profile"
@@ -178,7 +180,7 @@ def test_stale_singleton_lock_is_removed_but_a_live_one_fails_the_session(make_d
         foreign.wait()
 
 
-def test_missing_chrome_fails_at_once_without_a_restart_loop(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_missing_chrome_fails_at_once_without_a_restart_loop(make_daemon: MakeDaemon) -> None:
     d = make_daemon(chrome={"executable": "/nonexistent/chrome"}).start()
     d.client.post("/api/sessions", {"id": "a"})
     failed = d.wait_state("a", "FAILED")
@@ -189,7 +191,7 @@ def test_missing_chrome_fails_at_once_without_a_restart_loop(make_daemon) -> Non
     assert len(spawned) == 2  # one per explicit start, none by itself
 
 
-def test_crash_loop_backs_off_with_growing_delays_then_fails(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_crash_loop_backs_off_with_growing_delays_then_fails(make_daemon: MakeDaemon) -> None:
     # A real binary that dies at once, as a Chrome crashing on start would.
     d = make_daemon(chrome={"executable": "/bin/false"},
                     limits={"max_fast_crashes": 5, "restart_backoff_initial_s": 0.2,
@@ -205,7 +207,7 @@ def test_crash_loop_backs_off_with_growing_delays_then_fails(make_daemon) -> Non
     assert all(later > earlier for earlier, later in zip(gaps, gaps[1:])), gaps
 
 
-def test_a_second_daemon_on_the_same_state_dir_is_refused(make_daemon, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_daemon_on_the_same_state_dir_is_refused(make_daemon: MakeDaemon, workdir: Path) -> None:
     first = make_daemon().start()
     second = subprocess.run(
         [sys.executable, "-m", "supervisor", "--config", str(first.config_path), "serve",
@@ -216,7 +218,7 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(make_daemon, workdir: 
     assert first.client.get("/health")["status"] == "ok"
 
 
-def test_twenty_sessions_created_at_once_all_reach_working(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_sessions_created_at_once_all_reach_working(make_daemon: MakeDaemon) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     d = make_daemon(sessions={"max_concurrent_starts": 4}).start()
@@ -229,11 +231,11 @@ def test_twenty_sessions_created_at_once_all_reach_working(make_daemon) -> None:
     assert len({d.session(s)["chrome_pid"] for s in ids}) == 20
 
 
-def test_a_frozen_worker_misses_its_heartbeat_and_is_replaced(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_a_frozen_worker_misses_its_heartbeat_and_is_replaced(make_daemon: MakeDaemon) -> None:
     d = make_daemon(limits={"heartbeat_interval_s": 0.5, "heartbeat_timeout_s": 5.0,
                             "kill_grace_s": 1.0}).start()
     info = create(d, "a")["a"]
-    worker = int(info["worker_pid"])  # type: ignore[call-overload]
+    worker = int(info["worker_pid"])
     os.kill(worker, signal.SIGSTOP)
     wait_until(lambda: d.session("a")["restarts"] == 1, timeout=30, message="a replaced")
     a = d.wait_state("a", "WORKING")
@@ -241,7 +243,7 @@ def test_a_frozen_worker_misses_its_heartbeat_and_is_replaced(make_daemon) -> No
     assert not pid_alive(worker)
 
 
-def test_stop_start_restart_delete_through_the_api(make_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_stop_start_restart_delete_through_the_api(make_daemon: MakeDaemon) -> None:
     d = make_daemon().start()
     first = create(d, "a")["a"]
     stopped = d.client.post("/api/sessions/a/stop")

@@ -69,7 +69,7 @@ class Housekeeper:
 
     def _check_memory(self, session: Session) -> None:
         limit_mb = self._limits.memory_max_mb
-        worker = session.worker
+        worker = session.live_worker()
         pss = worker.heartbeat.get("pss_bytes") if worker is not None else None
         if not limit_mb or session.state != State.WORKING or not isinstance(pss, int):
             self._strikes.pop(session.id, None)

@@ -107,6 +107,9 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
         app[ROLES] = Roles(store, hub.bus, registry)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
+        # Before the API listens: nothing may start a session while its scratch is swept.
+        swept = await asyncio.to_thread(sweep_disk, config.state_dir, set())
+        await registry.spawner.warm_up()
         site = web.TCPSite(runner, config.server.host, config.server.port)
         try:
             await site.start()
@@ -114,8 +117,6 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
             await runner.cleanup()
             raise StateError(f"cannot listen on {config.server.host}:{config.server.port}: "
                              f"{exc.strerror}") from None
-        swept = await asyncio.to_thread(sweep_disk, config.state_dir, set())
-        await registry.spawner.warm_up()
         restored = registry.restore() if config.sessions.restore_on_boot else 0
         if config.sessions.start_default_session:
             await start_default_session(registry)

@@ -109,8 +109,10 @@ class Registry:
             raise Unavailable("the daemon is shutting down")
 
     def restore(self) -> int:
-        """Start every session whose desired state is running; returns how many."""
-        wanted = [s for s in self.sessions.values() if s.record.desired == "running"]
+        """Start every session whose desired state is running (and that a request has not
+        started already, since the API listens first); returns how many."""
+        wanted = [s for s in self.sessions.values()
+                  if s.record.desired == "running" and not s.running()]
         for session in wanted:
             self._launch(session)
         return len(wanted)
@@ -146,7 +148,7 @@ class Registry:
         self._check_open()
         session = self.get(session_id)
         async with session.lock:
-            if session.runner is not None and not session.runner.done():
+            if session.running():  # before anything changes, so a refusal changes nothing
                 raise Conflict(f"session {session_id!r} is already {session.state}")
             self._admit()
             session.update_record(desired="running")
@@ -194,6 +196,9 @@ class Registry:
             self._tg.create_task(cleanup_after_logout(self, session_id), name=f"cleanup:{session_id}")
 
     def _launch(self, session: Session) -> None:
+        # One runner per session, ever: a second one would own a second worker and Chrome.
+        if session.running():
+            raise Conflict(f"session {session.id!r} is already {session.state}")
         session.transition(State.STARTING, "queued")
         session.runner = self._tg.create_task(session.run(), name=f"session:{session.id}")
 

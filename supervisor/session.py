@@ -83,6 +83,10 @@ class Session:
         """The session's TMPDIR (Chrome's scratch)."""
         return str(self.ctx.config.state_dir / "sessions" / self.id / "tmp")
 
+    def running(self) -> bool:
+        """True while a runner task keeps this session's worker alive (or waits to)."""
+        return self.runner is not None and not self.runner.done()
+
     def live_worker(self) -> WorkerProcess | None:
         """The worker while it runs for this session (None when stopped, failed or exited),
         so that figures of a dead worker are never shown as current."""

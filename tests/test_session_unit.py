@@ -58,3 +58,34 @@ def test_a_failed_spawn_is_retried_with_backoff_then_fails(tmp_path: Path) -> No
     assert "cannot start a worker" in str(session.record.last_error)
     assert "Too many open files" in str(session.record.last_error)
     store.close()
+
+
+def test_one_runner_per_session_whoever_starts_it_first(tmp_path: Path) -> None:
+    from supervisor.config import ChromeConfig, SessionsConfig
+    from supervisor.errors import Conflict
+    from supervisor.registry import Registry
+
+    config = Config(state=StateConfig(dir=str(tmp_path)),
+                    sessions=SessionsConfig(worker_spawn="exec"),
+                    chrome=ChromeConfig(executable="/nonexistent/chrome"))
+    store = Store(tmp_path / "z.db")
+    store.insert_session("a", "running", {})
+
+    async def scenario() -> None:
+        async with asyncio.TaskGroup() as tg:
+            registry = Registry(config, store, EventBus(), tg)
+            assert registry.restore() == 1
+            first = registry.sessions["a"].runner
+            # A request that arrives around the restore must not add a second runner.
+            assert registry.restore() == 0
+            try:
+                await registry.start("a")
+                raise AssertionError("a second start must conflict")
+            except Conflict as exc:
+                assert "already" in exc.message
+            assert registry.sessions["a"].runner is first
+            await registry.shutdown()
+            await registry.close()
+
+    asyncio.run(scenario())
+    store.close()

@@ -22,6 +22,7 @@ that touches a stream, :func:`read_message`, is a thin wrapper used by both side
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import struct
 from typing import Any, Final, NotRequired, TypedDict
@@ -31,7 +32,17 @@ __all__ = [
     "EXIT_OK",
     "EXIT_BOOT_FAILURE",
     "EXIT_CRASH",
+    "STATE_DIR_ENV",
+    "SESSION_ENV",
+    "WORKER_PROCESS_NAME",
+    "ZYGOTE_MODULE",
+    "ZYGOTE_MAX_MESSAGE_BYTES",
+    "ZygoteOp",
+    "WorkerState",
+    "ErrorType",
+    "ExitKind",
     "ProtocolError",
+    "WhatsAppSpec",
     "BootSpec",
     "encode",
     "FrameDecoder",
@@ -54,6 +65,71 @@ EXIT_OK: Final = 0
 EXIT_CRASH: Final = 1
 EXIT_BOOT_FAILURE: Final = 3
 
+#: The marker every worker and Chrome carries in its environment: which install (state dir)
+#: and which session it belongs to. The supervisor's orphan sweep and the worker's "profile in
+#: use" check both read them.
+STATE_DIR_ENV: Final = "ZAPVISOR_STATE_DIR"
+SESSION_ENV: Final = "ZAPVISOR_SESSION"
+
+#: A worker's process name (prctl PR_SET_NAME): ps, the orphan sweep and the tests tell a
+#: worker from the zygote that forked it by this name.
+WORKER_PROCESS_NAME: Final = "zapvisor-worker"
+
+#: The zygote: ``python -m ZYGOTE_MODULE --fd N --parent PID``. It talks over a SOCK_SEQPACKET
+#: socketpair, one JSON object per packet (at most ZYGOTE_MAX_MESSAGE_BYTES), fds as SCM_RIGHTS.
+ZYGOTE_MODULE: Final = "worker.zygote"
+ZYGOTE_MAX_MESSAGE_BYTES: Final = 64 * 1024
+
+
+class ZygoteOp(str, enum.Enum):
+    """The ``op`` of a zygote message.
+
+    SPAWN    supervisor -> zygote  {"id", "session", "env"} + the worker's socket fd
+    SPAWNED  zygote -> supervisor  {"id", "pid"} + a pidfd of the new worker
+    FAILED   zygote -> supervisor  {"id", "error"}: no worker was forked
+    EXITED   zygote -> supervisor  {"pid", "returncode"}: a worker ended (reaped by the zygote)
+    """
+
+    SPAWN = "spawn"
+    SPAWNED = "spawned"
+    FAILED = "failed"
+    EXITED = "exited"
+
+
+class WorkerState(str, enum.Enum):
+    """The states a worker reports in EV_STATE (a subset of the supervisor's session states,
+    spelled the same)."""
+
+    STARTING = "STARTING"
+    SCAN_QR_CODE = "SCAN_QR_CODE"
+    WORKING = "WORKING"
+    FAILED = "FAILED"  # the driver gave up: a restart will not help (the reason says why)
+
+
+class ErrorType(str, enum.Enum):
+    """The ``type`` of an error reply. The supervisor maps each to one class of its error
+    hierarchy (and so to one HTTP status); an unknown one becomes a generic worker error."""
+
+    CONFLICT = "Conflict"  # the session's page is in the wrong state for this request
+    INVALID_REQUEST = "InvalidRequest"  # bad arguments
+    NOT_FOUND = "NotFound"  # the thing asked about does not exist
+    UNAVAILABLE = "Unavailable"  # the page did not answer in time, or failed
+    WORKER_ERROR = "WorkerError"  # anything else
+
+
+class ExitKind(str, enum.Enum):
+    """Why a worker exits, as a fixed code (EV_EXITING ``kind``) beside the free ``reason``
+    text: metrics and restart decisions read the code, people read the text."""
+
+    STOP = "stop"  # asked to stop: signal, OP_STOP, the supervisor went away
+    BOOT_FAILURE = "boot_failure"  # a restart will not help (exit code EXIT_BOOT_FAILURE)
+    CDP_UNRESPONSIVE = "cdp_unresponsive"  # Chrome stopped answering CDP
+    PAGE_UNRESPONSIVE = "page_unresponsive"  # the page's renderer hung
+    CHROME_EXITED = "chrome_exited"  # Chrome died or the CDP connection dropped
+    DRIVER_FAILED = "driver_failed"  # the page driver crashed
+    CRASHED = "crashed"  # anything else (a bug, a protocol error)
+
+
 # Operations the supervisor may request.
 OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_version", "executable"}
 OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
@@ -66,15 +142,17 @@ OP_PAIRING_CODE: Final = "pairing_code"  # args: {"phone": digits} -> {"code": 8
 OP_LOGOUT: Final = "logout"  # args: {} -> {}; EV_LOGOUT follows once the page logged out
 
 # Events a worker may send unsolicited.
-EV_STATE: Final = "state"  # data: {"state": "WORKING" | ..., "reason"?: str, ...}
+EV_STATE: Final = "state"  # data: {"state": WorkerState, "reason"?: str, ...}
 EV_HEARTBEAT: Final = "heartbeat"  # data: {"seq", "cdp_rtt_ms", "chrome_pid", "pss_bytes", "processes"}
 EV_CHROME_EXITED: Final = "chrome_exited"  # data: {"returncode"}
-EV_EXITING: Final = "exiting"  # data: {"code", "reason"}; the last frame before the worker exits
+EV_EXITING: Final = "exiting"  # data: {"code", "kind": ExitKind, "reason"}; the last frame before exit
 # Events of the WhatsApp driver, named as the supervisor's bus events they become.
 EV_QR: Final = "session.qr"  # data: {"qr": raw QR string, "attempt": n}, once per new QR
 EV_LOGOUT: Final = "session.logout"  # data: {"origin": "phone" | "api" | "unpaired", "phone_number"}
 EV_MESSAGE: Final = "message"  # data: {"id", "from", "to", "chat_id", "body", "type", "timestamp",
 #                                       "from_me", "author", "kind", "notify_name"}
+EV_MESSAGE_SENT: Final = "message.sent"  # data: {"id", "to", "ack", "timestamp", "body", "origin"}:
+#                                       every send the worker makes, origin "api" (OP_SEND_TEXT) or "bot"
 EV_MESSAGE_ACK: Final = "message.ack"  # data: {"id", "ack"}: -1 error, 0 pending, 1 server, 2 device, 3 read
 
 

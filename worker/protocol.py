@@ -81,7 +81,7 @@ ZYGOTE_MODULE: Final = "worker.zygote"
 ZYGOTE_MAX_MESSAGE_BYTES: Final = 64 * 1024
 
 
-class ZygoteOp(str, enum.Enum):
+class ZygoteOp(enum.StrEnum):
     """The ``op`` of a zygote message.
 
     SPAWN    supervisor -> zygote  {"id", "session", "env"} + the worker's socket fd
@@ -96,7 +96,7 @@ class ZygoteOp(str, enum.Enum):
     EXITED = "exited"
 
 
-class WorkerState(str, enum.Enum):
+class WorkerState(enum.StrEnum):
     """The states a worker reports in EV_STATE (a subset of the supervisor's session states,
     spelled the same)."""
 
@@ -106,7 +106,7 @@ class WorkerState(str, enum.Enum):
     FAILED = "FAILED"  # the driver gave up: a restart will not help (the reason says why)
 
 
-class ErrorType(str, enum.Enum):
+class ErrorType(enum.StrEnum):
     """The ``type`` of an error reply. The supervisor maps each to one class of its error
     hierarchy (and so to one HTTP status); an unknown one becomes a generic worker error."""
 
@@ -117,7 +117,7 @@ class ErrorType(str, enum.Enum):
     WORKER_ERROR = "WorkerError"  # anything else
 
 
-class ExitKind(str, enum.Enum):
+class ExitKind(enum.StrEnum):
     """Why a worker exits, as a fixed code (EV_EXITING ``kind``) beside the free ``reason``
     text: metrics and restart decisions read the code, people read the text."""
 

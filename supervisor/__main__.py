@@ -1,5 +1,5 @@
 """``python -m supervisor`` is the ``zapvisor`` command."""
 
-from supervisor.cli import main
+from supervisor.cli.main import main
 
 main()

@@ -13,22 +13,22 @@ import fcntl
 import os
 import signal
 import time
-from pathlib import Path
 from typing import IO
 
 from aiohttp import web
 
-from supervisor import api
-from supervisor.appkeys import HUB, ROLES
-from supervisor.auth import generated_key_path, load_api_key
+from supervisor.api import app as api
+from supervisor.api.keys import HUB, ROLES
+from supervisor.apikey import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
 from supervisor.hub import Hub
-from supervisor.housekeeping import Housekeeper, sweep_disk
+from supervisor.layout import StateLayout
 from supervisor.logs import get_logger
-from supervisor.reaper import find_marked, kill_marked
-from supervisor.registry import Registry
-from supervisor.roles import Roles, start_default_session
+from supervisor.procs.reaper import find_marked, kill_marked
+from supervisor.sessions.housekeeping import Housekeeper, sweep_disk
+from supervisor.sessions.registry import Registry
+from supervisor.sessions.roles import Roles, start_default_session
 from supervisor.store import Store
 from supervisor.systemd import Notifier
 
@@ -37,9 +37,9 @@ __all__ = ["serve", "lock_state_dir"]
 _log = get_logger()
 
 
-def lock_state_dir(state_dir: Path) -> IO[str]:
+def lock_state_dir(layout: StateLayout) -> IO[str]:
     """Hold an exclusive flock on the state directory for the daemon's lifetime."""
-    path = state_dir / "zapvisor.lock"
+    state_dir, path = layout.root, layout.lock_file
     handle = open(path, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,10 +58,11 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
     return handle
 
 
-def _prepare_state_dir(state_dir: Path) -> None:
+def _prepare_state_dir(layout: StateLayout) -> None:
+    state_dir = layout.root
     try:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (state_dir / "sessions").mkdir(mode=0o700, exist_ok=True)
+        layout.sessions.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise StateError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
     if not os.access(state_dir, os.W_OK):
@@ -70,10 +71,10 @@ def _prepare_state_dir(state_dir: Path) -> None:
 
 async def serve(config: Config) -> None:
     """Run the daemon until a signal stops it."""
-    state_dir = config.state_dir
-    _prepare_state_dir(state_dir)
-    lock = lock_state_dir(state_dir)
-    store = Store(state_dir / "zapvisor.db")
+    state_dir, layout = config.state_dir, config.layout
+    _prepare_state_dir(layout)
+    lock = lock_state_dir(layout)
+    store = Store(layout.database)
     try:
         api_key, generated = load_api_key(config, create=True)
         if generated:
@@ -108,7 +109,7 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         # Before the API listens: nothing may start a session while its scratch is swept.
-        swept = await asyncio.to_thread(sweep_disk, config.state_dir, set())
+        swept = await asyncio.to_thread(sweep_disk, config.layout, set())
         await registry.spawner.warm_up()
         site = web.TCPSite(runner, config.server.host, config.server.port)
         try:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from worker import protocol
+
 __all__ = [
     "ZapvisorError",
     "ConfigError",
@@ -138,12 +140,21 @@ class DaemonNotRunning(ZapvisorError):
     """The CLI could not connect to the daemon."""
 
 
+#: The worker's error types (protocol.ErrorType), each mapped to one class here (and so to one
+#: HTTP status). A type missing here arrives as a WorkerError that keeps its name.
+_FROM_WIRE: dict[str, type[ZapvisorError]] = {
+    protocol.ErrorType.CONFLICT: Conflict,
+    protocol.ErrorType.INVALID_REQUEST: InvalidRequest,
+    protocol.ErrorType.NOT_FOUND: NotFound,
+    protocol.ErrorType.UNAVAILABLE: Unavailable,
+}
+
+
 def from_wire(error: dict[str, Any]) -> ZapvisorError:
     """Rebuild an error that crossed the worker socket as ``{"type", "message"}``."""
-    error_type = str(error.get("type", "WorkerError"))
+    error_type = str(error.get("type", protocol.ErrorType.WORKER_ERROR))
     message = str(error.get("message", "worker error"))
-    cls = globals().get(error_type)
-    if isinstance(cls, type) and issubclass(cls, ZapvisorError) and cls is not WorkerError:
-        rebuilt: ZapvisorError = cls(message)  # every class takes the message first
-        return rebuilt
+    cls = _FROM_WIRE.get(error_type)
+    if cls is not None:
+        return cls(message)
     return WorkerError(message, error_type)

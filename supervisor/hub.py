@@ -9,13 +9,13 @@ otherwise wait for open event streams).
 from __future__ import annotations
 
 from supervisor.config import Config
-from supervisor.events import EventBus
+from supervisor.events.bus import EventBus
+from supervisor.events.outbox import Outbox
+from supervisor.events.webhooks import Webhooks
 from supervisor.logs import get_logger
 from supervisor.metrics import Metrics
-from supervisor.outbox import Outbox
-from supervisor.registry import Registry
+from supervisor.sessions.registry import Registry
 from supervisor.store import Store
-from supervisor.webhooks import Webhooks
 
 __all__ = ["Hub"]
 

@@ -19,33 +19,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from supervisor.events import Event, EventBus
-from supervisor.outbox import Outbox
+from supervisor.events.bus import Event, EventBus
+from supervisor.events.outbox import Outbox
 from supervisor.states import State
 
 if TYPE_CHECKING:
-    from supervisor.registry import Registry
-    from supervisor.session import Session
+    from supervisor.sessions.registry import Registry
+    from supervisor.sessions.session import Session
 
-__all__ = ["Metrics", "live_figures", "restart_kind"]
+__all__ = ["Metrics", "live_figures"]
 
 _SENT_EVENTS = frozenset({"message.sent"})
-
-
-def restart_kind(returncode: int | None, reason: str) -> str:
-    """A small, fixed set of restart reasons for the ``reason`` label (exit texts are free)."""
-    text = reason.lower()
-    if text.startswith("no heartbeat"):
-        return "heartbeat_timeout"
-    if text.startswith("not ready within"):
-        return "start_timeout"
-    if "not answering cdp" in text:
-        return "cdp_unresponsive"
-    if returncode is not None and returncode < 0:
-        return "killed"
-    if returncode is not None and returncode > 0:
-        return "crashed"
-    return "other"
 
 
 def live_figures(session: Session) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from supervisor.backoff import CrashBreaker, RestartPolicy
 from supervisor.config import LimitsConfig
+from supervisor.sessions.backoff import CrashBreaker, RestartPolicy
 
 
 def test_backoff_grows_caps_and_fails() -> None:

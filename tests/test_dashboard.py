@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from supervisor.api_dashboard import STATIC_DIR
+from supervisor.api.dashboard import STATIC_DIR
 from tests.support.daemon import API_KEY, Daemon
 from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, serving, wa_daemon
 from tests.wasim import RunningSimulator, SimError, run_simulator

@@ -23,3 +23,17 @@ def test_from_wire_rebuilds_known_and_unknown_types() -> None:
     assert foreign.to_dict() == {"error": {"type": "ChromeNotFound", "message": "no chrome"}}
     # A name that is not an error class must not be instantiated.
     assert isinstance(errors.from_wire({"type": "from_wire", "message": "m"}), errors.WorkerError)
+
+
+def test_every_wire_error_type_has_its_class() -> None:
+    """Each protocol.ErrorType the worker may send maps to the class of the same name (and its
+    status), but WORKER_ERROR, the generic one."""
+    from worker import protocol
+
+    for wire in protocol.ErrorType:
+        rebuilt = errors.from_wire({"type": wire, "message": "m"})
+        assert rebuilt.type == wire.value
+        if wire is not protocol.ErrorType.WORKER_ERROR:
+            assert type(rebuilt).__name__ == wire.value
+    # A supervisor-only class is never rebuilt from a worker's words.
+    assert isinstance(errors.from_wire({"type": "TooManySessions", "message": "m"}), errors.WorkerError)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from supervisor.config import WebhooksConfig
-from supervisor.events import EventBus, matches, parse_patterns
-from supervisor.outbox import Outbox
+from supervisor.events.bus import EventBus, matches, parse_patterns
+from supervisor.events.outbox import Outbox
+from supervisor.events.webhooks import Webhooks
 from supervisor.store import Store
-from supervisor.webhooks import Webhooks
 
 
 def test_ids_increase_and_history_is_bounded() -> None:

@@ -17,10 +17,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from supervisor import api, config
-from supervisor.appkeys import HUB
+from supervisor import config
+from supervisor.api import app as api
+from supervisor.api.keys import HUB
 from supervisor.hub import Hub
-from supervisor.registry import Registry
+from supervisor.sessions.registry import Registry
 from supervisor.store import Store
 from tests.support.daemon import API_KEY, Daemon
 from tests.support.pages import PageServer

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supervisor.housekeeping import sweep_disk
+from supervisor.layout import StateLayout
+from supervisor.sessions.housekeeping import sweep_disk
 
 
 def test_sweep_removes_scratch_and_crash_dumps_only(tmp_path: Path) -> None:
@@ -16,7 +17,7 @@ def test_sweep_removes_scratch_and_crash_dumps_only(tmp_path: Path) -> None:
         (base / "profile" / "Crash Reports" / "pending").mkdir(parents=True)
         (base / "profile" / "Default").mkdir()
         (base / "profile" / "Default" / "Cookies").write_text("login")
-    removed = sweep_disk(tmp_path, running={"busy"})
+    removed = sweep_disk(StateLayout(tmp_path), running={"busy"})
     idle = tmp_path / "sessions" / "idle"
     assert removed == 3
     assert list((idle / "tmp").iterdir()) == []
@@ -27,4 +28,4 @@ def test_sweep_removes_scratch_and_crash_dumps_only(tmp_path: Path) -> None:
 
 
 def test_sweep_of_an_empty_state_dir(tmp_path: Path) -> None:
-    assert sweep_disk(tmp_path, running=set()) == 0
+    assert sweep_disk(StateLayout(tmp_path), running=set()) == 0

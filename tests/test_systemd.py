@@ -134,7 +134,7 @@ def test_watchdog_is_withheld_while_checks_are_late() -> None:
     import asyncio
 
     from supervisor.config import LimitsConfig
-    from supervisor.housekeeping import Housekeeper
+    from supervisor.sessions.housekeeping import Housekeeper
 
     class _Registry:
         config = type("C", (), {"limits": LimitsConfig(check_interval_s=0.05)})()

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from supervisor.config import WebhooksConfig
-from supervisor.delivery import backoff_s, sign, verify
 from supervisor.errors import InvalidRequest
-from supervisor.events import EventBus
-from supervisor.outbox import Outbox
+from supervisor.events.bus import EventBus
+from supervisor.events.delivery import backoff_s, sign, verify
+from supervisor.events.outbox import Outbox
+from supervisor.events.webhooks import Hook, Webhooks, parse_hooks
 from supervisor.store import Store
-from supervisor.webhooks import Hook, Webhooks, parse_hooks
 from tests.support.receiver import Receiver
 
 

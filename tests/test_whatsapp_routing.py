@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from supervisor.cli_whatsapp import render_qr
+from supervisor.cli.whatsapp import render_qr
 from supervisor.errors import ZapvisorError
 from tests.support.daemon import Daemon
 from tests.support.procs import wait_until

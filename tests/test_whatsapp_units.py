@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import config, messaging, profiles
+from supervisor import config
 from supervisor.errors import InvalidRequest
+from supervisor.sessions import messaging, profiles
 from tests.support.workerproc import boot_args
 from worker.chatbot import BotInfo, MessagePolicy
 from worker.scriptedpage import desktop_user_agent
@@ -78,7 +79,7 @@ def test_desktop_user_agent_drops_the_headless_marker() -> None:
 
 
 def _wa_spec(**changes: object) -> dict[str, object]:
-    return {**messaging.whatsapp_spec(config.WhatsAppConfig()), **changes}
+    return {**bootspec.whatsapp_spec(config.WhatsAppConfig()), **changes}
 
 
 def test_boot_spec_carries_and_checks_the_whatsapp_options(tmp_path: Path) -> None:

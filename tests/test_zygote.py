@@ -12,7 +12,13 @@ import pytest
 
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
-from tests.support.procs import is_zygote, kill_marked, marked_processes, pid_alive, wait_until
+from tests.support.procs import (
+    is_zygote,
+    kill_marked,
+    marked_processes,
+    pid_alive,
+    wait_until,
+)
 
 pytestmark = pytest.mark.chrome
 

@@ -28,11 +28,12 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from supervisor import api, config  # noqa: E402
-from supervisor.appkeys import HUB  # noqa: E402
+from supervisor import config  # noqa: E402
+from supervisor.api import app as api  # noqa: E402
+from supervisor.api.keys import HUB  # noqa: E402
 from supervisor.hub import Hub  # noqa: E402
 from supervisor.logs import configure  # noqa: E402
-from supervisor.registry import Registry  # noqa: E402
+from supervisor.sessions.registry import Registry  # noqa: E402
 from supervisor.store import Store  # noqa: E402
 
 KEY = "bench-key"

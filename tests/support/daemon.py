@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from supervisor.client import Client
+from supervisor.cli.client import Client
 from supervisor.errors import ZapvisorError
 from tests.support.procs import wait_until
 

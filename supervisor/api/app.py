@@ -1,0 +1,97 @@
+"""The HTTP control API (aiohttp): the application, its authentication and its error mapping.
+
+Routes live in ``api_*`` modules, one per area. Handlers validate input, call the registry,
+return JSON.
+
+Errors are JSON ``{"error": {"type", "message"}}`` with the status of their class in
+``supervisor.errors``; a traceback never reaches a client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from supervisor.api import dashboard as api_dashboard
+from supervisor.api import events as api_events
+from supervisor.api import health as api_health
+from supervisor.api import roles as api_roles
+from supervisor.api import sessions as api_sessions
+from supervisor.api import webhooks as api_webhooks
+from supervisor.api import whatsapp as api_whatsapp
+from supervisor.api.keys import API_KEY, REGISTRY, STARTED_AT
+from supervisor.apikey import key_matches
+from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
+from supervisor.logs import get_logger
+from supervisor.sessions.registry import Registry
+
+__all__ = ["build_app"]
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_log = get_logger()
+
+
+def _error_response(error: ZapvisorError) -> web.Response:
+    retry_after = getattr(error, "retry_after_s", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response(error.to_dict(), status=error.status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to one JSON error with the right status."""
+    try:
+        return await handler(request)
+    except ZapvisorError as exc:
+        return _error_response(exc)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _error_response(PayloadTooLarge(f"request body too large: {exc.text}"))
+    except web.HTTPNotFound:
+        return _error_response(NotFound(f"no route {request.method} {request.path}"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        body = {"error": {"type": exc.reason.replace(" ", ""), "message": exc.text or exc.reason}}
+        return web.json_response(body, status=exc.status, headers=_allow_header(exc))
+    except Exception:
+        _log.exception("api.unhandled", method=request.method, path=request.path)
+        body = {"error": {"type": "InternalError", "message": "internal error (see the daemon log)"}}
+        return web.json_response(body, status=500)
+
+
+def _allow_header(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route but /health and the dashboard's page and assets (which hold no secret: the
+    page sends the key typed into its login form) needs ``X-Api-Key`` or ``Authorization: Bearer``."""
+    if request.path not in api_health.PUBLIC_PATHS and not api_dashboard.is_public(request):
+        given = request.headers.get("X-Api-Key")
+        if given is None:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" else None
+        if not key_matches(request.app[API_KEY], given):
+            body = {"error": {"type": "Unauthorized",
+                              "message": "missing or wrong API key (X-Api-Key or Bearer)"}}
+            return web.json_response(body, status=401)
+    return await handler(request)
+
+
+def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Application:
+    """The aiohttp application."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware], client_max_size=max_body_bytes
+    )
+    app[REGISTRY] = registry
+    app[API_KEY] = api_key
+    app[STARTED_AT] = time.monotonic()
+    for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_roles,
+                   api_dashboard):
+        app.add_routes(module.routes)
+    return app

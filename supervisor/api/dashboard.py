@@ -1,0 +1,76 @@
+"""The web dashboard: a page served by the daemon itself, with its assets from the package.
+
+    GET /  /sessions  /sessions/{id}    the dashboard (one page; the browser routes between views)
+    GET /static/{name}                  its assets (supervisor/api/static/, flat, no build step)
+
+These routes are open without the API key (see :func:`is_public`): the page holds no secret and
+the server never puts the key in it. The key is typed into the page's login form, kept in the
+browser's sessionStorage, and sent by the page's own requests (``X-Api-Key``) to ``/api/…``,
+which stay protected; the event stream is read with ``fetch`` for the same reason (an
+``EventSource`` cannot send headers, and a key in a URL ends up in logs).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from supervisor.errors import NotFound
+
+__all__ = ["STATIC_DIR", "is_public", "routes"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_TYPES = {
+    ".html": "text/html", ".js": "text/javascript", ".css": "text/css",
+    ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon",
+}
+# Only what the package ships, listed once: no path from a request reaches the file system.
+_ASSETS = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _TYPES}
+_SECURITY = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # Revalidate every time (Last-Modified): an upgraded daemon never serves stale scripts.
+    "Cache-Control": "no-cache",
+}
+_ID = "[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+_PUBLIC = re.compile(rf"/(?:sessions(?:/{_ID})?)?|/static/[A-Za-z0-9_.-]+")
+
+routes = web.RouteTableDef()
+
+
+def is_public(request: web.Request) -> bool:
+    """True for the dashboard's pages and assets (GET or HEAD), which need no key."""
+    return request.method in ("GET", "HEAD") and _PUBLIC.fullmatch(request.path) is not None
+
+
+def _file(path: Path) -> web.FileResponse:
+    response = web.FileResponse(path, headers=_SECURITY)
+    response.content_type = _TYPES[path.suffix]
+    if path.suffix in (".html", ".js", ".css"):
+        response.charset = "utf-8"
+    return response
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    """The dashboard's page; the browser shows the view of its address."""
+    return _file(_ASSETS["index.html"])
+
+
+for _path in ("/", "/sessions", f"/sessions/{{id:{_ID}}}"):
+    routes.get(_path)(page)
+
+
+@routes.get("/static/{name}")
+async def asset(request: web.Request) -> web.FileResponse:
+    """One of the dashboard's files."""
+    path = _ASSETS.get(request.match_info["name"])
+    if path is None:
+        raise NotFound(f"no dashboard file {request.match_info['name']!r}")
+    return _file(path)

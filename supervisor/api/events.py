@@ -1,0 +1,108 @@
+"""Server-sent event streams: ``GET /api/events`` and ``GET /api/sessions/{id}/events``.
+
+Each SSE message has ``id:`` (the event id), ``event:`` (its name) and ``data:`` (the whole
+event as JSON). ``?events=session.status,message.*`` filters by name. A client that reconnects
+with ``Last-Event-ID`` (or ``?last_event_id=``) first gets what it missed from the bus's bounded
+history; if the history no longer reaches back that far, an unnumbered ``gap`` message says
+which ids are gone. Idle streams carry a ``: ping`` comment every ``sse_ping_interval_s``.
+
+A client that falls ``subscriber_queue`` events behind is dropped by the bus (it may reconnect
+and resume); one that accepts no bytes for ``sse_send_timeout_s`` is disconnected. Neither can
+block the bus or the other streams. On daemon shutdown every stream ends cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse
+
+from supervisor.api.keys import HUB, REGISTRY
+from supervisor.errors import InvalidRequest
+from supervisor.events.bus import Event, matches, parse_patterns
+from supervisor.logs import get_logger
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+_log = get_logger()
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"Last-Event-ID must be an event id (an integer), got {raw!r}") from None
+    if value < 0:
+        raise InvalidRequest(f"Last-Event-ID must not be negative, got {value}")
+    return value
+
+
+@routes.get("/api/events")
+async def all_events(request: web.Request) -> web.StreamResponse:
+    """Every event of every session, as server-sent events."""
+    return await _stream(request, None)
+
+
+@routes.get("/api/sessions/{id}/events")
+async def session_events(request: web.Request) -> web.StreamResponse:
+    """One session's events, as server-sent events."""
+    session_id = request.app[REGISTRY].get(request.match_info["id"]).id
+    return await _stream(request, session_id)
+
+
+async def _stream(request: web.Request, session: str | None) -> web.StreamResponse:
+    hub = request.app[HUB]
+    settings = hub.config.events
+    try:
+        patterns = parse_patterns(request.query.get("events", ""))
+    except ValueError as exc:
+        raise InvalidRequest(f"events filter: {exc}") from None
+    after = _last_event_id(request)
+
+    def wants(event: Event) -> bool:
+        return (session is None or event["session"] == session) and matches(patterns, event["event"])
+
+    bus = hub.bus
+    # Subscribe, then read the history, with no await in between: nothing falls in a gap.
+    with bus.subscribe(wants) as sub:
+        backlog = bus.history(after, wants) if after is not None else []
+        missed = (after + 1, bus.oldest_id - 1) if after is not None and after + 1 < bus.oldest_id else None
+        resp = EventSourceResponse(ping_interval=settings.sse_ping_interval_s,
+                                   send_timeout=settings.sse_send_timeout_s)
+        await resp.prepare(request)
+        sent, why = 0, "client left"
+        try:
+            if missed is not None:
+                await resp.send(json.dumps({"first_missing": missed[0], "last_missing": missed[1]}),
+                                event="gap")
+            for old in backlog:
+                await _send(resp, old)
+            sent = len(backlog)
+            while True:
+                event = await sub.get(timeout_s=settings.sse_ping_interval_s)
+                if event is None:
+                    if sub.closed is not None:
+                        why = sub.closed
+                        break
+                    if not resp.is_connected():
+                        break  # the ping found the client gone
+                    continue
+                await _send(resp, event)
+                sent += 1
+        except (ConnectionResetError, TimeoutError) as exc:
+            why = "stalled" if isinstance(exc, TimeoutError) else "client left"
+        _log.info("events.stream_ended", session_id=session, reason=why, sent=sent,
+                  resumed_from=after)
+        resp.stop_streaming()
+        await resp.wait()  # the library's ping task, ended just above
+    return resp
+
+
+async def _send(resp: EventSourceResponse, event: dict[str, Any]) -> None:
+    await resp.send(json.dumps(event), id=str(event["id"]), event=event["event"])

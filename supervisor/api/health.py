@@ -1,0 +1,38 @@
+"""Health routes, open without the API key (for systemd, load balancers, monitors).
+
+``/health`` is liveness: the event loop answers. ``/health/ready`` is readiness: 200 while new
+sessions may start, 503 with the reason while the host is short of memory or disk, or while
+the daemon shuts down.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from supervisor.api.keys import REGISTRY
+
+__all__ = ["routes", "PUBLIC_PATHS"]
+
+PUBLIC_PATHS = frozenset({"/health", "/health/ready"})
+routes = web.RouteTableDef()
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """Liveness: the daemon's loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/health/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: may a new session start now?"""
+    registry = request.app[REGISTRY]
+    pressure = registry.pressure
+    reason = "shutting down" if registry.closing else pressure.reason
+    body = {
+        "ready": not reason,
+        "reason": reason or None,
+        "available_memory_mb": round(pressure.available_memory_mb),
+        "free_disk_mb": round(pressure.free_disk_mb),
+    }
+    return web.json_response(body, status=503 if reason else 200)

@@ -1,0 +1,17 @@
+"""Typed keys for what the aiohttp application carries."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from supervisor.hub import Hub
+from supervisor.sessions.registry import Registry
+from supervisor.sessions.roles import Roles
+
+__all__ = ["REGISTRY", "API_KEY", "STARTED_AT", "HUB", "ROLES"]
+
+REGISTRY = web.AppKey("registry", Registry)
+API_KEY = web.AppKey("api_key", str)
+STARTED_AT = web.AppKey("started_at", float)
+HUB = web.AppKey("hub", Hub)  # events, webhooks, metrics
+ROLES = web.AppKey("roles", Roles)  # role -> sessions, and the send router

@@ -1,0 +1,155 @@
+"""WhatsApp routes of the control API: QR code, pairing code, logout, sending texts (to a named
+session, a role, or the default session), and the seeds' routes kept as aliases.
+
+    GET  /api/sessions/{id}/qr              PNG; ?format=raw -> {"value"}; Accept: application/json
+                                            (or ?format=json) -> {"mimetype", "data": base64}
+    POST /api/sessions/{id}/pairing-code    {"phone"} -> {"code", "display", "phone"}
+    POST /api/sessions/{id}/logout          log the account out (session.logout follows)
+    POST /api/sessions/{id}/messages        {"to", "text"} -> 201 {"id", "to", "ack", "timestamp", "session"}
+    POST /api/send                          {"to", "text", "sessionId"? | "role"?} (default session)
+    aliases: POST /sessions/{id}/send, /api/sessions/{id}/send-message {"phoneNumber", "message"},
+             POST /webhook/test {"phoneNumber", "message", "sessionId"?}
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+from typing import Any
+
+import segno
+from aiohttp import web
+
+from supervisor.api.httputil import check_fields, json_object
+from supervisor.api.keys import REGISTRY, ROLES
+from supervisor.errors import InvalidRequest, NotFound
+from supervisor.sessions import messaging
+from supervisor.sessions.session import Session
+from supervisor.states import State
+
+__all__ = ["qr_png", "routes"]
+
+routes = web.RouteTableDef()
+
+_NO_STORE = {"Cache-Control": "no-store"}  # a QR is valid for seconds
+_SEND_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "to": (str, int), "text": str, "phoneNumber": (str, int), "message": str,
+    "sessionId": str, "session": str, "role": str,
+}
+_WHY_NO_QR = {
+    State.WORKING: "it is WORKING (already logged in)",
+    State.STARTING: "it is STARTING (wait for SCAN_QR_CODE)",
+    State.STOPPED: "it is STOPPED (start it first)",
+    State.FAILED: "it is FAILED (see last_error; start it again)",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def qr_png(value: str) -> bytes:
+    """The QR code of ``value`` as a PNG (cached: every poll of a client asks for the same)."""
+    buffer = io.BytesIO()
+    segno.make_qr(value, error="l").save(buffer, kind="png", scale=6, border=4)
+    return buffer.getvalue()
+
+
+def _offered_qr(session: Session) -> str:
+    value = session.offered_qr()
+    if value is None:
+        why = _WHY_NO_QR.get(session.state, f"it is {session.state}")
+        raise NotFound(f"session {session.id!r} offers no QR code: {why}")
+    return value
+
+
+@routes.get("/api/sessions/{id}/qr")
+async def get_qr(request: web.Request) -> web.Response:
+    """The QR code to scan, while the session is SCAN_QR_CODE."""
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    form = request.query.get("format", "")
+    if form not in ("", "png", "raw", "json"):
+        raise InvalidRequest(f"format must be png, raw or json, got {form!r}")
+    value = _offered_qr(session)
+    if form == "raw":
+        return web.json_response({"value": value}, headers=_NO_STORE)
+    png = qr_png(value)
+    if form == "json" or (not form and "application/json" in request.headers.get("Accept", "")):
+        data = base64.b64encode(png).decode("ascii")
+        return web.json_response({"mimetype": "image/png", "data": data}, headers=_NO_STORE)
+    return web.Response(body=png, content_type="image/png", headers=_NO_STORE)
+
+
+@routes.post("/api/sessions/{id}/pairing-code")
+async def post_pairing_code(request: web.Request) -> web.Response:
+    """A code to type on the phone instead of scanning the QR code."""
+    body = await json_object(request)
+    check_fields(body, {"phone": (str, int)})
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    return web.json_response(await messaging.pairing_code(session, _text(body.get("phone"))))
+
+
+@routes.post("/api/sessions/{id}/logout")
+async def post_logout(request: web.Request) -> web.Response:
+    """Log the account out; with auto_cleanup_on_logout its profile is deleted next."""
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    return web.json_response(await messaging.logout(session))
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _one(body: dict[str, Any], *names: str) -> Any:
+    given = [name for name in names if name in body]
+    if len(given) > 1:
+        raise InvalidRequest(f"give {' or '.join(names)}, not both")
+    if not given:
+        raise InvalidRequest(f"field {names[0]!r} is required")
+    return _text(body[given[0]])
+
+
+async def _send(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    return await messaging.send_text(session, _one(body, "to", "phoneNumber"),
+                                     _one(body, "text", "message"))
+
+
+@routes.post("/api/sessions/{id}/messages")
+async def post_message(request: web.Request) -> web.Response:
+    """Send a text through this session."""
+    body = await json_object(request)
+    check_fields(body, {"to": (str, int), "text": str})
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    return web.json_response(await _send(session, body), status=201)
+
+
+async def _send_alias(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    check_fields(body, {"phoneNumber": (str, int), "message": str, "to": (str, int), "text": str})
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    return web.json_response({"success": True, **await _send(session, body)})
+
+
+for _path in ("/sessions/{id}/send", "/api/sessions/{id}/send-message"):
+    routes.post(_path)(_send_alias)
+
+
+async def _routed_send(request: web.Request) -> dict[str, Any]:
+    body = await json_object(request)
+    check_fields(body, _SEND_FIELDS)
+    if "sessionId" in body and "session" in body:
+        raise InvalidRequest("give sessionId or session, not both")
+    session_id = body.get("sessionId", body.get("session"))
+    session = request.app[ROLES].route(session_id, body.get("role"))
+    result = await _send(session, body)
+    return {**result, "role": body["role"]} if "role" in body else result
+
+
+@routes.post("/api/send")
+async def post_send(request: web.Request) -> web.Response:
+    """Send through a named session, a WORKING session of a role, or the default session."""
+    return web.json_response(await _routed_send(request), status=201)
+
+
+@routes.post("/webhook/test")
+async def post_webhook_test(request: web.Request) -> web.Response:
+    """The first seed's route: send through ``sessionId`` or the default session."""
+    return web.json_response({"success": True, **await _routed_send(request)})

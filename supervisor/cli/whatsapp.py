@@ -1,0 +1,136 @@
+"""WhatsApp commands of the ``zapvisor`` CLI: ``qr``, ``send``, ``pairing-code``, ``logout``,
+``roles``/``role``, and the wait behind ``create --wait`` (added to the group by supervisor/cli/main.py)."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+from urllib.parse import quote
+
+import click
+import segno
+
+from supervisor.cli.client import Client
+from supervisor.cli.common import Commands, client_command
+from supervisor.errors import Conflict, NotFound, Unavailable
+
+__all__ = ["COMMANDS", "Rendered", "render_qr", "wait_logged_in"]
+
+COMMANDS = Commands()
+
+
+_POLL_S = 0.5  # how often --wait asks the daemon (a human is scanning: no hurry)
+
+
+def render_qr(value: str) -> str:
+    """``value`` as a QR code drawn with block characters, for a terminal."""
+    out = io.StringIO()
+    segno.make_qr(value, error="l").terminal(out=out, compact=True, border=2)
+    return out.getvalue()
+
+
+class Rendered(dict[str, Any]):
+    """A result that prints as ``text`` for people (and as its JSON with --json)."""
+
+    def __init__(self, data: dict[str, Any], text: str) -> None:
+        super().__init__(data)
+        self.text = text
+
+    def human(self) -> str:
+        """What a person sees."""
+        return self.text
+
+
+def _path(session_id: str, tail: str = "") -> str:
+    return f"/api/sessions/{quote(session_id, safe='')}{tail}"
+
+
+def wait_logged_in(client: Client, session_id: str, timeout_s: float) -> dict[str, Any]:
+    """Show each new QR code (on stderr) until the session is WORKING; its info then.
+    Conflict if it ends FAILED or STOPPED, Unavailable after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    shown: str | None = None
+    while True:
+        status = client.get(_path(session_id, "/status"))
+        state = status["state"]
+        if state == "WORKING":
+            click.echo(f"{session_id}: logged in as +{status['phone_number']}", err=True)
+            info: dict[str, Any] = client.get(_path(session_id))
+            return info
+        if state in ("FAILED", "STOPPED"):
+            raise Conflict(f"session {session_id!r} is {state}: {status.get('last_error') or '-'}")
+        if status.get("qr_available"):
+            try:
+                value = client.get(_path(session_id, "/qr?format=raw"))["value"]
+            except NotFound:  # the QR went away between the two requests
+                value = None
+            if value and value != shown:
+                shown = value
+                click.echo(render_qr(value), err=True)
+                click.echo(f"{session_id}: scan this with WhatsApp > Linked devices "
+                           "(it is replaced every few seconds)", err=True)
+        if time.monotonic() > deadline:
+            raise Unavailable(f"session {session_id!r} not logged in within {timeout_s:g}s "
+                              f"(it is {state})")
+        time.sleep(_POLL_S)
+
+
+@COMMANDS.command()
+@click.argument("session_id")
+@client_command
+def qr(client: Client, session_id: str) -> Any:
+    """Show the session's QR code in the terminal (scan it with WhatsApp > Linked devices)."""
+    value = client.get(_path(session_id, "/qr?format=raw"))["value"]
+    return Rendered({"value": value}, render_qr(value))
+
+
+@COMMANDS.command()
+@click.argument("session_id")
+@click.argument("to")
+@click.argument("text")
+@client_command
+def send(client: Client, session_id: str, to: str, text: str) -> Any:
+    """Send TEXT to TO (a phone number like +244 929 782 402, or a chat id ...@c.us, ...@g.us)."""
+    return client.post(_path(session_id, "/messages"), {"to": to, "text": text})
+
+
+@COMMANDS.command("pairing-code")
+@click.argument("session_id")
+@click.argument("phone")
+@client_command
+def pairing_code(client: Client, session_id: str, phone: str) -> Any:
+    """Get a code to type on the phone PHONE instead of scanning the QR code."""
+    result = client.post(_path(session_id, "/pairing-code"), {"phone": phone})
+    return Rendered(result, f"{result['display']}  (WhatsApp > Linked devices > Link with phone number)")
+
+
+@COMMANDS.command()
+@click.argument("session_id")
+@client_command
+def logout(client: Client, session_id: str) -> Any:
+    """Log the session's WhatsApp account out."""
+    return client.post(_path(session_id, "/logout"))
+
+
+@COMMANDS.command()
+@client_command
+def roles(client: Client) -> Any:
+    """List roles and their sessions."""
+    result = client.get("/api/roles")
+    return Rendered(result, "\n".join(map(_role_line, result["roles"])) or "no roles")
+
+
+@COMMANDS.command()
+@click.argument("name")
+@click.argument("sessions", nargs=-1)
+@client_command
+def role(client: Client, name: str, sessions: tuple[str, ...]) -> Any:
+    """Set the sessions of role NAME, in round-robin order (none: delete the role)."""
+    result = client.request("PUT", f"/api/roles/{quote(name, safe='')}", {"sessions": list(sessions)})
+    return Rendered(result, _role_line(result) if result["sessions"] else f"{name}: deleted")
+
+
+def _role_line(role: dict[str, Any]) -> str:
+    working = " ".join(role["working"]) or "-"
+    return f"{role['role']}: {' '.join(role['sessions'])} (working: {working})"

@@ -1,0 +1,58 @@
+"""The state directory's layout: every path of it is built here and nowhere else.
+
+::
+
+    <state>/
+      zapvisor.db            sessions, events, deliveries (SQLite, WAL)
+      zapvisor.lock          one daemon per state directory (flock)
+      api_key                the generated API key (0600)
+      sessions/<id>/         one folder per session (0700)
+        profile/             its Chrome profile: the WhatsApp login
+        tmp/                 its Chrome's TMPDIR (swept at boot)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["StateLayout"]
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """The paths of one state directory (``root`` is absolute)."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        """The SQLite database."""
+        return self.root / "zapvisor.db"
+
+    @property
+    def lock_file(self) -> Path:
+        """The file the daemon holds an flock on while it runs."""
+        return self.root / "zapvisor.lock"
+
+    @property
+    def api_key(self) -> Path:
+        """Where a generated API key is kept."""
+        return self.root / "api_key"
+
+    @property
+    def sessions(self) -> Path:
+        """The folder of every session's folder."""
+        return self.root / "sessions"
+
+    def session_dir(self, session_id: str) -> Path:
+        """Everything of one session."""
+        return self.sessions / session_id
+
+    def profile_dir(self, session_id: str) -> Path:
+        """A session's Chrome profile."""
+        return self.session_dir(session_id) / "profile"
+
+    def tmp_dir(self, session_id: str) -> Path:
+        """A session's Chrome scratch space (its TMPDIR)."""
+        return self.session_dir(session_id) / "tmp"

@@ -1,0 +1,39 @@
+"""What a worker is told at boot: the config, turned into the wire's BootSpec."""
+
+from __future__ import annotations
+
+import typing
+
+from supervisor.config import Config, WhatsAppConfig
+from worker import protocol
+
+__all__ = ["boot_spec", "whatsapp_spec"]
+
+
+def whatsapp_spec(config: WhatsAppConfig) -> protocol.WhatsAppSpec:
+    """The ``whatsapp`` part of a worker's boot spec: the ``[whatsapp]`` keys the wire's
+    WhatsAppSpec names (so a new option is declared in the config section and the spec only)."""
+    spec = {}
+    for key in typing.get_type_hints(protocol.WhatsAppSpec):
+        value = getattr(config, key)
+        spec[key] = list(value) if isinstance(value, tuple) else value
+    return typing.cast(protocol.WhatsAppSpec, spec)
+
+
+def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str) -> protocol.BootSpec:
+    """The ``boot`` request's arguments for one session."""
+    return {
+        "session_id": session_id,
+        "profile_dir": profile_dir,
+        "tmp_dir": tmp_dir,
+        "url": cfg.whatsapp.url,
+        "chrome_executable": cfg.chrome.executable,
+        "chrome_headless": cfg.chrome.headless,
+        "chrome_extra_args": list(cfg.chrome.extra_args),
+        "chrome_user_agent": cfg.chrome.user_agent,
+        "launch_timeout_s": cfg.chrome.launch_timeout_s,
+        "page_timeout_s": cfg.chrome.page_timeout_s,
+        "heartbeat_interval_s": cfg.limits.heartbeat_interval_s,
+        "close_timeout_s": cfg.chrome.close_timeout_s,
+        "whatsapp": whatsapp_spec(cfg.whatsapp),
+    }

@@ -1,0 +1,107 @@
+"""WhatsApp operations of a session, seen from the supervisor: recipients, texts, and the worker
+requests behind send, pairing code and logout. The API and the role router call these.
+
+Recipients may be a phone number in any common spelling (``+244 929-782-402``, ``00244…``,
+``(244) 929 782 402``) or a chat id (``…@c.us``, ``…@g.us``, ``…@lid``; ``…@s.whatsapp.net`` is
+read as ``…@c.us``). Everything else is a 400 that says what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from supervisor.errors import Conflict, InvalidRequest
+from supervisor.sessions.session import Session
+from supervisor.states import State
+from worker import protocol
+
+__all__ = [
+    "chat_id",
+    "check_text",
+    "logout",
+    "pairing_code",
+    "phone_digits",
+    "send_text",
+]
+
+_SEPARATORS = re.compile(r"[\s().\-/]+")
+_CHAT_ID = re.compile(r"^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,15})?@g\.us|\d{5,20}@lid)$")
+_REQUEST_MARGIN_S = 5.0  # the worker's own timeout fires first and says what happened
+
+
+def phone_digits(value: object, field: str = "phone") -> str:
+    """An international phone number as digits only; InvalidRequest if it is not one."""
+    if isinstance(value, str):
+        text = _SEPARATORS.sub("", value.strip())
+        if text.startswith("+"):
+            text = text[1:]
+        elif text.startswith("00"):
+            text = text[2:]
+        # E.164: at most 15 digits; 7 is the shortest international number in use.
+        if text.isdigit() and text.isascii() and 7 <= len(text) <= 15 and not text.startswith("0"):
+            return text
+    raise InvalidRequest(f"{field} {value!r} is not a phone number: give it in international format "
+                         "with its country code, e.g. +244 929 782 402")
+
+
+def chat_id(value: object, field: str = "to") -> str:
+    """The chat id for a recipient (phone number or chat id); InvalidRequest otherwise."""
+    if isinstance(value, str) and "@" in value:
+        text = value.strip().replace("@s.whatsapp.net", "@c.us")
+        if _CHAT_ID.fullmatch(text):
+            return text
+        raise InvalidRequest(f"{field} {value!r} is not a chat id: use <digits>@c.us for a person, "
+                             "<digits>@g.us for a group, or a phone number")
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field} must be a phone number or a chat id, got {value!r}")
+    return phone_digits(value, field) + "@c.us"
+
+
+def check_text(value: object, max_chars: int, field: str = "text") -> str:
+    """A message text that WhatsApp accepts; InvalidRequest if empty, blank or too long."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field} must be a string")
+    if not value.strip():
+        raise InvalidRequest(f"{field} must not be empty")
+    if len(value) > max_chars:
+        raise InvalidRequest(f"{field} has {len(value)} characters; at most {max_chars} are "
+                             "allowed ([whatsapp] max_text_chars)")
+    return value
+
+
+async def _call(session: Session, needs: State, op: str, args: dict[str, Any],
+                timeout_s: float) -> dict[str, Any]:
+    worker = session.worker
+    if session.state != needs or worker is None:
+        raise Conflict(f"session {session.id!r} is {session.state}; {op} needs it {needs}")
+    return await worker.request(op, args, timeout_s)
+
+
+async def send_text(session: Session, to: object, text: object) -> dict[str, Any]:
+    """Send a text through ``session``: {"id", "to", "ack", "timestamp", "session"}. The worker
+    reports the send as a ``message.sent`` event (as it does for the bot's replies)."""
+    config = session.ctx.config.whatsapp
+    args = {"to": chat_id(to), "text": check_text(text, config.max_text_chars)}
+    result = await _call(session, State.WORKING, protocol.OP_SEND_TEXT, args,
+                         config.send_timeout_s + _REQUEST_MARGIN_S)
+    return {**result, "session": session.id}
+
+
+async def pairing_code(session: Session, phone: object) -> dict[str, Any]:
+    """Ask the page for a code to type on the phone ``phone`` instead of scanning the QR."""
+    digits = phone_digits(phone)
+    timeout = session.ctx.config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
+    result = await _call(session, State.SCAN_QR_CODE, protocol.OP_PAIRING_CODE, {"phone": digits},
+                         timeout)
+    code = str(result.get("code", "")).replace("-", "")
+    return {"code": code, "display": f"{code[:4]}-{code[4:]}", "phone": digits}
+
+
+async def logout(session: Session) -> dict[str, Any]:
+    """Log the account out; answers once the page has (session.logout was published first, and
+    the profile cleanup, if configured, follows)."""
+    timeout = session.ctx.config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
+    await _call(session, State.WORKING, protocol.OP_LOGOUT, {}, timeout)
+    cleanup = session.ctx.config.sessions.auto_cleanup_on_logout
+    return {"id": session.id, "logged_out": True, "profile_cleanup": cleanup}

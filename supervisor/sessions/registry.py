@@ -1,0 +1,272 @@
+"""The registry: every session by id, their lifecycle operations, limits and the start queue.
+
+Each session that should run has one runner task (``Session.run``) owned by the daemon's
+TaskGroup; stopping a session cancels its runner, which runs the close order on its way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from supervisor.config import SESSION_ID_RE, Config
+from supervisor.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    TooManySessions,
+    Unavailable,
+    ZapvisorError,
+)
+from supervisor.events.bus import EventBus
+from supervisor.logs import get_logger
+from supervisor.procs.reaper import find_marked, kill_marked, marker_env
+from supervisor.procs.spawner import ExecSpawner, Spawner, ZygoteSpawner
+from supervisor.sessions.backoff import CrashBreaker
+from supervisor.sessions.context import SessionContext
+from supervisor.sessions.pressure import Pressure, sample
+from supervisor.sessions.profiles import remove_tree
+from supervisor.sessions.session import Session
+from supervisor.states import RUNNING_STATES, State
+from supervisor.store import Store
+
+__all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
+
+_log = get_logger()
+
+
+def validate_session_id(value: object) -> str:
+    """Return ``value`` if it is a valid session id, else raise InvalidRequest."""
+    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value):
+        raise InvalidRequest(
+            f"invalid session id {value!r}: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class Registry:
+    """All sessions of this daemon."""
+
+    def __init__(self, config: Config, store: Store, bus: EventBus, tg: asyncio.TaskGroup) -> None:
+        self.config = config
+        self.bus = bus
+        self._store = store
+        self._tg = tg
+        self._closing = False
+        self.spawner: Spawner = (
+            ZygoteSpawner(marker_env(config.state_dir, ""))
+            if config.sessions.worker_spawn == "zygote"
+            else ExecSpawner()
+        )
+        self._ctx = SessionContext(
+            config=config,
+            store=store,
+            bus=bus,
+            start_slots=asyncio.Semaphore(config.sessions.max_concurrent_starts),
+            breaker=CrashBreaker(config.limits),
+            spawner=self.spawner,
+            sweep=self.sweep,
+            logged_out=self._logged_out,
+        )
+        self.sessions: dict[str, Session] = {
+            record.id: Session(record, self._ctx) for record in store.list_sessions()
+        }
+        self.pressure: Pressure = sample(config.limits, config.state_dir)
+
+    def refresh_pressure(self) -> Pressure:
+        """Read the host again (called by the housekeeper on its interval)."""
+        self.pressure = sample(self.config.limits, self.config.state_dir)
+        return self.pressure
+
+    def _admit(self) -> None:
+        """Refuse a new Chrome while the host is short of memory or disk."""
+        if self.pressure.overloaded:
+            raise Overloaded(f"not starting a session now: {self.pressure.reason}",
+                             retry_after_s=max(1, round(self.config.limits.check_interval_s)))
+
+    @property
+    def breaker(self) -> CrashBreaker:
+        """The global crash breaker."""
+        return self._ctx.breaker
+
+    def get(self, session_id: str) -> Session:
+        """The session, or NotFound."""
+        validate_session_id(session_id)
+        try:
+            return self.sessions[session_id]
+        except KeyError:
+            raise NotFound(f"session {session_id!r} does not exist") from None
+
+    @property
+    def closing(self) -> bool:
+        """True once shutdown has begun."""
+        return self._closing
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise Unavailable("the daemon is shutting down")
+
+    def restore(self) -> int:
+        """Start every session whose desired state is running (and that a request has not
+        started already, since the API listens first); returns how many."""
+        wanted = [s for s in self.sessions.values()
+                  if s.record.desired == "running" and not s.running()]
+        for session in wanted:
+            self._launch(session)
+        return len(wanted)
+
+    async def create(self, session_id: str | None, start: bool, metadata: dict[str, Any],
+                     prepare: Callable[[str], None] | None = None) -> Session:
+        """Add a session (and start it unless ``start`` is false). ``prepare(id)`` runs once
+        the record exists, before any event of the session (its webhooks are set there)."""
+        self._check_open()
+        if session_id is None:
+            session_id = f"session-{secrets.token_hex(4)}"
+        validate_session_id(session_id)
+        if session_id in self.sessions:
+            raise Conflict(f"session {session_id!r} already exists")
+        limit = self.config.sessions.max_sessions
+        if len(self.sessions) >= limit:
+            raise TooManySessions(f"max_sessions ({limit}) reached; delete a session first")
+        if start:
+            self._admit()
+        record = self._store.insert_session(session_id, "running" if start else "stopped", metadata)
+        session = Session(record, self._ctx)
+        self.sessions[session_id] = session
+        _log.info("session.created", session_id=session_id, start=start)
+        if prepare is not None:
+            prepare(session_id)
+        self.bus.publish("session.created", session_id, {"start": start})
+        if start:
+            self._launch(session)
+        return session
+
+    async def start(self, session_id: str) -> Session:
+        """Start a stopped or failed session."""
+        self._check_open()
+        session = self.get(session_id)
+        async with session.lock:
+            if session.running():  # before anything changes, so a refusal changes nothing
+                raise Conflict(f"session {session_id!r} is already {session.state}")
+            self._admit()
+            session.update_record(desired="running")
+            session.policy.reset()
+            self._launch(session)
+        return session
+
+    async def stop(self, session_id: str) -> Session:
+        """Stop a session and remember that it should stay stopped."""
+        session = self.get(session_id)
+        async with session.lock:
+            session.update_record(desired="stopped")
+            await self._halt(session)
+        return session
+
+    async def restart(self, session_id: str) -> Session:
+        """Stop then start again, on the same profile."""
+        self._check_open()
+        session = self.get(session_id)
+        async with session.lock:
+            self._admit()
+            await self._halt(session)
+            session.update_record(desired="running")
+            session.policy.reset()
+            self.bus.publish("session.restart", session_id,
+                             {"kind": "requested", "reason": "restart requested"})
+            self._launch(session)
+        return session
+
+    async def delete(self, session_id: str) -> None:
+        """Stop a session, then delete its profile and its record."""
+        session = self.get(session_id)
+        async with session.lock:
+            await self._halt(session)
+            await remove_tree(self.config.layout.session_dir(session_id))
+            self._store.delete_session(session_id)
+            del self.sessions[session_id]
+        _log.info("session.deleted", session_id=session_id)
+        self.bus.publish("session.deleted", session_id, {})
+
+    def _logged_out(self, session_id: str) -> None:
+        """A session's account logged out: with auto_cleanup_on_logout, stop it and delete its
+        profile (in the background, owned by the daemon's TaskGroup)."""
+        if self.config.sessions.auto_cleanup_on_logout and not self._closing:
+            self._tg.create_task(self._cleanup_after_logout(session_id),
+                                 name=f"cleanup:{session_id}")
+
+    async def _cleanup_after_logout(self, session_id: str) -> None:
+        """Stop the session (Chrome closes first), wait ``cleanup_delay_s``, delete its profile.
+        The session stays, STOPPED; starting it again shows a new QR code. Never raises: this runs
+        in the daemon's TaskGroup, where one failure must not end the others."""
+        try:
+            session = await self.stop(session_id)
+            await asyncio.sleep(self.config.sessions.cleanup_delay_s)
+            async with session.lock:
+                if self.sessions.get(session_id) is not session or session.state != State.STOPPED:
+                    _log.info("logout.cleanup_skipped", session_id=session_id, state=str(session.state))
+                    return  # started again (its profile is in use) or deleted meanwhile
+                await remove_tree(Path(session.profile_dir))
+                session.update_record(last_exit="logged out; profile deleted")
+            _log.info("logout.profile_deleted", session_id=session_id, profile_dir=session.profile_dir)
+        except ZapvisorError as exc:  # deleted meanwhile, database unwritable, ...
+            _log.warning("logout.cleanup_failed", session_id=session_id, error=exc.message)
+        except OSError as exc:
+            _log.error("logout.cleanup_failed", session_id=session_id, error=str(exc))
+
+    def _launch(self, session: Session) -> None:
+        # One runner per session, ever: a second one would own a second worker and Chrome.
+        if session.running():
+            raise Conflict(f"session {session.id!r} is already {session.state}")
+        session.transition(State.STARTING, "queued")
+        session.runner = self._tg.create_task(session.run(), name=f"session:{session.id}")
+
+    async def _halt(self, session: Session) -> None:
+        """End a session's runner (the close order runs inside it) and mark it STOPPED."""
+        runner = session.runner
+        if session.state == State.STOPPED and (runner is None or runner.done()):
+            return
+        session.transition(State.STOPPING, "stop requested")
+        if runner is not None and not runner.done():
+            runner.cancel()
+            await asyncio.wait([runner])
+        session.runner = None
+        session.worker = None
+        session.transition(State.STOPPED, "stopped")
+
+    async def shutdown(self) -> None:
+        """Stop every session in parallel, keeping their desired states for the next start."""
+        self._closing = True
+        await asyncio.gather(*(self._halt(s) for s in self.sessions.values() if s.state != State.STOPPED))
+
+    async def close(self) -> None:
+        """After shutdown: end the zygote."""
+        await self.spawner.close()
+
+    def kill_all(self) -> None:
+        """The forced path: SIGKILL every worker now (their Chrome follow) and cut short
+        every runner's close order."""
+        for session in self.sessions.values():
+            if session.worker is not None:
+                session.worker.kill()
+            if session.runner is not None:
+                session.runner.cancel()
+
+    async def sweep(self, session_id: str | None = None) -> int:
+        """End processes marked for this state dir (and session) whose owner is gone."""
+        marked = await asyncio.to_thread(find_marked, self.config.state_dir, session_id)
+        if not marked:
+            return 0
+        ended = await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
+        if ended:
+            self.bus.publish("orphans.reaped", session_id, {"count": ended})
+        return ended
+
+    def running_count(self) -> int:
+        """Sessions with a live runner."""
+        return sum(1 for s in self.sessions.values() if s.state in RUNNING_STATES)
+

@@ -21,10 +21,11 @@ from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
 from supervisor.api import webhooks as api_webhooks
 from supervisor.api import whatsapp as api_whatsapp
-from supervisor.api.keys import API_KEY, REGISTRY, STARTED_AT
+from supervisor.api.keys import API_KEY, HOST_CPU, REGISTRY, STARTED_AT
 from supervisor.apikey import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
 from supervisor.logs import get_logger
+from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.registry import Registry
 
 __all__ = ["build_app"]
@@ -91,6 +92,7 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Appl
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
+    app[HOST_CPU] = HostCpu(time.monotonic())
     for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_roles,
                    api_dashboard):
         app.add_routes(module.routes)

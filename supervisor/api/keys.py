@@ -5,13 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from supervisor.hub import Hub
+from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.roles import Roles
 
-__all__ = ["REGISTRY", "API_KEY", "STARTED_AT", "HUB", "ROLES"]
+__all__ = ["API_KEY", "HOST_CPU", "HUB", "REGISTRY", "ROLES", "STARTED_AT"]
 
 REGISTRY = web.AppKey("registry", Registry)
 API_KEY = web.AppKey("api_key", str)
 STARTED_AT = web.AppKey("started_at", float)
 HUB = web.AppKey("hub", Hub)  # events, webhooks, metrics
 ROLES = web.AppKey("roles", Roles)  # role -> sessions, and the send router
+HOST_CPU = web.AppKey("host_cpu", HostCpu)  # the host's CPU share, for /api/stats

@@ -13,8 +13,9 @@ import psutil
 from aiohttp import web
 
 from supervisor.api.httputil import check_fields, json_object
-from supervisor.api.keys import HUB, REGISTRY, STARTED_AT
+from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, STARTED_AT
 from supervisor.events.webhooks import parse_hooks
+from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.session import Session
 from supervisor.states import State
 
@@ -67,22 +68,14 @@ def _status(session: Session) -> dict[str, Any]:
     }
 
 
-_CPU_WINDOW_S = 2.0
-_host_cpu = [time.monotonic(), psutil.cpu_percent(interval=None)]  # [read at, percent]
-
-
-def _host() -> dict[str, Any]:
-    """The host's memory and CPU. CPU is the busy share over the last window of at least
-    _CPU_WINDOW_S (without blocking: requests close together share one reading)."""
-    now = time.monotonic()
-    if now - _host_cpu[0] >= _CPU_WINDOW_S:
-        _host_cpu[:] = [now, psutil.cpu_percent(interval=None)]
+def _host(cpu: HostCpu) -> dict[str, Any]:
+    """The host's memory and CPU."""
     memory = psutil.virtual_memory()
     return {
         "memory_total_bytes": memory.total,
         "memory_available_bytes": memory.available,
         "memory_percent": memory.percent,
-        "cpu_percent": _host_cpu[1],
+        "cpu_percent": cpu.percent(time.monotonic()),
         "cpu_count": psutil.cpu_count() or 1,
         "load_1m": round(os.getloadavg()[0], 2),
     }
@@ -106,7 +99,7 @@ def _stats(app: web.Application) -> dict[str, Any]:
         "breaker_open": breaker.hold_s(time.monotonic()) > 0,
         "breaker_trips": breaker.trips,
         "max_sessions": registry.config.sessions.max_sessions,
-        "host": _host(),
+        "host": _host(app[HOST_CPU]),
     }
 
 

@@ -15,7 +15,7 @@ import psutil
 
 from supervisor.config import LimitsConfig
 
-__all__ = ["Pressure", "sample"]
+__all__ = ["HostCpu", "Pressure", "sample"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,20 @@ def sample(limits: LimitsConfig, state_dir: Path) -> Pressure:
     if disk < limits.min_free_disk_mb:
         reasons.append(f"free disk {disk:.0f} MB on {state_dir} is under {limits.min_free_disk_mb} MB")
     return Pressure(memory, disk, "; ".join(reasons))
+
+
+class HostCpu:
+    """The host's busy CPU share over the last window of at least ``window_s``, read without
+    blocking: requests close together share one reading. The first window starts when this
+    object is made (by the API, at start-up), not when the module is imported."""
+
+    def __init__(self, now: float, window_s: float = 2.0) -> None:
+        self._window_s = window_s
+        self._read_at = now
+        self._percent = psutil.cpu_percent(interval=None)
+
+    def percent(self, now: float) -> float:
+        """The busy share in percent (monotonic ``now``)."""
+        if now - self._read_at >= self._window_s:
+            self._read_at, self._percent = now, psutil.cpu_percent(interval=None)
+        return self._percent

@@ -5,7 +5,7 @@
 Every cycle creates a session (stopped), stops and deletes it; every ``--chrome-every``
 cycles one also starts a real Chrome and waits for WORKING. Prints the daemon's fds, threads
 and RSS at the start and the end, leftover session directories and marked processes.
-(The test suite runs a scaled-down version: tests/test_faults.py.)
+(The test suite runs a scaled-down version: tests/integration/test_faults.py.)
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from supervisor import config
 from supervisor.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_config_equals_defaults() -> None:

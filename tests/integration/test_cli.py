@@ -7,10 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support.daemon import API_KEY, Daemon
 
@@ -24,18 +21,8 @@ def zapvisor(*args: str, config: Path | None = None, env: dict[str, str] | None 
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
-@pytest.fixture
-def daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
-    d = Daemon(workdir, free_port, "http://127.0.0.1:9/")
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
-def test_lifecycle_commands_without_chrome(daemon: Daemon) -> None:
-    cfg = daemon.config_path
+def test_lifecycle_commands_without_chrome(plain_daemon: Daemon) -> None:
+    cfg = plain_daemon.config_path
     created = zapvisor("create", "vendas", "--no-start", "--metadata", '{"team": "sales"}',
                        "--json", config=cfg)
     assert created.returncode == 0, created.stderr
@@ -54,8 +41,8 @@ def test_lifecycle_commands_without_chrome(daemon: Daemon) -> None:
     assert json.loads(zapvisor("list", "--json", config=cfg).stdout)["sessions"] == []
 
 
-def test_errors_are_one_line_without_traceback(daemon: Daemon) -> None:
-    cfg = daemon.config_path
+def test_errors_are_one_line_without_traceback(plain_daemon: Daemon) -> None:
+    cfg = plain_daemon.config_path
     missing = zapvisor("stop", "ghost", config=cfg)
     assert missing.returncode == 1
     assert missing.stderr.strip() == "zapvisor: error: session 'ghost' does not exist"

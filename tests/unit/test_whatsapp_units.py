@@ -13,7 +13,7 @@ import pytest
 
 from supervisor import config
 from supervisor.errors import InvalidRequest
-from supervisor.sessions import messaging, profiles
+from supervisor.sessions import bootspec, messaging, profiles
 from tests.support.workerproc import boot_args
 from worker.chatbot import BotInfo, MessagePolicy
 from worker.scriptedpage import desktop_user_agent

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.daemon import Daemon
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "zapvisor.service"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "zapvisor.service"
 
 
 def _unit() -> configparser.ConfigParser:

@@ -27,24 +27,14 @@ from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, serving, wa_da
 from tests.wasim import RunningSimulator, SimError, run_simulator
 
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "isMobile": True, "hasTouch": True}
 T = TypeVar("T")
 
 
 # -- over HTTP, no browser ------------------------------------------------------------------
-
-
-@pytest.fixture
-def plain_daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
-    d = Daemon(workdir, free_port, "http://127.0.0.1:9/")
-    d.start()
-    try:
-        yield d
-    finally:
-        assert d.stop() == 0
 
 
 def fetch(d: Daemon, path: str, method: str = "GET",

@@ -8,6 +8,7 @@
     ├── InvalidRequest                 400  bad JSON, bad session id, bad field
     ├── Unauthorized                   401  missing or wrong API key
     ├── NotFound                       404  no such session or route
+    ├── NotOnWhatsApp                  422  the recipient's number has no WhatsApp account
     ├── Conflict                       409  the session exists, or is in the wrong state
     ├── PayloadTooLarge                413  body over server.max_body_bytes
     ├── TooManySessions                429  sessions.max_sessions reached
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidRequest",
     "Unauthorized",
     "NotFound",
+    "NotOnWhatsApp",
     "Conflict",
     "PayloadTooLarge",
     "TooManySessions",
@@ -96,6 +98,12 @@ class Conflict(ZapvisorError):
     status = 409
 
 
+class NotOnWhatsApp(ZapvisorError):
+    """The recipient's phone number is not on WhatsApp (WhatsApp's own answer)."""
+
+    status = 422
+
+
 class PayloadTooLarge(ZapvisorError):
     """The request body is larger than allowed."""
 
@@ -146,6 +154,7 @@ _FROM_WIRE: dict[str, type[ZapvisorError]] = {
     protocol.ErrorType.CONFLICT: Conflict,
     protocol.ErrorType.INVALID_REQUEST: InvalidRequest,
     protocol.ErrorType.NOT_FOUND: NotFound,
+    protocol.ErrorType.NOT_ON_WHATSAPP: NotOnWhatsApp,
     protocol.ErrorType.UNAVAILABLE: Unavailable,
 }
 

@@ -146,6 +146,7 @@ class Metrics:
                 "cpu_percent": figures["cpu_percent"], "uptime_s": figures["uptime_s"],
                 "restarts": session.record.restarts,
                 "messages_sent": counts["sent"], "messages_received": counts["received"],
+                "wa_version": session.page.wa_version,
             })
         totals = collections.Counter[str]()
         for counts in self.message_counts.values():
@@ -195,6 +196,7 @@ class _Live(Collector):
                     families[key].add_metric([session.id], value)
         yield from families.values()
         yield restarts
+        yield _versions(sessions)
         counts = self.outbox.counts()
         yield GaugeMetricFamily("zapvisor_webhook_queue_depth",
                                 "Webhook deliveries waiting to be sent", value=counts["pending"])
@@ -211,3 +213,15 @@ class _Live(Collector):
         breaker = self.registry.breaker.hold_s(time.monotonic()) > 0
         yield GaugeMetricFamily("zapvisor_breaker_open", "1 while the crash breaker holds restarts",
                                 value=int(breaker))
+
+
+def _versions(sessions: list[Session]) -> Metric:
+    """``zapvisor_whatsapp_web_info{session, version} 1``: which WhatsApp Web build each
+    session's page runs (a new build shows up as a new label value)."""
+    info = GaugeMetricFamily("zapvisor_whatsapp_web_info",
+                             "The WhatsApp Web build a session's page runs (value 1)",
+                             labels=["session", "version"])
+    for session in sessions:
+        if session.page.wa_version:
+            info.add_metric([session.id, session.page.wa_version], 1)
+    return info

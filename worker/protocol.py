@@ -114,6 +114,7 @@ class ErrorType(enum.StrEnum):
     INVALID_REQUEST = "InvalidRequest"  # bad arguments
     NOT_FOUND = "NotFound"  # the thing asked about does not exist
     UNAVAILABLE = "Unavailable"  # the page did not answer in time, or failed
+    NOT_ON_WHATSAPP = "NotOnWhatsApp"  # the recipient's number has no WhatsApp account
     WORKER_ERROR = "WorkerError"  # anything else
 
 
@@ -154,6 +155,11 @@ EV_MESSAGE: Final = "message"  # data: {"id", "from", "to", "chat_id", "body", "
 EV_MESSAGE_SENT: Final = "message.sent"  # data: {"id", "to", "ack", "timestamp", "body", "origin"}:
 #                                       every send the worker makes, origin "api" (OP_SEND_TEXT) or "bot"
 EV_MESSAGE_ACK: Final = "message.ack"  # data: {"id", "ack"}: -1 error, 0 pending, 1 server, 2 device, 3 read
+EV_PAGE: Final = "session.page"  # data: {"wa_version"}: the WhatsApp Web build the page runs, once known
+EV_SYNC: Final = "session.sync"  # data: {"percent"}: the first sync's progress as the page reports it
+EV_PAIRING_CODE: Final = "session.pairing_code"  # data: {"code", "phone", "expires_in_s"}: each new code
+EV_INCOMPATIBLE: Final = "session.incompatible"  # data: {"wa_version", "missing": ["module.function"]}:
+#                                       the page lacks what the driver needs; FAILED follows
 
 
 class ProtocolError(Exception):

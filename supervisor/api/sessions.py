@@ -51,6 +51,7 @@ def session_info(session: Session) -> dict[str, Any]:
         "processes": beat.get("processes"),
         "cdp_rtt_ms": beat.get("cdp_rtt_ms"),
         "profile_dir": session.profile_dir,
+        **session.page.as_dict(),
         "metadata": rec.metadata,
     }
 

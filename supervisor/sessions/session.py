@@ -20,6 +20,7 @@ from supervisor.sessions.backoff import RestartPolicy
 from supervisor.sessions.bootspec import boot_spec
 from supervisor.sessions.context import SessionContext
 from supervisor.sessions.exits import Action, Exit, decide, restart_kind
+from supervisor.sessions.page import PageFacts
 from supervisor.sessions.resources import ResourceSampler
 from supervisor.states import ALLOWED, RUNNING_STATES, State
 from supervisor.store import SessionRecord
@@ -55,6 +56,7 @@ class Session:
         self.recycle_reason = ""
         self.ready_at = 0.0  # monotonic time the current worker became ready, 0 if not
         self.qr: str | None = None  # the latest QR string the page showed (see offered_qr)
+        self.page = PageFacts()  # what the page told about itself (version, sync, pairing)
         self.resources = ResourceSampler(ctx.config.events.resource_interval_s)
         self._log = get_logger(session_id=self.id)
 
@@ -266,6 +268,8 @@ class Session:
         elif event == protocol.EV_LOGOUT:
             self.update_record(phone_number=None)
             self.ctx.logged_out(self.id)
+        else:
+            self.page.update(event, data)
         if event not in _WORKER_INTERNAL:
             self.ctx.bus.publish(event, self.id, data)
 

@@ -152,6 +152,7 @@ class WhatsAppConfig:
     ready_timeout_s: float = 60.0
     qr_timeout_s: float = 60.0
     qr_max_refreshes: int = 10
+    pairing_code_interval_s: float = 180.0
     takeover_on_conflict: bool = False
     send_timeout_s: float = 30.0
     max_text_chars: int = 65536
@@ -164,7 +165,7 @@ class WhatsAppConfig:
     def __post_init__(self) -> None:
         _require(bool(self.url), "url", "must not be empty")
         _require(self.driver in ("whatsapp", "basic"), "driver", "must be whatsapp or basic")
-        for key in ("ready_timeout_s", "qr_timeout_s", "send_timeout_s"):
+        for key in ("ready_timeout_s", "qr_timeout_s", "send_timeout_s", "pairing_code_interval_s"):
             _require(getattr(self, key) > 0, key, "must be > 0")
         _require(self.qr_max_refreshes >= 1, "qr_max_refreshes", "must be at least 1")
         _require(self.max_text_chars >= 1, "max_text_chars", "must be at least 1")

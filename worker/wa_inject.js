@@ -1,30 +1,72 @@
 /*
  * zapvisor: everything that touches WhatsApp Web's internals, on the page side.
  *
- * Added by worker/whatsapp.py to every new document (it only defines functions; nothing runs
- * before `install()`, which the worker calls once `ready()`). Uses only what the real page
- * offers: `window.Debug.VERSION` and `window.require('WAWeb…')` modules
- * (research/whatsapp-anchors.md §8). Defines `window.__zapvisor`; events go back to
- * the worker through the binding named in `install()` (pyppeteer's exposeFunction), each one
- * tagged with the generation given to the latest `install()`, so the worker can drop events
+ * Added by the WhatsApp driver to every new document (it only defines functions; nothing runs
+ * before `install()`). Uses only what the real page offers: `window.Debug.VERSION` and
+ * `window.require('WAWeb…')` modules (research/whatsapp-anchors.md §8, §10). Defines
+ * `window.__zapvisor`; events go back to the worker through the binding named in `install()`,
+ * each tagged with the generation given to the latest `install()`, so the worker can drop events
  * of a document it already left.
+ *
+ * WhatsApp Web changes under us about monthly (§10), so:
+ * - modules register gradually after `Debug.VERSION` and `require` throws for one not there yet
+ *   (§10.5): `missing(stage)` names what is not there; the worker waits, then fails with names;
+ * - ids are serialized with `String(x)`, never `._serialized` (MsgKey lost it in 2026, §10.1);
+ * - several things have two homes across builds (the ADV secret, §10.7): first one found wins.
  */
 (function () {
   'use strict';
   if (window.__zapvisor) return;  // once per document: listeners must not be attached twice
 
   const mod = (name) => window.require(name);
-  const ser = (wid) => (wid ? (wid._serialized || String(wid)) : null);
+  const ser = (x) => (x === null || x === undefined ? null : String(x));
   let binding = null;
   let gen = 0;
-  let listening = false;
+  let listening = null;  // the stages whose listeners are attached
   const ours = new Set();  // ids of messages sent through sendText: not reported as incoming
+
+  /** The ADV secret's home: WAWebUserPrefsMultiDevice in 2026 (§10.7), before that the other. */
+  const ADV_SECRET = ['WAWebUserPrefsMultiDevice.getADVSecretKey', 'WAWebAdvSignatureApi.getADVSecretKey'];
+
+  /** What each stage needs: 'module.path' (all required) or [alternatives] (one of them). */
+  const NEEDS = {
+    login: ['WAWebSocketModel.Socket', 'WAWebConnModel.Conn', 'WAWebCmd.Cmd', 'WABase64.encodeB64',
+      'WAWebUserPrefsInfoStore.waNoiseInfo', 'WAWebSignalStoreApi.waSignalStore',
+      ADV_SECRET,
+      'WAWebCompanionRegClientUtils.DEVICE_PLATFORM', 'WAWebUserPrefsMeUser.getMaybeMePnUser',
+      'WAWebAltDeviceLinkingApi.startAltLinkingFlow'],
+    chat: ['WAWebCollections.Msg', 'WAWebCollections.Chat', 'WAWebWidFactory.createWid',
+      'WAWebMsgKey.newId', 'WAWebSendMsgChatAction.addAndSendMsgToChat',
+      'WAWebFindChatAction.findOrCreateLatestChat', 'WAWebUserPrefsMeUser.getMaybeMeLidUser'],
+  };
+
+  /** The value at 'module.path', or undefined (a module not registered yet throws). */
+  function lookup(path) {
+    const [name, ...attrs] = path.split('.');
+    let value;
+    try { value = mod(name); } catch (e) { return undefined; }
+    for (const attr of attrs) value = value === null || value === undefined ? undefined : value[attr];
+    return value;
+  }
+  const fn = (path) => { const f = lookup(path); return typeof f === 'function' ? f : null; };
+  /** Call 'module.function' as a method of its module. */
+  function call(path, ...args) {
+    const dot = path.lastIndexOf('.');
+    return lookup(path.slice(0, dot))[path.slice(dot + 1)](...args);
+  }
+
+  /** The names of `stage`'s needs that the page does not offer (now). */
+  function missing(stage) {
+    return NEEDS[stage].filter((need) => (Array.isArray(need) ? need : [need])
+      .every((path) => lookup(path) === undefined)).map((need) => [].concat(need).join(' or '));
+  }
 
   function post(type, data) {
     if (!binding || typeof window[binding] !== 'function') return;
     // The binding answers with a promise nobody needs; a failed call must not break WA's code.
     Promise.resolve(window[binding](Object.assign({ type, gen }, data))).catch(() => undefined);
   }
+  const failed = (where) => (e) => post('error', { where, message: String((e && e.message) || e) });
 
   /** The QR string of anchors §8 item 7: ref,staticKey,identityKey,advSecret,platform. */
   async function qr() {
@@ -33,19 +75,31 @@
     const B = mod('WABase64');
     const noise = await mod('WAWebUserPrefsInfoStore').waNoiseInfo.get();
     const reg = await mod('WAWebSignalStoreApi').waSignalStore.getRegistrationInfo();
-    const adv = await mod('WAWebAdvSignatureApi').getADVSecretKey();
+    const adv = await call(ADV_SECRET.find((path) => fn(path)));
     const platform = mod('WAWebCompanionRegClientUtils').DEVICE_PLATFORM;
     const parts = [ref, B.encodeB64(noise.staticKeyPair.pubKey),
       B.encodeB64(reg.identityKeyPair.pubKey), adv, platform];
     return { ref, qr: parts.join(',') };
   }
 
-  /** The logged-in account, or null. */
+  /** The logged-in account, or null: its phone number and, where known, its LID. */
   function me() {
     const users = mod('WAWebUserPrefsMeUser');
-    const wid = users.getMaybeMePnUser() || users.getMaybeMeLidUser();
+    const pn = users.getMaybeMePnUser();
+    const lid = fn('WAWebUserPrefsMeUser.getMaybeMeLidUser') ? users.getMaybeMeLidUser() : null;
+    const wid = pn || lid;
     if (!wid) return null;
-    return { wid: ser(wid), user: wid.user, pushname: mod('WAWebConnModel').Conn.pushname || null };
+    return { wid: ser(wid), user: wid.user, lid: ser(lid),
+      pushname: mod('WAWebConnModel').Conn.pushname || null };
+  }
+
+  /** A user's phone number (digits) from a `@lid` id, when WhatsApp knows it (§10.3-4). */
+  function phoneOf(wid) {
+    if (!wid) return null;
+    if (wid.server === 'c.us') return wid.user;
+    const get = fn('WAWebApiContact.getPhoneNumber');
+    if (wid.server !== 'lid' || !get) return null;
+    try { const pn = get(wid); return pn ? pn.user || String(pn).split('@')[0] : null; } catch (e) { return null; }
   }
 
   function kindOf(chat) {
@@ -57,14 +111,22 @@
     return 'private';
   }
 
+  const MEDIA = new Set(['image', 'video', 'document', 'audio', 'ptt', 'sticker']);
+
   /** A message model as plain JSON (the worker's `message` event payload). */
   function message(m) {
     const chat = ser(m.id.remote);
+    const media = MEDIA.has(m.type) || !!m.directPath;
+    const sender = m.author || (m.id.fromMe ? null : m.from);
     return {
       id: ser(m.id), from: ser(m.from), to: ser(m.to), chat_id: chat,
-      body: typeof m.body === 'string' ? m.body : '', msg_type: m.type, timestamp: m.t,
-      from_me: !!m.id.fromMe, author: ser(m.author) || null,
+      // A media message's body is its base64 thumbnail; its text is the caption (§10.6).
+      body: media ? (m.caption || '') : (typeof m.body === 'string' ? m.body : ''),
+      msg_type: m.type, timestamp: m.t, from_me: !!m.id.fromMe, author: ser(m.author) || null,
+      sender_id: ser(sender), sender_phone: phoneOf(sender),
       kind: m.isStatusV3 ? 'status' : kindOf(chat), notify_name: m.notifyName || null,
+      has_media: media, mimetype: media ? m.mimetype || null : null,
+      filename: media ? m.filename || null : null, size: media ? m.size || null : null,
     };
   }
 
@@ -74,20 +136,22 @@
       version: window.Debug.VERSION };
   }
 
-  function listen() {
+  function listenLogin() {
     const S = mod('WAWebSocketModel').Socket;
     const Conn = mod('WAWebConnModel').Conn;
     const Cmd = mod('WAWebCmd').Cmd;
-    const Msg = mod('WAWebCollections').Msg;
     // Read the models themselves: listener argument shapes differ between WA builds.
     S.on('change:state', () => post('state', { state: S.state }));
     S.on('change:hasSynced', () => post('synced', { synced: !!S.hasSynced }));
-    Conn.on('change:ref', () => {
-      qr().then((q) => { if (q) post('qr', q); })
-        .catch((e) => post('error', { where: 'qr', message: String(e && e.message || e) }));
-    });
+    Conn.on('change:ref', () => { qr().then((q) => { if (q) post('qr', q); }).catch(failed('qr')); });
     Cmd.on('logout', () => post('logout', {}));
     Cmd.on('logout_from_bridge', () => post('logout', {}));
+    Cmd.on('offline_progress_update_from_bridge', (p) => post('sync', {
+      percent: typeof p === 'number' ? p : (p && (p.percent !== undefined ? p.percent : p.progress)) }));
+  }
+
+  function listenChat() {
+    const Msg = mod('WAWebCollections').Msg;
     Msg.on('add', (m) => {
       if (!m || !m.isNewMsg || ours.delete(ser(m.id))) return;
       if (m.type === 'ciphertext') {  // not decrypted yet: report it once it is
@@ -100,16 +164,15 @@
   }
 
   /**
-   * Attach the listeners (first), then read the current state: a page that synced before we
-   * listened is still seen as synced. Returns the state, plus the QR when one is shown.
+   * Attach the listeners of `stage` ('login', then 'chat' once its modules are there) first,
+   * then read the current state: a page that synced before we listened is still seen as synced.
    */
-  async function install(bindingName, generation) {
+  async function install(bindingName, generation, stage) {
     binding = bindingName;
     gen = generation;
-    if (!listening) {
-      listen();
-      listening = true;
-    }
+    listening = listening || new Set();
+    if (!listening.has('login')) { listenLogin(); listening.add('login'); }
+    if (stage === 'chat' && !listening.has('chat')) { listenChat(); listening.add('chat'); }
     const now = snapshot();
     if (now.ref && (now.state === 'UNPAIRED' || now.state === 'UNPAIRED_IDLE')) {
       const q = await qr();
@@ -118,23 +181,57 @@
     return now;
   }
 
+  class Refused extends Error {
+    constructor(code, message) { super(message); this.name = 'Refused'; this.code = code; }
+  }
+
+  /** The chat to send to; a phone number's LID is resolved first where the page has LIDs
+   * (§10.3: findOrCreateLatestChat throws "No LID for user" for a number never seen). */
+  async function chatFor(to) {
+    const wid = mod('WAWebWidFactory').createWid(to);
+    const Chat = mod('WAWebCollections').Chat;
+    const known = Chat.get(wid);
+    if (known) return known;
+    if (wid.server === 'c.us' && fn('WAWebApiContact.getCurrentLid')) {
+      const C = mod('WAWebApiContact');
+      let lid = C.getCurrentLid(wid);
+      if (!lid && fn('WAWebQueryExistsJob.queryWidExists')) {
+        const found = await mod('WAWebQueryExistsJob').queryWidExists(wid);
+        if (!found || !found.wid) throw new Refused('NotOnWhatsApp', `${wid.user} is not on WhatsApp`);
+        lid = C.getCurrentLid(wid);
+      }
+      if (lid && Chat.get(lid)) return Chat.get(lid);
+    }
+    const found = await mod('WAWebFindChatAction').findOrCreateLatestChat(wid);
+    return (found && found.chat) || found;
+  }
+
+  /** Our id as this chat addresses us (§10.2): the LID in `@lid` chats and in groups in LID
+   * addressing mode, the phone number elsewhere. */
+  function meIn(chat) {
+    const users = mod('WAWebUserPrefsMeUser');
+    const lidMode = chat.id.server === 'lid'
+      || (chat.id.server === 'g.us' && !!(chat.groupMetadata && chat.groupMetadata.isLidAddressingMode));
+    const lid = users.getMaybeMeLidUser();
+    return (lidMode && lid) || users.getMaybeMePnUser() || lid;
+  }
+
   /** Send a text (anchors §8 item 13); resolves once the page handed it to the server. */
   async function sendText(to, body) {
-    const wid = mod('WAWebWidFactory').createWid(to);
-    const chat = mod('WAWebCollections').Chat.get(wid)
-      || (await mod('WAWebFindChatAction').findOrCreateLatestChat(wid)).chat;
+    const chat = await chatFor(to);
     const MsgKey = mod('WAWebMsgKey');
-    const users = mod('WAWebUserPrefsMeUser');
-    const meWid = users.getMaybeMePnUser() || users.getMaybeMeLidUser();
-    const key = new MsgKey({ from: meWid, to: chat.id, id: await MsgKey.newId(),
-      participant: chat.id.isGroup() ? meWid : undefined, selfDir: 'out' });
-    ours.add(key._serialized);
+    const from = meIn(chat);
+    const group = chat.id.server === 'g.us';
+    const key = new MsgKey({ from, to: chat.id, id: await MsgKey.newId(),
+      participant: group ? from : undefined, selfDir: 'out' });
+    const id = ser(key);
+    ours.add(id);
     const sent = mod('WAWebSendMsgChatAction').addAndSendMsgToChat(chat, {
-      id: key, ack: 0, body, from: meWid, to: chat.id, local: true, self: 'out',
+      id: key, ack: 0, body, from, to: chat.id, local: true, self: 'out',
       t: Math.floor(Date.now() / 1000), isNewMsg: true, type: 'chat' });
     await Promise.all(Array.isArray(sent) ? sent : [sent]);
-    const msg = mod('WAWebCollections').Msg.get(key._serialized);
-    return { id: key._serialized, to: ser(chat.id), ack: msg ? msg.ack : 0,
+    const msg = mod('WAWebCollections').Msg.get(key);
+    return { id: msg ? ser(msg.id) : id, to: ser(chat.id), ack: msg ? msg.ack : 0,
       timestamp: msg ? msg.t : Math.floor(Date.now() / 1000) };
   }
 
@@ -146,13 +243,14 @@
     return String(await link.startAltLinkingFlow(phone, showNotification));
   }
 
-  /** True once WhatsApp Web's modules are there (anchors §8 item 4). */
+  /** True once WhatsApp Web announced itself (anchors §8 item 4); modules may still be missing. */
   function ready() {
     return !!(window.Debug && window.Debug.VERSION) && typeof window.require === 'function';
   }
 
   window.__zapvisor = {
-    ready, install, qr, me, sendText, pairingCode,
+    ready, missing, install, qr, me, sendText, pairingCode,
+    version: () => String(window.Debug.VERSION),
     // Next turn: the call must return before the page starts leaving (post_logout=1).
     logout: () => { setTimeout(() => mod('WAWebSocketModel').Socket.logout(), 0); return true; },
     takeover: () => { mod('WAWebSocketModel').Socket.takeover(); return true; },

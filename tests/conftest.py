@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.wa import fast_simulator
 from tests.wasim import RunningSimulator
@@ -89,3 +90,15 @@ def free_port() -> int:
 def workdir(tmp_path: Path) -> Path:
     """A resolved temporary directory (state dirs are compared as real paths)."""
     return tmp_path.resolve()
+
+
+@pytest.fixture
+def plain_daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
+    """A daemon whose sessions (if any start) load a page nobody serves; most tests here create
+    them stopped, so no Chrome runs. It must stop cleanly."""
+    d = Daemon(workdir, free_port, "http://127.0.0.1:9/")
+    d.start()
+    try:
+        yield d
+    finally:
+        assert d.stop() == 0

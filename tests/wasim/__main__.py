@@ -16,8 +16,8 @@ from .app import make_app
 from .config import BUILD_DEFAULTS, BUILDS, FIELD_TYPES, SimConfig
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse options and serve until interrupted."""
+def parse_args(argv: list[str] | None = None) -> tuple[str, int, SimConfig]:
+    """The host, port and SimConfig the command line asks for."""
     parser = argparse.ArgumentParser(prog="python -m tests.wasim", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
@@ -34,12 +34,17 @@ def main(argv: list[str] | None = None) -> None:
                             choices=BUILDS if f.name == "build" else None)
     args = parser.parse_args(argv)
     config = SimConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SimConfig)})
+    return args.host, args.port, config
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse options and serve until interrupted."""
+    host, port, config = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"wasim: WhatsApp Web simulator ({config.build} build, "
-          f"{config.resolved()['version']}) on http://{args.host}:{args.port}/ "
+          f"{config.resolved()['version']}) on http://{host}:{port}/ "
           f"(controls under /_sim/)", flush=True)
-    web.run_app(make_app(config), host=args.host, port=args.port, print=None,
-                shutdown_timeout=2.0)
+    web.run_app(make_app(config), host=host, port=port, print=None, shutdown_timeout=2.0)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,16 @@ CONTACT = "5511999999999"
 
 #: Simulator timings for tests: a page ready in ~0.2 s, linked in ~0.3 s.
 FAST_SIM = {"boot_ms": 100, "open_ms": 50, "sync_ms": 150, "logout_nav_ms": 100, "ack_delay_ms": 50}
+#: On top of FAST_SIM for the 2026 build: late modules after 0.2 s, a 0.3 s first sync.
+FAST_SIM_2026 = {"late_modules_ms": 200, "first_sync_ms": 300}
 
 
 @contextmanager
-def fast_simulator(ref_ttl_s: float) -> Iterator[RunningSimulator]:
-    """The simulator with test timings; a new QR code every ``ref_ttl_s`` seconds."""
-    with run_simulator(ref_ttl_s=ref_ttl_s, **FAST_SIM) as sim:
+def fast_simulator(ref_ttl_s: float, build: str = "2024") -> Iterator[RunningSimulator]:
+    """The simulator with test timings; a new QR code every ``ref_ttl_s`` seconds; ``build``
+    "2024" (default) or "2026" (see tests/wasim/config.py)."""
+    timings: dict[str, Any] = FAST_SIM | (FAST_SIM_2026 if build == "2026" else {})
+    with run_simulator(ref_ttl_s=ref_ttl_s, build=build, **timings) as sim:
         yield sim
 
 

@@ -1,7 +1,8 @@
 """The aiohttp application: the fake WhatsApp Web page, its WebSocket, and the controls.
 
 Routes:
-    GET /              the page (honours the break mode: fail_load, hang, no_debug)
+    GET /              the page (honours the break mode: fail_load, hang, no_debug);
+                       ``?build=2024|2026`` picks the build for this load (default: config)
     GET /_wasim/*.js   the page's scripts
     GET /_sim/ws       the page's channel back to "WhatsApp's servers"
     /_sim/...          the test controls (see controls.py)
@@ -18,6 +19,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from . import directory
+from .config import BUILDS
 from .controls import add_control_routes
 from .hub import ControlError, Hub, PageClient, SimConfig
 
@@ -37,7 +40,10 @@ async def index(request: web.Request) -> web.StreamResponse:
     if hub.mode == "hang":
         await hub.stopping.wait()
         return web.Response(status=503, text="simulator stopping", headers=_NO_STORE)
-    config = json.dumps(hub.config.page_config(no_debug=hub.mode == "no_debug"))
+    build = request.query.get("build") or None
+    if build is not None and build not in BUILDS:
+        return web.Response(status=400, text=f"build must be one of {', '.join(BUILDS)}")
+    config = json.dumps(hub.config.page_config(no_debug=hub.mode == "no_debug", build=build))
     html = (STATIC / "index.html").read_text().replace("{{CONFIG}}", config.replace("</", "<\\/"))
     return web.Response(text=html, content_type="text/html", headers=_NO_STORE)
 
@@ -100,6 +106,7 @@ async def _deliver_queued(hub: Hub, client: PageClient, item: dict[str, Any]) ->
 
 def _update_status(client: PageClient, data: dict[str, Any]) -> None:
     client.seen = time.monotonic()
+    client.build = str(data.get("build", client.build))
     client.state = str(data.get("state", client.state))
     client.ready = bool(data.get("ready", client.ready))
     client.synced = bool(data.get("synced", client.synced))
@@ -131,28 +138,40 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
     elif kind == "ref_expired":
         if data.get("ref") == client.ref:
             client.ref_live = False
+    elif kind == "code_cancelled":
+        client.pairing_code = None
     elif kind == "logged_out":
         client.phone = None
         client.synced = False
         client.ref_live = False
         client.pairing_code = None
-    elif kind in ("ref", "pairing_code", "sent"):
+    elif kind in ("ref", "pairing_code", "sent", "query_exists", "group_info"):
         reply: dict[str, Any] = {"type": "reply", "req_id": data.get("req_id"), "ok": True}
         if kind == "ref":
             reply["ref"] = hub.issue_ref(client)
         elif kind == "pairing_code":
-            reply["code"] = hub.issue_pairing_code(client, str(data.get("phone", "")))
-        else:
+            phone = str(data.get("phone", ""))
+            reply["code"], reply["ttl_s"] = hub.issue_pairing_code(client, phone)
+        elif kind == "sent":
             _record_sent(hub, client, data)
+        else:
+            reply.update(directory.answer(hub, kind, data))
         await ws.send_json(reply)
 
 
 def _record_sent(hub: Hub, client: PageClient, data: dict[str, Any]) -> None:
-    """Keep a sent message (once per id) and schedule its server ack (ack 1)."""
+    """Keep a sent message (once per id) and schedule its server ack (ack 1).
+
+    The server accepts (ack 1) even a message that will reach nobody: ``delivered`` false
+    (the page found its ``from`` wrong for the chat's addressing, see static/lid.js) only
+    means it never goes further (controls.ack refuses 2-4)."""
     if any(m["id"] == data["id"] for m in client.sent):
         return
     client.sent.append({"id": data["id"], "to": data["to"], "body": data.get("body"),
-                        "t": data.get("t"), "type": data.get("msg_type", "chat")})
+                        "t": data.get("t"), "type": data.get("msg_type", "chat"),
+                        "from": data.get("from"), "participant": data.get("participant"),
+                        "delivered": data.get("delivered", True) is not False,
+                        "reason": data.get("reason")})
 
     async def server_ack() -> None:
         await asyncio.sleep(hub.config.ack_delay_ms / 1000)

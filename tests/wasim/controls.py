@@ -3,28 +3,24 @@
 A driver must never call these; they are out of band. Every control that touches a page
 returns only after the page acknowledged it (or 504 after the control timeout). Errors are
 JSON ``{"error": "..."}`` with a meaningful status (400 bad request, 404 unknown page,
-409 wrong moment or stale ref, 502 page went away, 504 page did not answer).
+409 wrong moment or stale ref, 410 expired pairing code, 502 page went away, 504 page did
+not answer).
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from .hub import MODES, WA_STATES, ControlError, Hub, PageClient, new_message_id
+from . import directory
+from .hub import MODES, WA_STATES, ControlError, Hub, PageClient
+from .inbound import incoming_args
 
 __all__ = ["add_control_routes"]
 
 Handler = Callable[[Hub, dict[str, Any]], Awaitable[Any]]
-
-
-def _lid_for(phone: str) -> str:
-    """A stable fake LID for a phone number."""
-    return str(int(hashlib.sha256(phone.encode()).hexdigest()[:12], 16))
 
 
 def _phone(body: dict[str, Any]) -> str:
@@ -37,8 +33,9 @@ def _phone(body: dict[str, Any]) -> str:
 async def _pair(hub: Hub, client: PageClient, body: dict[str, Any], via: str) -> dict[str, Any]:
     phone = _phone(body)
     result = await hub.command(client, "pair", via=via, ref=client.ref, phone=phone,
-                               pushname=body.get("pushname"), lid=_lid_for(phone),
-                               platform=body.get("platform", "android"))
+                               pushname=body.get("pushname"), lid=directory.lid_for(hub, phone),
+                               platform=body.get("platform", "android"),
+                               contacts=directory.known_contacts(hub))
     client.ref_live = False
     client.pairing_code = None
     return {"client_id": client.client_id, "phone": phone, "wid": result.get("wid")}
@@ -59,6 +56,8 @@ async def pairing_code(hub: Hub, body: dict[str, Any]) -> Any:
     client = hub.resolve({k: body.get(k) for k in ("client_id", "code")})
     if not client.pairing_code:
         raise ControlError(409, "the page has not asked for a pairing code")
+    if client.pairing_code_expired:
+        raise ControlError(410, "the pairing code expired; the page must ask for a new one")
     body = dict(body)
     body.setdefault("phone", client.pairing_phone)
     if _phone(body) != client.pairing_phone:
@@ -66,37 +65,10 @@ async def pairing_code(hub: Hub, body: dict[str, Any]) -> Any:
     return await _pair(hub, client, body, "code")
 
 
-def _incoming_args(body: dict[str, Any]) -> dict[str, Any]:
-    sender = str(body.get("from") or "")
-    kind = body.get("kind") or (
-        "group" if sender.endswith("@g.us") else "newsletter" if sender.endswith("@newsletter")
-        else "status" if sender == "status@broadcast" else "private")
-    author = body.get("author")
-    user_id = ("@c.us", "@lid")
-    if kind == "private" and not sender.endswith(user_id):
-        raise ControlError(400, "private messages come from ...@c.us or ...@lid")
-    if kind == "group" and not (sender.endswith("@g.us") and str(author or "").endswith(user_id)):
-        raise ControlError(400, "group messages need from ...@g.us and author ...@c.us")
-    if kind == "status":
-        author = author or (sender if sender.endswith(user_id) else None)
-        if not str(author or "").endswith(user_id):
-            raise ControlError(400, "status messages need the poster as author (or from)")
-        sender = "status@broadcast"
-    if kind == "newsletter" and not sender.endswith("@newsletter"):
-        raise ControlError(400, "newsletter messages come from ...@newsletter")
-    if kind not in ("private", "group", "status", "newsletter"):
-        raise ControlError(400, "kind must be private, group, status or newsletter")
-    if not isinstance(body.get("body"), str):
-        raise ControlError(400, "body must be a string")
-    return {"from": sender, "kind": kind, "author": author, "body": body["body"],
-            "pushname": body.get("pushname"), "id": str(body.get("id") or new_message_id()),
-            "t": int(body.get("t") or time.time())}
-
-
 async def incoming(hub: Hub, body: dict[str, Any]) -> Any:
     """Deliver a message to a paired page (Msg `add`, isNewMsg true)."""
     client = hub.resolve({k: body.get(k) for k in ("client_id", "phone")})
-    args = _incoming_args(body)
+    args = incoming_args(hub, client, body)
     if body.get("queue") and client.ws is None:
         client.queued.append({"cmd": "incoming", **args})
         return web.json_response({"queued": True, "id": args["id"]}, status=202)
@@ -104,7 +76,13 @@ async def incoming(hub: Hub, body: dict[str, Any]) -> Any:
 
 
 async def ack(hub: Hub, body: dict[str, Any]) -> Any:
-    """Move a sent message's ack (1 server, 2 device, 3 read, 4 played; -1 error)."""
+    """Move a sent message's ack (1 server, 2 device, 3 read, 4 played; -1 error).
+
+    A message recorded undelivered (wrong ``from`` for the chat's addressing) cannot go past
+    1: WhatsApp's server accepts it (one tick) but no device ever gets it (rmyndharis/OpenWA
+    #199: group sends "silently never delivered" after the LID migration, status stays
+    "sent"; canove/whaileys #99: LID groups, "a single check ... delivered to nobody").
+    Ack -1 (error) stays possible for tests of failure paths."""
     message_id = str(body.get("message_id") or "")
     level = body.get("ack")
     if not isinstance(level, int) or not -1 <= level <= 4:
@@ -116,6 +94,9 @@ async def ack(hub: Hub, body: dict[str, Any]) -> Any:
         if not owners:
             raise ControlError(404, "no page sent a message with this id")
         client = owners[0]
+    record = next((m for m in client.sent if m["id"] == message_id), None)
+    if record is not None and record.get("delivered") is False and level >= 2:
+        raise ControlError(409, "this message reached no recipient (undelivered): it stays at 1")
     return await hub.command(client, "ack", message_id=message_id, ack=level)
 
 
@@ -145,8 +126,7 @@ async def set_config(hub: Hub, body: dict[str, Any]) -> Any:
         hub.config.update(body)
     except (AttributeError, TypeError, ValueError) as exc:
         raise ControlError(400, f"bad config: {exc}") from None
-    return hub.config.page_config(no_debug=False) | {"ack_delay_ms": hub.config.ack_delay_ms,
-                                                      "control_timeout_s": hub.config.control_timeout_s}
+    return hub.config.resolved() | {"no_debug": False}
 
 
 async def reset(hub: Hub, body: dict[str, Any]) -> Any:
@@ -187,12 +167,22 @@ def add_control_routes(app: web.Application, key: web.AppKey[Hub]) -> None:
             return web.json_response({"error": exc.message}, status=exc.status)
         return web.json_response(client.sent)
 
+    async def lid(request: web.Request) -> web.StreamResponse:
+        hub = request.app[key]
+        try:
+            phone = _phone({"phone": request.query.get("phone")})
+        except ControlError as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        return web.json_response({"phone": phone, "lid": directory.lid_for(hub, phone) + "@lid",
+                                  "on_whatsapp": directory.on_whatsapp(hub, phone)})
+
     async def state(request: web.Request) -> web.StreamResponse:
         hub = request.app[key]
         return web.json_response({"mode": hub.mode, "config": await set_config(hub, {})})
 
     app.router.add_get("/_sim/clients", clients)
     app.router.add_get("/_sim/sent", sent)
+    app.router.add_get("/_sim/lid", lid)
     app.router.add_get("/_sim/mode", state)
     app.router.add_get("/_sim/config", state)
     for path, handler in [("scan", scan), ("pairing-code", pairing_code), ("incoming", incoming),

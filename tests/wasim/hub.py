@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .config import SimConfig
+
 __all__ = ["MODES", "WA_STATES", "ControlError", "Hub", "PageClient", "SimConfig"]
 
 MODES = ("normal", "fail_load", "hang", "no_debug")
@@ -27,35 +29,6 @@ WA_STATES = (
     "TOS_BLOCK", "SMB_TOS_BLOCK", "PROXYBLOCK", "DEPRECATED_VERSION", "UNLAUNCHED",
 )
 _CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
-
-
-@dataclass
-class SimConfig:
-    """Timings and identity of the simulated page; query-string keys override per page load."""
-
-    version: str = "2.3000.1017054665"
-    platform: str = "WEB"
-    boot_ms: int = 300
-    open_ms: int = 200
-    sync_ms: int = 600
-    ref_ttl_s: float = 20.0
-    max_refs: int = 6
-    logout_nav_ms: int = 250
-    ack_delay_ms: int = 150
-    control_timeout_s: float = 5.0
-
-    def page_config(self, no_debug: bool) -> dict[str, Any]:
-        """The JSON the page reads at boot."""
-        data = dataclasses.asdict(self)
-        del data["ack_delay_ms"], data["control_timeout_s"]
-        data["no_debug"] = no_debug
-        return data
-
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update, coercing to each field's type; unknown keys raise KeyError."""
-        for key, value in changes.items():
-            current = getattr(self, key)  # AttributeError for unknown keys
-            setattr(self, key, type(current)(value))
 
 
 class ControlError(Exception):
@@ -72,6 +45,7 @@ class PageClient:
     """What the server knows about one page (one browser profile)."""
 
     client_id: str
+    build: str = "2024"
     ws: web.WebSocketResponse | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     state: str = "UNLAUNCHED"
@@ -88,9 +62,16 @@ class PageClient:
     seen: float = field(default_factory=time.monotonic)
     pairing_code: str | None = None
     pairing_phone: str | None = None
+    pairing_code_deadline: float | None = None
     sent: list[dict[str, Any]] = field(default_factory=list)
     queued: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def pairing_code_expired(self) -> bool:
+        """True once the current pairing code outlived its lifetime (it can no longer pair)."""
+        deadline = self.pairing_code_deadline
+        return bool(self.pairing_code) and deadline is not None and time.monotonic() > deadline
 
     @property
     def qr(self) -> str | None:
@@ -103,10 +84,12 @@ class PageClient:
     def info(self) -> dict[str, Any]:
         """Public view for GET /_sim/clients."""
         return {
-            "client_id": self.client_id, "connected": self.ws is not None, "ready": self.ready,
+            "client_id": self.client_id, "build": self.build, "connected": self.ws is not None,
+            "ready": self.ready,
             "state": self.state, "ref": self.ref if self.ref_live else None, "qr": self.qr,
             "phone": self.phone, "pushname": self.pushname, "synced": self.synced,
-            "url": self.url, "pairing_code": self.pairing_code, "sent": len(self.sent),
+            "url": self.url, "pairing_code": self.pairing_code,
+            "pairing_code_expired": self.pairing_code_expired, "sent": len(self.sent),
         }
 
 
@@ -118,6 +101,8 @@ class Hub:
         self.config = config
         self.mode = "normal"
         self.clients: dict[str, PageClient] = {}
+        #: LIDs "WhatsApp's servers" handed out: lid user -> phone digits (see directory.py).
+        self.lids: dict[str, str] = {}
         self._cmd_ids = itertools.count(1)
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -135,6 +120,7 @@ class Hub:
                 if not fut.done():
                     fut.set_exception(ControlError(410, "simulator was reset"))
         self.clients.clear()
+        self.lids.clear()
         self.mode = "normal"
         self.config = dataclasses.replace(self.initial)
 
@@ -152,11 +138,14 @@ class Hub:
         client.ref_live = True
         return client.ref
 
-    def issue_pairing_code(self, client: PageClient, phone: str) -> str:
-        """A fresh 8-character pairing code for `client` and `phone`."""
+    def issue_pairing_code(self, client: PageClient, phone: str) -> tuple[str, float]:
+        """A fresh 8-character pairing code for `client` and `phone`, and its lifetime in
+        seconds (0: it never expires; the page's build decides, see config.BUILD_DEFAULTS)."""
         client.pairing_code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
         client.pairing_phone = _digits(phone)
-        return client.pairing_code
+        ttl = float(self.config.resolved(client.build)["pairing_code_ttl_s"])
+        client.pairing_code_deadline = time.monotonic() + ttl if ttl > 0 else None
+        return client.pairing_code, ttl
 
     # ----- addressing -------------------------------------------------------------------
     def by_ref(self, ref: str) -> PageClient:

@@ -6,6 +6,9 @@ small synchronous client for the /_sim/ controls.
         sim.scan(qr=qr_from_zapvisor, phone="244929782402")
         sim.incoming(phone="244929782402", sender="5511999999999@c.us", body="hi")
         assert [m["body"] for m in sim.sent(phone="244929782402")] == ["hello"]
+
+    with run_simulator(build="2026", late_modules_ms=300) as sim:   # the 2026 WhatsApp Web
+        ...
 """
 
 from __future__ import annotations
@@ -134,14 +137,20 @@ class SimControl:
         return self._obj("POST", "pairing-code", {"code": code, "client_id": client_id,
                                                    "phone": phone, "pushname": pushname})
 
-    def incoming(self, sender: str, body: str, *, phone: str | None = None,
+    def incoming(self, sender: str, body: str | None, *, phone: str | None = None,
                  client_id: str | None = None, kind: str | None = None,
                  author: str | None = None, pushname: str | None = None,
-                 queue: bool = False) -> dict[str, Any]:
-        """Deliver a message from `sender` (…@c.us, …@g.us + author, …@newsletter, status)."""
+                 queue: bool = False, **fields: Any) -> dict[str, Any]:
+        """Deliver a message from `sender` (…@c.us, …@lid, …@g.us + author, …@newsletter,
+        status). `fields`: type (image|video|document, body None) with caption, mimetype,
+        filename, size; sender_phone / author_phone (2026: the phone behind a LID)."""
         return self._obj("POST", "incoming", {
             "phone": phone, "client_id": client_id, "from": sender, "body": body, "kind": kind,
-            "author": author, "pushname": pushname, "queue": queue or None})
+            "author": author, "pushname": pushname, "queue": queue or None, **fields})
+
+    def lid(self, phone: str) -> dict[str, Any]:
+        """What WhatsApp's servers know of `phone`: {phone, lid: "…@lid", on_whatsapp}."""
+        return cast(dict[str, Any], self._call("GET", "lid", query={"phone": phone}))
 
     def ack(self, message_id: str, ack: int, **address: str) -> dict[str, Any]:
         """Set a sent message's ack level."""
@@ -156,7 +165,8 @@ class SimControl:
         return self._obj("POST", "state", {"state": state, **address})
 
     def sent(self, *, phone: str | None = None, client_id: str | None = None) -> list[dict[str, Any]]:
-        """Every message the page sent: [{id, to, body, t, type}] in order."""
+        """Every message the page sent, in order: [{id, to, body, t, type, from, participant,
+        delivered, reason}]; delivered false = WhatsApp accepted it (ack 1) but nobody got it."""
         return self._list("sent", {"phone": phone, "client_id": client_id})
 
     def mode(self, mode: str) -> dict[str, Any]:
@@ -164,7 +174,8 @@ class SimControl:
         return self._obj("POST", "mode", {"mode": mode})
 
     def config(self, **changes: Any) -> dict[str, Any]:
-        """Change timings for pages loaded from now on (ref_ttl_s=1, sync_ms=200, ...)."""
+        """Change timings for pages loaded from now on (ref_ttl_s=1, sync_ms=200, build="2026",
+        ...); not_on_whatsapp, pn_groups and known_contacts apply at once."""
         return self._obj("POST", "config", changes)
 
     def reset(self) -> dict[str, Any]:
@@ -205,7 +216,8 @@ class RunningSimulator(SimControl):
 @contextmanager
 def run_simulator(host: str = "127.0.0.1", port: int = 0, config: SimConfig | None = None,
                   **overrides: Any) -> Iterator[RunningSimulator]:
-    """Serve the simulator from a thread with its own loop; `overrides` tweak SimConfig."""
+    """Serve the simulator from a thread with its own loop; `overrides` tweak SimConfig
+    (e.g. ``build="2026", late_modules_ms=300, missing=["WAWebMsgKey.newId"]``)."""
     cfg = config or SimConfig()
     cfg.update(overrides)
     loop = asyncio.new_event_loop()

@@ -213,8 +213,10 @@
     get isGroup() { return !!(this.id && this.id.isGroup()); }
     get formattedTitle() { return this.name || (this.id && this.id.user) || ''; }
     serialize() {
-      return { id: plain(this.id), name: this.name, t: this.t, unreadCount: this.unreadCount || 0,
+      const out = { id: plain(this.id), name: this.name, t: this.t, unreadCount: this.unreadCount || 0,
         isGroup: this.isGroup, archive: false, isReadOnly: false };
+      if (this.groupMetadata) out.groupMetadata = plain(this.groupMetadata);  // 2026 build
+      return out;
     }
   }
 

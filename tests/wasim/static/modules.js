@@ -134,6 +134,23 @@
     return { modules, Socket, Conn, Cmd, Msg, Chat, Offline, findOrCreateChat };
   }
 
+  /**
+   * `modules` without what `missing` names: "Module" (never registers) or "Module.member"
+   * (the module registers without that member), to model a build that removed something.
+   */
+  function withoutMissing(modules, missing) {
+    const out = Object.assign({}, modules);
+    for (const name of missing || []) {
+      const dot = name.indexOf('.');
+      if (dot < 0) { delete out[name]; continue; }
+      const mod = name.slice(0, dot), member = name.slice(dot + 1);
+      if (!(mod in out)) continue;
+      if (typeof out[mod] === 'function') delete out[mod][member];  // a class: drop the static
+      else { out[mod] = Object.assign({}, out[mod]); delete out[mod][member]; }
+    }
+    return out;
+  }
+
   /** A `require` over `modules` that throws on unknown names, like WA's module system. */
   function makeRequire(modules) {
     return function require(name) {
@@ -144,5 +161,5 @@
     };
   }
 
-  window.__wasimModules = { build, makeRequire, encodeB64, decodeB64, WA_STATES };
+  window.__wasimModules = { build, makeRequire, withoutMissing, encodeB64, decodeB64, WA_STATES };
 })();

@@ -5,68 +5,76 @@
  * (QR) -> scan -> OPENING -> CONNECTED -> sync (offline progress) -> hasSynced.
  * The pairing lives in localStorage, so a relaunch on the same profile comes back CONNECTED.
  * Logout clears it and navigates to ?post_logout=1, like WhatsApp Web.
+ * cfg.build '2026' adds static/build2026.js and static/lid.js (gradual modules, MsgKey without
+ * _serialized, LIDs) and pairing codes that expire without the page renewing them.
  */
 (function () {
   'use strict';
   const M = window.__wasimModels, Mods = window.__wasimModules, ui = window.__wasimUi;
-  const LS = { id: 'wasim.client_id', auth: 'wasim.auth', keys: 'wasim.keys' };
+  const { LS, loadConfig, loadKeys, sentRecord } = window.__wasimSetup;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  function loadConfig() {
-    const cfg = JSON.parse(document.getElementById('wasim-config').textContent);
-    const q = new URLSearchParams(location.search);
-    for (const k of ['boot_ms', 'open_ms', 'sync_ms', 'ref_ttl_s', 'max_refs', 'logout_nav_ms']) {
-      if (q.has(k)) cfg[k] = Number(q.get(k));
-    }
-    if (q.has('version')) cfg.version = q.get('version');
-    return cfg;
-  }
-
-  function randomB64(n) { return Mods.encodeB64(crypto.getRandomValues(new Uint8Array(n))); }
-
-  function loadKeys() {
-    let k = JSON.parse(localStorage.getItem(LS.keys) || 'null');
-    if (!k) {
-      k = { noise: randomB64(32), identity: randomB64(32), adv: randomB64(32),
-        registrationId: 1 + Math.floor(Math.random() * 16380) };
-      localStorage.setItem(LS.keys, JSON.stringify(k));
-    }
-    return { noise: Mods.decodeB64(k.noise), identity: Mods.decodeB64(k.identity), adv: k.adv,
-      registrationId: k.registrationId, b64: k };
-  }
-
   const cfg = loadConfig();
+  const B26 = cfg.build === '2026' ? window.__wasim2026 : null;
   let clientId = localStorage.getItem(LS.id);
   if (!clientId) { clientId = crypto.randomUUID(); localStorage.setItem(LS.id, clientId); }
   let auth = JSON.parse(localStorage.getItem(LS.auth) || 'null');
   let keys = loadKeys();
   let W = null;          // the built modules (after boot)
   let gen = 0;           // bumps on every lifecycle change; stale timers/tasks check it
-  let refCount = 0, refTimer = null, refLive = false;
+  let refCount = 0, refTimer = null, refLive = false, codeMode = false, codeTimer = null;
   let synced = null, syncedResolve = null;
   const resetSynced = () => { synced = new Promise((r) => { syncedResolve = r; }); };
   resetSynced();
 
   const core = {
+    build: cfg.build,
     platform: cfg.platform,
+    MsgKey: B26 ? B26.MsgKey : M.MsgKey,
+    Msg: B26 ? B26.Msg : M.Msg,
+    lids: B26 ? new window.__wasimLid.LidTable() : null,
+    rpc: (type, data) => channel.rpc(type, data),
     pairingType: 'QR',
     keys: () => keys,
     me: () => (auth ? new M.Wid(auth.phone + '@c.us') : undefined),
     meLid: () => (auth ? new M.Wid(auth.lid + '@lid') : undefined),
     logout: (origin) => logout(origin),
-    refreshQR: () => { if (!auth) startPairing(); return Promise.resolve(); },
+    refreshQR: () => { if (!auth) { cancelCode(); startPairing(); } return Promise.resolve(); },
     takeover: () => resume(),
     reconnect: () => resume(),
     requestPairingCode: (phone, notify) => {
       if (auth) return Promise.reject(new Error('already paired'));
-      return channel.rpc('pairing_code', { phone: String(phone), show_notification: !!notify }).then((r) => r.code);
+      return channel.rpc('pairing_code', { phone: String(phone), show_notification: !!notify }).then(codeIssued);
     },
-    send: (chat, msg) => channel.rpc('sent', { id: msg.id._serialized, to: chat.id._serialized,
-      body: msg.body, t: msg.t, msg_type: msg.type }),
+    send: (chat, msg, verdict) => channel.rpc('sent', sentRecord(chat, msg, verdict)),
   };
 
+  /** A pairing code arrived. 2026: the QR stops rotating while pairing by phone number. The
+   * code's lifetime ends without the page renewing it (the client must ask again). */
+  function codeIssued(r) {
+    codeMode = true;
+    if (B26) {
+      gen++;
+      clearTimeout(refTimer);
+      if (refLive) { refLive = false; channel.send({ type: 'ref_expired', ref: W.Conn.ref }); }
+    }
+    clearTimeout(codeTimer);
+    if (r.ttl_s > 0) {
+      codeTimer = setTimeout(() => { if (W.linkEvents) W.linkEvents.triggerRefreshAltLinkingCode(); }, r.ttl_s * 1000);
+    }
+    return r.code;
+  }
+
+  /** Back from pairing by code to the QR (wwebjs cancelPairingCode: Cmd.refreshQR()). */
+  function cancelCode() {
+    if (!codeMode) return;
+    codeMode = false;
+    clearTimeout(codeTimer);
+    channel.send({ type: 'code_cancelled' });
+  }
+
   function status() {
-    return { client_id: clientId, url: location.href, version: cfg.version,
+    return { client_id: clientId, build: cfg.build, url: location.href, version: cfg.version,
       state: W ? W.Socket.state : 'UNLAUNCHED', synced: W ? W.Socket.hasSynced : false,
       ref: W ? W.Conn.ref || null : null, phone: auth ? auth.phone : null,
       pushname: auth ? auth.pushname : null, ready: !!W, ref_live: refLive,
@@ -113,15 +121,18 @@
     if (g === gen) setState('UNPAIRED');
   }
 
-  async function runSync(g) {
-    const steps = [0, 20, 45, 70, 100];
+  /** Sync with progress reports; `first` (right after linking) takes first_sync_ms if set. */
+  async function runSync(g, first) {
+    const ms = first && cfg.first_sync_ms > 0 ? cfg.first_sync_ms : cfg.sync_ms;
+    const n = cfg.sync_steps;
+    const steps = n > 0 ? Array.from({ length: n + 1 }, (_, i) => Math.round((100 * i) / n)) : [0, 20, 45, 70, 100];
     for (const p of steps) {
       if (g !== gen) return;
       W.Offline.setProgress(p);
       ui.progress(p);
       W.Cmd.trigger('offline_progress_update_from_bridge', p);
       W.Cmd.trigger('offline_progress_update', p);
-      await sleep(cfg.sync_ms / steps.length);
+      await sleep(ms / steps.length);
     }
     if (g !== gen) return;
     W.Socket.set({ stream: 'CONNECTED', hasSynced: true });
@@ -129,12 +140,12 @@
     syncedResolve();
   }
 
-  async function connectPaired() {
+  async function connectPaired(first) {
     const g = ++gen;
     W.Conn.set({ wid: core.me(), pushname: auth.pushname, platform: auth.platform });
     W.Socket.set('stream', 'SYNCING');
     setState('CONNECTED');
-    if (!W.Socket.hasSynced) await runSync(g);
+    if (!W.Socket.hasSynced) await runSync(g, first);
   }
 
   /** takeover()/reconnect(): back through OPENING to where the session belongs. */
@@ -150,6 +161,7 @@
     gen++;
     clearTimeout(refTimer);
     auth = null;
+    if (core.lids) core.lids.clear();
     localStorage.removeItem(LS.auth);
     localStorage.removeItem(LS.keys);
     keys = loadKeys();
@@ -169,14 +181,18 @@
     if (cmd.via === 'qr' && (!refLive || cmd.ref !== W.Conn.ref)) fail(409, 'stale QR ref');
     gen++;
     clearTimeout(refTimer);
+    clearTimeout(codeTimer);
     refLive = false;
+    codeMode = false;
     auth = { phone: cmd.phone, pushname: cmd.pushname || null, lid: cmd.lid, platform: cmd.platform || 'android' };
     localStorage.setItem(LS.auth, JSON.stringify(auth));
+    const known = [{ phone: cmd.phone, lid: cmd.lid }].concat(cmd.contacts || []);  // 2026: us + address book
+    if (core.lids) for (const c of known) core.lids.learn(c.phone, c.lid);
     setTimeout(async () => {
       const g = ++gen;
       setState('OPENING');
       await sleep(cfg.open_ms);
-      if (g === gen && auth) await connectPaired();
+      if (g === gen && auth) await connectPaired(true);
     }, 0);
     return { wid: auth.phone + '@c.us' };
   }
@@ -185,20 +201,7 @@
     if (!auth) fail(409, 'page is not paired');
     await synced;
     if (!auth) fail(409, 'page is not paired');
-    const me = core.me();
-    const isStatus = cmd.kind === 'status', isGroup = cmd.kind === 'group';
-    const remote = new M.Wid(isStatus ? 'status@broadcast' : cmd.from);
-    const author = isGroup || isStatus ? M.toWid(cmd.author) : undefined;
-    const id = new M.MsgKey({ fromMe: false, remote, id: cmd.id, participant: author });
-    const msg = new M.Msg({ id, body: cmd.body, type: 'chat', t: cmd.t, from: remote, to: me, author,
-      notifyName: cmd.pushname || '', ack: 1, isNewMsg: true, local: false, self: 'in',
-      isStatusV3: isStatus, broadcast: isStatus, isForwarded: false, mentionedJidList: [] });
-    if (!author) delete msg.author;
-    const { chat } = W.findOrCreateChat(remote);
-    chat.set({ t: msg.t, unreadCount: (chat.unreadCount || 0) + 1 });
-    chat.msgs.add(msg);
-    W.Msg.add(msg);
-    return { id: id._serialized, from: remote._serialized, to: me._serialized, t: msg.t };
+    return window.__wasimIncoming.deliver(core, W, cmd);
   }
 
   function onCommand(cmd) {
@@ -233,14 +236,19 @@
 
   async function boot() {
     ui.note('Loading WhatsApp (simulator)…');
+    const registry = B26 ? B26.registry() : null;
+    if (registry) window.require = registry.require;  // 2026: the module system comes first
     channel.connect();
     await sleep(cfg.boot_ms);
     if (cfg.no_debug) { ui.note('Loading WhatsApp (simulator)… (no_debug: this page never becomes ready)'); return; }
     W = Mods.build(core);
+    if (B26) B26.extend(W, core);
     W.Socket.set('state', 'OPENING');
     W.Socket.on('change:state change:hasSynced', report);
     W.Conn.on('change:ref', report);
-    window.require = Mods.makeRequire(W.modules);
+    const modules = Mods.withoutMissing(W.modules, cfg.missing);
+    if (registry) B26.register(registry, modules, cfg.late_modules_ms);
+    else window.require = Mods.makeRequire(modules);
     window.Debug = { VERSION: cfg.version };
     report();
     await channel.welcomed;

@@ -33,11 +33,12 @@
     login: ['WAWebSocketModel.Socket', 'WAWebConnModel.Conn', 'WAWebCmd.Cmd', 'WABase64.encodeB64',
       'WAWebUserPrefsInfoStore.waNoiseInfo', 'WAWebSignalStoreApi.waSignalStore',
       ADV_SECRET,
-      'WAWebCompanionRegClientUtils.DEVICE_PLATFORM', 'WAWebUserPrefsMeUser.getMaybeMePnUser',
+      'WAWebCompanionRegClientUtils.DEVICE_PLATFORM',
       'WAWebAltDeviceLinkingApi.startAltLinkingFlow'],
     chat: ['WAWebCollections.Msg', 'WAWebCollections.Chat', 'WAWebWidFactory.createWid',
       'WAWebMsgKey.newId', 'WAWebSendMsgChatAction.addAndSendMsgToChat',
-      'WAWebFindChatAction.findOrCreateLatestChat', 'WAWebUserPrefsMeUser.getMaybeMeLidUser'],
+      'WAWebFindChatAction.findOrCreateLatestChat', 'WAWebUserPrefsMeUser.getMaybeMePnUser',
+      'WAWebUserPrefsMeUser.getMaybeMeLidUser'],
   };
 
   /** The value at 'module.path', or undefined (a module not registered yet throws). */

@@ -111,7 +111,7 @@ def test_every_asset_is_packaged() -> None:
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
     patterns = cfg["options.package_data"]["supervisor"].split()
-    files = [p.relative_to(STATIC_DIR.parent).as_posix() for p in STATIC_DIR.rglob("*") if p.is_file()]
+    files = [p.relative_to(STATIC_DIR.parents[1]).as_posix() for p in STATIC_DIR.rglob("*") if p.is_file()]
     assert files and all(p.parent == STATIC_DIR for p in STATIC_DIR.rglob("*"))
     for name in files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name

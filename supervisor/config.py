@@ -1,8 +1,9 @@
 """The daemon's configuration: one frozen, typed object, loaded once and passed explicitly.
 
-Sources, later ones winning: ``config.toml``, then ``ZAPVISOR_<SECTION>__<KEY>`` environment
-variables (e.g. ``ZAPVISOR_SERVER__PORT=9000``), then command-line flags. Units are in the
-field names. An unknown section or key is an error that names it and the file it came from.
+Sources, later ones winning: ``config.toml``, then the environment (``ZAPVISOR_<SECTION>__<KEY>``
+variables such as ``ZAPVISOR_SERVER__PORT=9000``, and zapnode's names: see ``envvars``), then
+command-line flags. Units are in the field names. An unknown section or key is an error that
+names it and the file it came from.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supervisor.envvars import ENV_PREFIX, env_overrides
 from supervisor.errors import ConfigError
 from supervisor.layout import StateLayout
 from supervisor.settings import (
@@ -25,6 +27,7 @@ from supervisor.settings import (
     InvalidValue,
     LimitsConfig,
     LoggingConfig,
+    RolesConfig,
     ServerConfig,
     SessionsConfig,
     StateConfig,
@@ -41,6 +44,7 @@ __all__ = [
     "EventsConfig",
     "LimitsConfig",
     "LoggingConfig",
+    "RolesConfig",
     "ServerConfig",
     "SessionsConfig",
     "StateConfig",
@@ -51,7 +55,6 @@ __all__ = [
 ]
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/zapvisor/config.toml"))
-ENV_PREFIX = "ZAPVISOR_"
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,25 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    roles: RolesConfig = field(default_factory=RolesConfig)
     source: str = "defaults"
     base_dir: str = "."
+    env_aliases: tuple[str, ...] = ()  # zapnode variables that set keys (for the log)
 
     @property
     def state_dir(self) -> Path:
         """The absolute state directory (relative paths are taken from the config's folder)."""
         return (Path(self.base_dir) / self.state.dir).resolve()
+
+    @property
+    def env_file(self) -> Path | None:
+        """``[roles] env_file`` as an absolute path (relative to the config's folder), or None."""
+        return (Path(self.base_dir) / self.roles.env_file).absolute() if self.roles.env_file else None
+
+    @property
+    def public_url(self) -> str:
+        """Where clients reach the API: ``[roles] base_url``, else the local address."""
+        return self.roles.base_url.rstrip("/") or self.server.local_url
 
     @property
     def layout(self) -> StateLayout:
@@ -91,7 +106,7 @@ class Config:
 _SECTIONS: dict[str, type] = {
     f.name: typing.get_type_hints(Config)[f.name]
     for f in dataclasses.fields(Config)
-    if f.name not in ("source", "base_dir")
+    if f.name not in ("source", "base_dir", "env_aliases")
 }
 
 
@@ -121,39 +136,6 @@ def _build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
         return cls(**kwargs)
     except InvalidValue as exc:
         raise ConfigError(f"[{name}] {exc.key} in {source} {exc.rule}") from None
-
-
-def _parse_env_value(raw: str, hint: Any, where: str) -> Any:
-    if hint is bool:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{where} must be true or false, got {raw!r}")
-    if hint in (int, float):
-        try:
-            return hint(raw)
-        except ValueError:
-            raise ConfigError(f"{where} must be a number, got {raw!r}") from None
-    if typing.get_origin(hint) is tuple:
-        return tuple(raw.split())
-    return raw
-
-
-def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    overrides: dict[str, dict[str, Any]] = {}
-    for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        where = f"environment variable {name}"
-        if section not in _SECTIONS:
-            raise ConfigError(f"unknown section {section!r} in {where}")
-        hints = typing.get_type_hints(_SECTIONS[section])
-        if key not in hints:
-            raise ConfigError(f"unknown key [{section}] {key} in {where}")
-        overrides.setdefault(section, {})[key] = _parse_env_value(raw, hints[key], where)
-    return overrides
 
 
 def find_config_file(explicit: str | None) -> Path | None:
@@ -188,8 +170,11 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f"[{name}] in {source} must be a table")
         sections[name] = _build_section(name, values, source)
-    for name, values in _env_overrides(env).items():
+    aliases: list[str] = []
+    for name, keys in env_overrides(env, _SECTIONS).items():
         current = dataclasses.asdict(sections.get(name, _SECTIONS[name]()))
-        current.update(values)
-        sections[name] = _build_section(name, current, "the environment")
-    return Config(**sections, source=source, base_dir=str(base_dir))
+        current.update({key: value for key, (value, _) in keys.items()})
+        variables = sorted({variable for _, variable in keys.values()})
+        aliases += [v for v in variables if not v.startswith(ENV_PREFIX)]
+        sections[name] = _build_section(name, current, f"the environment ({', '.join(variables)})")
+    return Config(**sections, source=source, base_dir=str(base_dir), env_aliases=tuple(sorted(aliases)))

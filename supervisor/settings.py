@@ -17,6 +17,7 @@ __all__ = [
     "InvalidValue",
     "LimitsConfig",
     "LoggingConfig",
+    "RolesConfig",
     "ServerConfig",
     "SessionsConfig",
     "StateConfig",
@@ -28,6 +29,8 @@ __all__ = [
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 #: An event name or family pattern: ``session.status``, ``session.*``, ``*``.
 EVENT_PATTERN = re.compile(r"\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?")
+#: ``[roles] base_url``: written unquoted into a dotenv file, so only plain URL characters.
+_BASE_URL = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?")
 
 
 class InvalidValue(ValueError):
@@ -58,6 +61,12 @@ class ServerConfig:
     def __post_init__(self) -> None:
         _require(0 <= self.port <= 65535, "port", "must be between 0 and 65535")
         _require(self.max_body_bytes >= 1024, "max_body_bytes", "must be at least 1024")
+
+    @property
+    def local_url(self) -> str:
+        """The API's address as seen from this host (a wildcard host becomes the loopback)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -235,3 +244,16 @@ class WebhooksConfig:
         _require(0 <= self.retry_jitter < 1, "retry_jitter", "must be in [0, 1)")
         _require(self.max_in_flight >= 1, "max_in_flight", "must be at least 1")
         _require(self.keep_failed >= 0, "keep_failed", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class RolesConfig:
+    """[roles]: the dotenv file kept in step with the roles (the Laravel integration)."""
+
+    env_file: str = ""
+    base_url: str = ""
+
+    def __post_init__(self) -> None:
+        _require(self.base_url == "" or _BASE_URL.fullmatch(self.base_url) is not None,
+                 "base_url", "must be empty or an http(s) URL such as \"https://wa.example.com\" "
+                 "(a path is allowed; no query, quotes, spaces, '#' or '$')")

@@ -39,8 +39,7 @@ def load_cli_config(path: str | None) -> config_mod.Config:
 def _client(ctx: click.Context, url: str | None, api_key: str | None) -> Client:
     cfg = load_cli_config(ctx.obj["config_path"])
     if url is None:
-        host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
-        url = f"http://{host}:{cfg.server.port}"
+        url = cfg.server.local_url
     if api_key is None:
         try:
             api_key, _ = load_api_key(cfg, create=False)

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.cli.client import Client
+from supervisor.envvars import ALIASES
 from supervisor.errors import ZapvisorError
 from tests.support.procs import wait_until
 
-__all__ = ["Daemon", "write_config", "API_KEY"]
+__all__ = ["API_KEY", "BROWSER_ACCEPT", "Daemon", "write_config"]
 
 API_KEY = "test-key-0123456789"
+#: What Chromium sends for a page (Firefox and Safari rank text/html first likewise).
+BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+                  "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7")
 
 
 def _toml_value(value: Any) -> str:
@@ -61,12 +65,14 @@ class Daemon:
 
     def start(self, wait: bool = True, env: dict[str, str] | None = None) -> Daemon:
         """Launch the daemon (``env`` added to its environment); by default wait until
-        /health answers."""
+        /health answers. zapnode's variables (PORT, HEADLESS, ...) are not inherited: the
+        daemon reads them as config, and only a test that means to may set them."""
         log = open(self.log_path, "ab")
+        inherited = {k: v for k, v in os.environ.items() if k not in {a.name for a in ALIASES}}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor", "--config", str(self.config_path), "serve"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         log.close()
         if wait:

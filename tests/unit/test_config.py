@@ -44,6 +44,9 @@ def test_state_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[whatsapp]\nignore_group = true\n", "unknown key [whatsapp] ignore_group in"),
         ("[sessions]\ndefault_session = \"../x\"\n", "[sessions] default_session in"),
         ("[sessions]\ncleanup_delay_s = -1\n", "[sessions] cleanup_delay_s in"),
+        ("[roles]\nenv_fil = \".env\"\n", "unknown key [roles] env_fil in"),
+        ("[roles]\nbase_url = \"ftp://wa.example.com\"\n", "[roles] base_url in"),
+        ("[roles]\nbase_url = \"https://wa.example.com/?k=$KEY\"\n", "[roles] base_url in"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path: Path, text: str, needle: str) -> None:
@@ -53,6 +56,15 @@ def test_bad_config_names_key_and_file(tmp_path: Path, text: str, needle: str) -
         config.load(path, env={})
     assert needle in info.value.message
     assert str(path) in info.value.message or "TOML" in info.value.message
+
+
+def test_env_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[roles]\nenv_file = "../app/.env"\nbase_url = "https://wa.example.com/zap/"\n')
+    cfg = config.load(path, env={})
+    assert cfg.env_file == tmp_path / ".." / "app" / ".env"
+    assert cfg.public_url == "https://wa.example.com/zap"
+    assert config.load(None, env={}).env_file is None
 
 
 def test_env_overrides_and_their_errors(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import IO
 from aiohttp import web
 
 from supervisor.api import app as api
-from supervisor.api.keys import HUB, ROLES
+from supervisor.api.keys import ENV_FILE, HUB, ROLES
 from supervisor.apikey import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
@@ -28,6 +28,7 @@ from supervisor.logs import get_logger
 from supervisor.procs.reaper import find_marked, kill_marked
 from supervisor.sessions.housekeeping import Housekeeper, sweep_disk
 from supervisor.sessions.registry import Registry
+from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles, start_default_session
 from supervisor.store import Store
 from supervisor.systemd import Notifier
@@ -105,7 +106,11 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
         reaped = await registry.sweep()
         app = api.build_app(registry, api_key, config.server.max_body_bytes)
         app[HUB] = hub
-        app[ROLES] = Roles(store, hub.bus, registry)
+        app[ROLES] = roles = Roles(store, hub.bus, registry)
+        app[ENV_FILE] = env_file = RoleEnvFile(config.env_file, config.public_url, roles, registry,
+                                               on_write=hub.metrics.env_file_write)
+        hub.bus.listen(env_file.on_event)
+        await env_file.sync()  # the roles may have changed (numbers, deletions) since last run
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         # Before the API listens: nothing may start a session while its scratch is swept.
@@ -129,7 +134,8 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
         notifier.ready(housekeeper.status_line())
         _log.info("daemon.ready", url=f"http://{config.server.host}:{config.server.port}",
                   state_dir=str(config.state_dir), restored=restored, orphans_reaped=reaped,
-                  disk_entries_swept=swept, systemd=notifier.enabled, pid=os.getpid())
+                  disk_entries_swept=swept, systemd=notifier.enabled, pid=os.getpid(),
+                  env_aliases=config.env_aliases or None, env_file=env_file.status())
         try:
             first = await signals.get()
             for task in background:
@@ -138,6 +144,7 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
             notifier.stopping(f"stopping {registry.running_count()} sessions",
                               extend_s=config.server.graceful_timeout_s + 15)
             await _shutdown(config, registry, hub, runner, site, signals, first)
+            await env_file.close()
         finally:
             notifier.close()
 

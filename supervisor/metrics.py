@@ -77,6 +77,9 @@ class Metrics:
                                 "From an event being queued to its receiver accepting it",
                                 registry=r, buckets=(.01, .05, .1, .5, 1, 5, 15, 60, 300, 1800,
                                                      3600, 21600, 86400))
+        self._env_file = Counter("zapvisor_env_file_writes",
+                                 "Rewrites of [roles] env_file, by outcome (written, failed)",
+                                 ["outcome"], registry=r)
         self.restart_counts: collections.Counter[str] = collections.Counter()
         self.message_counts: dict[str, collections.Counter[str]] = {}
         self._started = time.monotonic()
@@ -125,6 +128,10 @@ class Metrics:
         self._attempt_errors.labels(reason).inc()
         if outcome == "failed":
             self._deliveries.labels("failed").inc()
+
+    def env_file_write(self, ok: bool) -> None:
+        """The roles' dotenv file was rewritten (``ok``) or a rewrite failed."""
+        self._env_file.labels("written" if ok else "failed").inc()
 
     # -- output -------------------------------------------------------------------------------
 

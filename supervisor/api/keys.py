@@ -7,9 +7,10 @@ from aiohttp import web
 from supervisor.hub import Hub
 from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.registry import Registry
+from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles
 
-__all__ = ["API_KEY", "HOST_CPU", "HUB", "REGISTRY", "ROLES", "STARTED_AT"]
+__all__ = ["API_KEY", "ENV_FILE", "HOST_CPU", "HUB", "REGISTRY", "ROLES", "STARTED_AT"]
 
 REGISTRY = web.AppKey("registry", Registry)
 API_KEY = web.AppKey("api_key", str)
@@ -17,3 +18,4 @@ STARTED_AT = web.AppKey("started_at", float)
 HUB = web.AppKey("hub", Hub)  # events, webhooks, metrics
 ROLES = web.AppKey("roles", Roles)  # role -> sessions, and the send router
 HOST_CPU = web.AppKey("host_cpu", HostCpu)  # the host's CPU share, for /api/stats
+ENV_FILE = web.AppKey("env_file", RoleEnvFile)  # [roles] env_file, rewritten at role changes

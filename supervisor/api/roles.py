@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from supervisor.api.httputil import check_fields, json_object
-from supervisor.api.keys import ROLES
+from supervisor.api.keys import ENV_FILE, ROLES
 
 __all__ = ["routes"]
 
@@ -35,9 +35,11 @@ async def get_role(request: web.Request) -> web.Response:
 
 @routes.put("/api/roles/{role}")
 async def put_role(request: web.Request) -> web.Response:
-    """Set the sessions of a role, in order (round-robin follows this order)."""
+    """Set the sessions of a role, in order (round-robin follows this order); answers once
+    ``[roles] env_file`` (if any) says so too."""
     body = await json_object(request)
     check_fields(body, {"sessions": list})
     roles, role = request.app[ROLES], request.match_info["role"]
     sessions = roles.set(role, body.get("sessions"))
+    await request.app[ENV_FILE].sync()
     return web.json_response(roles.describe(role, sessions))

@@ -28,11 +28,14 @@ _ABS_PATH = re.compile(rb"(/[A-Za-z0-9._+/-]+)")
 _SCRIPT_BYTES_MAX = 256 * 1024
 
 
-def find_executable(configured: str) -> Path:
+def find_executable(configured: str, headless: bool = True) -> Path:
     """Return the real Chrome binary for ``configured`` (a path, or "" to search PATH).
+    A Chrome with a window (``headless`` false) cannot be a chrome-headless-shell.
 
     Raises ChromeNotFound if nothing usable is found.
     """
+    if not headless:
+        return _windowed(configured)
     if configured:
         path = Path(configured)
         if not path.is_absolute():
@@ -48,6 +51,22 @@ def find_executable(configured: str) -> Path:
         if found is not None:
             return resolve_wrapper(Path(found))
     raise ChromeNotFound(f"no Chrome found on PATH (looked for {', '.join(CANDIDATES)})")
+
+
+def _windowed(configured: str) -> Path:
+    if configured:
+        path = find_executable(configured)
+        if is_headless_shell(path):
+            raise ChromeNotFound(f"{str(path)!r} is chrome-headless-shell, which never shows a "
+                                 "window: set [chrome] executable to a full Chrome or Chromium")
+        return path
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        binary = resolve_wrapper(Path(found)) if found is not None else None
+        if binary is not None and not is_headless_shell(binary):
+            return binary
+    raise ChromeNotFound("a Chrome with a window (headless: false) needs a full Chrome or "
+                         f"Chromium; none on PATH (looked for {', '.join(CANDIDATES[1:])})")
 
 
 def is_elf(path: Path) -> bool:

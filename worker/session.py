@@ -50,7 +50,7 @@ async def boot_session(
     during the rest of the boot still closes it.
     """
     markers = proctree.markers_from_env()
-    executable = find_executable(spec["chrome_executable"])
+    executable = find_executable(spec["chrome_executable"], spec["chrome_headless"])
     await asyncio.to_thread(profile.prepare, spec["profile_dir"], spec["tmp_dir"], markers)
     options = LaunchOptions(
         executable=executable,

@@ -20,15 +20,17 @@ def whatsapp_spec(config: WhatsAppConfig) -> protocol.WhatsAppSpec:
     return typing.cast(protocol.WhatsAppSpec, spec)
 
 
-def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str) -> protocol.BootSpec:
-    """The ``boot`` request's arguments for one session."""
+def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str,
+              headless: bool | None = None) -> protocol.BootSpec:
+    """The ``boot`` request's arguments for one session (``headless``: the session's own
+    choice, else ``[chrome] headless``)."""
     return {
         "session_id": session_id,
         "profile_dir": profile_dir,
         "tmp_dir": tmp_dir,
         "url": cfg.whatsapp.url,
         "chrome_executable": cfg.chrome.executable,
-        "chrome_headless": cfg.chrome.headless,
+        "chrome_headless": cfg.chrome.headless if headless is None else headless,
         "chrome_extra_args": list(cfg.chrome.extra_args),
         "chrome_user_agent": cfg.chrome.user_agent,
         "launch_timeout_s": cfg.chrome.launch_timeout_s,

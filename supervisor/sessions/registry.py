@@ -121,9 +121,11 @@ class Registry:
         return len(wanted)
 
     async def create(self, session_id: str | None, start: bool, metadata: dict[str, Any],
-                     prepare: Callable[[str], None] | None = None) -> Session:
+                     prepare: Callable[[str], None] | None = None,
+                     headless: bool | None = None) -> Session:
         """Add a session (and start it unless ``start`` is false). ``prepare(id)`` runs once
-        the record exists, before any event of the session (its webhooks are set there)."""
+        the record exists, before any event of the session (its webhooks are set there).
+        ``headless`` overrides ``[chrome] headless`` for this session, until the daemon stops."""
         self._check_open()
         if session_id is None:
             session_id = f"session-{secrets.token_hex(4)}"
@@ -137,8 +139,9 @@ class Registry:
             self._admit()
         record = self._store.insert_session(session_id, "running" if start else "stopped", metadata)
         session = Session(record, self._ctx)
+        session.headless = headless
         self.sessions[session_id] = session
-        _log.info("session.created", session_id=session_id, start=start)
+        _log.info("session.created", session_id=session_id, start=start, headless=headless)
         if prepare is not None:
             prepare(session_id)
         self.bus.publish("session.created", session_id, {"start": start})

@@ -57,6 +57,8 @@ class Session:
         self.ready_at = 0.0  # monotonic time the current worker became ready, 0 if not
         self.qr: str | None = None  # the latest QR string the page showed (see offered_qr)
         self.page = PageFacts()  # what the page told about itself (version, sync, pairing)
+        # Chrome with a window (False) or without (True) for this daemon run; None: the config's.
+        self.headless: bool | None = None
         self.resources = ResourceSampler(ctx.config.events.resource_interval_s)
         self._log = get_logger(session_id=self.id)
 
@@ -218,7 +220,7 @@ class Session:
         False if the worker failed to boot or exited first (it is then stopped)."""
         cfg = self.ctx.config
         try:
-            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir)
+            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless)
             result = await worker.request(protocol.OP_BOOT, dict(spec),
                                           timeout_s=cfg.chrome.launch_timeout_s + 5)
         except ZapvisorError as exc:

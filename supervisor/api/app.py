@@ -1,7 +1,7 @@
 """The HTTP control API (aiohttp): the application, its authentication and its error mapping.
 
-Routes live in ``api_*`` modules, one per area. Handlers validate input, call the registry,
-return JSON.
+Routes live in one module per area (``legacy``: the routes of the systems zapvisor replaces).
+Handlers validate input, call the registry, return JSON.
 
 Errors are JSON ``{"error": {"type", "message"}}`` with the status of their class in
 ``supervisor.errors``; a traceback never reaches a client.
@@ -17,6 +17,7 @@ from aiohttp import web
 from supervisor.api import dashboard as api_dashboard
 from supervisor.api import events as api_events
 from supervisor.api import health as api_health
+from supervisor.api import legacy as api_legacy
 from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
 from supervisor.api import webhooks as api_webhooks
@@ -94,6 +95,6 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Appl
     app[STARTED_AT] = time.monotonic()
     app[HOST_CPU] = HostCpu(time.monotonic())
     for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_roles,
-                   api_dashboard):
+                   api_legacy, api_dashboard):
         app.add_routes(module.routes)
     return app

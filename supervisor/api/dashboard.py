@@ -3,6 +3,10 @@
     GET /  /sessions  /sessions/{id}    the dashboard (one page; the browser routes between views)
     GET /static/{name}                  its assets (supervisor/api/static/, flat, no build step)
 
+``/sessions`` and ``/sessions/{id}`` are also zapnode's JSON routes (api/legacy.py routes them):
+the page goes only to a client whose Accept ranks ``text/html`` first (a browser, see
+:func:`is_page`); anyone else gets JSON, and needs the key.
+
 These routes are open without the API key (see :func:`is_public`): the page holds no secret and
 the server never puts the key in it. The key is typed into the page's login form, kept in the
 browser's sessionStorage, and sent by the page's own requests (``X-Api-Key``) to ``/api/…``,
@@ -17,9 +21,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from supervisor.api.httputil import prefers_html
 from supervisor.errors import NotFound
 
-__all__ = ["STATIC_DIR", "is_public", "routes"]
+__all__ = ["STATIC_DIR", "is_page", "is_public", "page", "routes"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TYPES = {
@@ -40,14 +45,25 @@ _SECURITY = {
     "Cache-Control": "no-cache",
 }
 _ID = "[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-_PUBLIC = re.compile(rf"/(?:sessions(?:/{_ID})?)?|/static/[A-Za-z0-9_.-]+")
+_NEGOTIATED = re.compile(rf"/sessions(?:/{_ID})?")
+_ASSET = re.compile(r"/static/[A-Za-z0-9_.-]+")
 
 routes = web.RouteTableDef()
 
 
+def is_page(request: web.Request) -> bool:
+    """True for a GET or HEAD of a dashboard page: ``/``, or ``/sessions[/{id}]`` asked for by a
+    browser."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    return request.path == "/" or (_NEGOTIATED.fullmatch(request.path) is not None
+                                   and prefers_html(request))
+
+
 def is_public(request: web.Request) -> bool:
     """True for the dashboard's pages and assets (GET or HEAD), which need no key."""
-    return request.method in ("GET", "HEAD") and _PUBLIC.fullmatch(request.path) is not None
+    return is_page(request) or (request.method in ("GET", "HEAD")
+                                and _ASSET.fullmatch(request.path) is not None)
 
 
 def _file(path: Path) -> web.FileResponse:
@@ -58,13 +74,10 @@ def _file(path: Path) -> web.FileResponse:
     return response
 
 
+@routes.get("/")
 async def page(request: web.Request) -> web.FileResponse:
     """The dashboard's page; the browser shows the view of its address."""
     return _file(_ASSETS["index.html"])
-
-
-for _path in ("/", "/sessions", f"/sessions/{{id:{_ID}}}"):
-    routes.get(_path)(page)
 
 
 @routes.get("/static/{name}")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from supervisor.errors import InvalidRequest
 
-__all__ = ["json_object", "check_fields"]
+__all__ = ["check_fields", "json_object", "prefers_html"]
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -32,3 +32,32 @@ def check_fields(body: dict[str, Any], allowed: dict[str, type | tuple[type, ...
     for key, kind in allowed.items():
         if key in body and not isinstance(body[key], kind):
             raise InvalidRequest(f"field {key!r} has the wrong type: {body[key]!r}")
+
+
+def _quality(accept: str, media: str) -> float:
+    """The q-value ``accept`` gives ``media``: from its most specific matching range."""
+    kind = media.split("/")[0]
+    best, best_specificity = 0.0, -1
+    for item in accept.split(","):
+        range_, *params = [part.strip() for part in item.split(";")]
+        range_ = range_.lower()
+        specificity = {media: 2, f"{kind}/*": 1, "*/*": 0}.get(range_, -1)
+        if specificity <= best_specificity:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best, best_specificity = q, specificity
+    return best
+
+
+def prefers_html(request: web.Request) -> bool:
+    """True if the client ranks ``text/html`` above JSON (a browser); curl's ``*/*``, a missing
+    Accept or ``application/json`` get JSON."""
+    accept = request.headers.get("Accept", "")
+    return _quality(accept, "text/html") > _quality(accept, "application/json")

@@ -1,5 +1,10 @@
 """Session routes of the control API: create, list, get, status, start, stop, restart, delete,
-and the daemon's totals."""
+and the daemon's totals.
+
+Every session object also carries the names the replaced systems used (``sessionId``,
+``status``, ``qrAvailable``, ``phoneNumber``), so their clients read it unchanged; create takes
+``sessionId`` for ``id`` (see api/legacy.py for their routes).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +19,26 @@ from aiohttp import web
 
 from supervisor.api.httputil import check_fields, json_object
 from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, STARTED_AT
+from supervisor.errors import InvalidRequest
 from supervisor.events.webhooks import parse_hooks
 from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.session import Session
 from supervisor.states import State
 
-__all__ = ["routes", "session_info", "stats"]
+__all__ = ["create", "listing", "routes", "session_info", "short_status", "stats"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _iso(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds")
+
+
+def _legacy(session: Session) -> dict[str, Any]:
+    """The replaced systems' names for the id, state, QR and number."""
+    return {"sessionId": session.id, "status": str(session.state),
+            "qrAvailable": session.offered_qr() is not None,
+            "phoneNumber": session.record.phone_number}
 
 
 def session_info(session: Session) -> dict[str, Any]:
@@ -53,10 +66,14 @@ def session_info(session: Session) -> dict[str, Any]:
         "profile_dir": session.profile_dir,
         **session.page.as_dict(),
         "metadata": rec.metadata,
+        "headless": (session.ctx.config.chrome.headless if session.headless is None
+                     else session.headless),
+        **_legacy(session),
     }
 
 
-def _status(session: Session) -> dict[str, Any]:
+def short_status(session: Session) -> dict[str, Any]:
+    """The short status of a session, as JSON."""
     rec = session.record
     return {
         "id": session.id,
@@ -66,6 +83,7 @@ def _status(session: Session) -> dict[str, Any]:
         "since": _iso(session.since),
         "restarts": rec.restarts,
         "last_error": rec.last_error,
+        **_legacy(session),
     }
 
 
@@ -113,29 +131,58 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response({**_stats(request.app), **request.app[HUB].metrics.stats()})
 
 
+def listing(app: web.Application) -> dict[str, Any]:
+    """Every session with its live figures, and the totals."""
+    sessions = [session_info(s) for s in app[REGISTRY].sessions.values()]
+    return {"sessions": sessions, "stats": _stats(app)}
+
+
 @routes.get("/api/sessions")
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session with its live figures."""
-    registry = request.app[REGISTRY]
-    sessions = [session_info(s) for s in registry.sessions.values()]
-    return web.json_response({"sessions": sessions, "stats": _stats(request.app)})
+    return web.json_response(listing(request.app))
+
+
+def _new_id(body: dict[str, Any]) -> str | None:
+    """``id``, or the replaced systems' ``sessionId``: both only if they agree."""
+    if "id" in body and "sessionId" in body and body["id"] != body["sessionId"]:
+        raise InvalidRequest(f"id {body['id']!r} and sessionId {body['sessionId']!r} name two "
+                             "different sessions: give one of them")
+    return body.get("id", body.get("sessionId"))
+
+
+def _check_display(headless: bool | None) -> None:
+    if headless is False and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise InvalidRequest(
+            "headless: false opens a Chrome window, and the daemon has no display (neither "
+            "DISPLAY nor WAYLAND_DISPLAY is set in its environment): run it in a desktop "
+            "session, or leave headless out")
+
+
+async def create(request: web.Request) -> dict[str, Any]:
+    """Create (and by default start) a session from the request's body; the answer's body."""
+    body = await json_object(request)
+    check_fields(body, {"id": str, "sessionId": str, "start": bool, "metadata": dict,
+                        "webhooks": list, "headless": bool})
+    hooks = parse_hooks(body.get("webhooks", []))
+    _check_display(body.get("headless"))
+    webhooks = request.app[HUB].webhooks
+    session = await request.app[REGISTRY].create(
+        _new_id(body), body.get("start", True), body.get("metadata", {}),
+        prepare=lambda session_id: webhooks.set_session_hooks(session_id, hooks) if hooks else None,
+        headless=body.get("headless"),
+    )
+    info = session_info(session)
+    base = f"/api/sessions/{session.id}"
+    info.update(status_url=f"{base}/status", qr_url=f"{base}/qr",
+                statusUrl=f"{base}/status", qrUrl=f"{base}/qr")
+    return info
 
 
 @routes.post("/api/sessions")
 async def create_session(request: web.Request) -> web.Response:
     """Create (and by default start) a session."""
-    body = await json_object(request)
-    check_fields(body, {"id": str, "start": bool, "metadata": dict, "webhooks": list})
-    hooks = parse_hooks(body.get("webhooks", []))
-    webhooks = request.app[HUB].webhooks
-    session = await request.app[REGISTRY].create(
-        body.get("id"), body.get("start", True), body.get("metadata", {}),
-        prepare=lambda session_id: webhooks.set_session_hooks(session_id, hooks) if hooks else None,
-    )
-    info = session_info(session)
-    base = f"/api/sessions/{session.id}"
-    info.update(status_url=f"{base}/status", qr_url=f"{base}/qr")
-    return web.json_response(info, status=201)
+    return web.json_response(await create(request), status=201)
 
 
 @routes.get("/api/sessions/{id}")
@@ -147,7 +194,7 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{id}/status")
 async def session_status(request: web.Request) -> web.Response:
     """The short status of one session."""
-    return web.json_response(_status(request.app[REGISTRY].get(request.match_info["id"])))
+    return web.json_response(short_status(request.app[REGISTRY].get(request.match_info["id"])))
 
 
 def _lifecycle(name: str) -> Handler:

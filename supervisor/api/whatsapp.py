@@ -1,5 +1,5 @@
 """WhatsApp routes of the control API: QR code, pairing code, logout, sending texts (to a named
-session, a role, or the default session), and the seeds' routes kept as aliases.
+session, a role, or the default session). The replaced systems' send routes are in api/legacy.py.
 
     GET  /api/sessions/{id}/qr              PNG; ?format=raw -> {"value"}; Accept: application/json
                                             (or ?format=json) -> {"mimetype", "data": base64}
@@ -7,8 +7,6 @@ session, a role, or the default session), and the seeds' routes kept as aliases.
     POST /api/sessions/{id}/logout          log the account out (session.logout follows)
     POST /api/sessions/{id}/messages        {"to", "text"} -> 201 {"id", "to", "ack", "timestamp", "session"}
     POST /api/send                          {"to", "text", "sessionId"? | "role"?} (default session)
-    aliases: POST /sessions/{id}/send, /api/sessions/{id}/send-message {"phoneNumber", "message"},
-             POST /webhook/test {"phoneNumber", "message", "sessionId"?}
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from supervisor.sessions import messaging
 from supervisor.sessions.session import Session
 from supervisor.states import State
 
-__all__ = ["qr_png", "routes"]
+__all__ = ["qr_png", "routed_send", "routes", "send"]
 
 routes = web.RouteTableDef()
 
@@ -107,7 +105,8 @@ def _one(body: dict[str, Any], *names: str) -> Any:
     return _text(body[given[0]])
 
 
-async def _send(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+async def send(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Send ``body``'s text (``text`` or ``message``) to its ``to`` or ``phoneNumber``."""
     return await messaging.send_text(session, _one(body, "to", "phoneNumber"),
                                      _one(body, "text", "message"))
 
@@ -118,38 +117,22 @@ async def post_message(request: web.Request) -> web.Response:
     body = await json_object(request)
     check_fields(body, {"to": (str, int), "text": str})
     session = request.app[REGISTRY].get(request.match_info["id"])
-    return web.json_response(await _send(session, body), status=201)
+    return web.json_response(await send(session, body), status=201)
 
 
-async def _send_alias(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    check_fields(body, {"phoneNumber": (str, int), "message": str, "to": (str, int), "text": str})
-    session = request.app[REGISTRY].get(request.match_info["id"])
-    return web.json_response({"success": True, **await _send(session, body)})
-
-
-for _path in ("/sessions/{id}/send", "/api/sessions/{id}/send-message"):
-    routes.post(_path)(_send_alias)
-
-
-async def _routed_send(request: web.Request) -> dict[str, Any]:
+async def routed_send(request: web.Request) -> dict[str, Any]:
+    """Send through the body's ``sessionId``/``session``, ``role``, or the default session."""
     body = await json_object(request)
     check_fields(body, _SEND_FIELDS)
     if "sessionId" in body and "session" in body:
         raise InvalidRequest("give sessionId or session, not both")
     session_id = body.get("sessionId", body.get("session"))
     session = request.app[ROLES].route(session_id, body.get("role"))
-    result = await _send(session, body)
+    result = await send(session, body)
     return {**result, "role": body["role"]} if "role" in body else result
 
 
 @routes.post("/api/send")
 async def post_send(request: web.Request) -> web.Response:
     """Send through a named session, a WORKING session of a role, or the default session."""
-    return web.json_response(await _routed_send(request), status=201)
-
-
-@routes.post("/webhook/test")
-async def post_webhook_test(request: web.Request) -> web.Response:
-    """The first seed's route: send through ``sessionId`` or the default session."""
-    return web.json_response({"success": True, **await _routed_send(request)})
+    return web.json_response(await routed_send(request), status=201)

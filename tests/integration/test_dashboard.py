@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from supervisor.api.dashboard import STATIC_DIR
-from tests.support.daemon import API_KEY, Daemon
+from tests.support.daemon import API_KEY, BROWSER_ACCEPT, Daemon
 from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, serving, wa_daemon
 from tests.wasim import RunningSimulator, SimError, run_simulator
 
@@ -55,8 +55,9 @@ def imports(js: str) -> set[str]:
 
 
 def test_pages_and_assets_need_no_key_and_hold_none(plain_daemon: Daemon) -> None:
+    # /sessions is also zapnode's JSON route: a browser's Accept gets the page (test_legacy_api).
     for path in ("/", "/sessions", "/sessions/cliente-a"):
-        status, headers, body = fetch(plain_daemon, path)
+        status, headers, body = fetch(plain_daemon, path, headers={"Accept": BROWSER_ACCEPT})
         assert status == 200, path
         assert headers["Content-Type"] == "text/html; charset=utf-8"
         assert "script-src 'self'" in headers["Content-Security-Policy"]

@@ -40,6 +40,13 @@ def test_a_zapnode_env_sets_the_keys_it_names(tmp_path: Path) -> None:
     assert cfg.env_aliases == tuple(sorted(ZAPNODE_ENV))  # the daemon logs which it used
 
 
+def test_every_documented_name_is_an_alias() -> None:
+    assert {a.name for a in ALIASES} == set(ZAPNODE_ENV)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for alias in ALIASES:
+        assert f"`{alias.name}`" in readme, alias.name
+
+
 @pytest.mark.parametrize(("env", "section", "key", "value"), [
     ({"HEADLESS": "new"}, "chrome", "headless", True),  # puppeteer's spelling
     ({"HEADLESS": "0"}, "chrome", "headless", False),

@@ -191,6 +191,11 @@ def test_concurrent_assignments_rewrite_the_env_file_atomically(daemon: Daemon,
     assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
     assert sorted(p.name for p in laravel_env.parent.iterdir()) == [".env"]
 
+    # zapvisor's own role route (the dashboard's, the CLI's) answers once the file says so too;
+    # a role of several sessions is written with its first.
+    ok(daemon, "PUT", "/api/roles/support-2", {"sessions": ["s2", "s3"]})
+    assert env_values(laravel_env)["WHATSAPP_SUPPORT_2_SESSION"] == "s2"
+
     # A session deleted takes its role's values with it.
     ok(daemon, "DELETE", f"/api/sessions/{current['sells']['sessionId']}")
     wait_until(lambda: env_values(laravel_env)["WHATSAPP_SELLS_SESSION"] == "", timeout=10,

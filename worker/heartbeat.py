@@ -21,8 +21,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from worker import cdp, protocol
-from worker.driver import Emit
+from worker import protocol
+from worker.browser import cdp
+from worker.drivers.base import Emit
 from worker.logs import get_logger
 from worker.session import Session, measure
 

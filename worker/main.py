@@ -17,9 +17,10 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from worker import cdp, logs, protocol
-from worker.chrome import Chrome, set_death_signal
-from worker.driver import Driver, DriverFatal, default_driver
+from worker import logs, protocol
+from worker.browser import cdp
+from worker.browser.chrome import Chrome, set_death_signal
+from worker.drivers.base import Driver, DriverFatal, default_driver
 from worker.errors import BadBootSpec, BootFailure
 from worker.heartbeat import run_heartbeat
 from worker.link import Link

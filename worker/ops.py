@@ -8,8 +8,9 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from worker import cdp, protocol
-from worker.driver import Driver, OperationRefused
+from worker import protocol
+from worker.browser import cdp
+from worker.drivers.base import Driver, OperationRefused
 from worker.logs import get_logger
 from worker.session import Session
 

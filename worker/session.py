@@ -10,10 +10,11 @@ from typing import Any
 
 import psutil
 
-from worker import cdp, proctree, profile, protocol
-from worker.chrome import Chrome, LaunchOptions
+from worker import protocol
+from worker.browser import cdp, proctree, profile
+from worker.browser.chrome import Chrome, LaunchOptions
 from worker.errors import ChromeLaunchFailed
-from worker.executable import find_executable
+from worker.browser.executable import find_executable
 from worker.logs import get_logger
 
 log = get_logger()

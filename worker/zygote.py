@@ -30,7 +30,7 @@ import sys
 from typing import Any
 
 import worker.main  # noqa: F401  (the point: pay the imports once, before any fork)
-from worker.chrome import set_death_signal
+from worker.browser.chrome import set_death_signal
 
 __all__ = ["main", "WORKER_NAME"]
 

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from tests.support.daemon import Daemon  # noqa: E402
 from tests.support.pages import PageServer  # noqa: E402
 from tests.support.procs import kill_marked, wait_until  # noqa: E402
-from worker.chrome import LaunchOptions, build_args  # noqa: E402
-from worker.executable import find_executable  # noqa: E402
+from worker.browser.chrome import LaunchOptions, build_args  # noqa: E402
+from worker.browser.executable import find_executable  # noqa: E402
 
 
 def tree_pss(pid: int) -> int:

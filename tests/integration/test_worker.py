@@ -30,11 +30,12 @@ from tests.support.procs import (
     wait_until,
 )
 from tests.support.workerproc import REPO, WorkerProc, boot_args
-from worker import cdp, protocol
-from worker.chrome import LaunchOptions, build_args
+from worker import protocol
+from worker.browser import cdp
+from worker.browser.chrome import LaunchOptions, build_args
 from worker.errors import ChromeNotFound
-from worker.executable import find_executable, resolve_wrapper
-from worker.stderr import StderrDrain
+from worker.browser.executable import find_executable, resolve_wrapper
+from worker.browser.stderr import StderrDrain
 
 HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 needs_chrome = pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")

@@ -15,8 +15,8 @@ from supervisor import config
 from supervisor.errors import InvalidRequest
 from supervisor.sessions import bootspec, messaging, profiles
 from tests.support.workerproc import boot_args
-from worker.chatbot import BotInfo, MessagePolicy
-from worker.scriptedpage import desktop_user_agent
+from worker.drivers.chatbot import BotInfo, MessagePolicy
+from worker.drivers.scriptedpage import desktop_user_agent
 from worker.spec import parse_boot
 
 

@@ -16,11 +16,11 @@ import time
 from typing import Any
 
 from worker import protocol
-from worker.cdp import Page
-from worker.chatbot import BotInfo, Inbox, MessagePolicy
-from worker.driver import DriverFatal, Emit, OperationRefused
+from worker.browser.cdp import Page
+from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
+from worker.drivers.base import DriverFatal, Emit, OperationRefused
 from worker.logs import get_logger
-from worker.scriptedpage import ScriptedPage
+from worker.drivers.scriptedpage import ScriptedPage
 
 __all__ = ["WhatsAppDriver"]
 
@@ -31,7 +31,7 @@ _BLOCKED = {
     "PROXYBLOCK": "WhatsApp refuses connections from this network (proxy block)",
     "DEPRECATED_VERSION": "WhatsApp Web says this version is deprecated",
 }
-_SCRIPT = importlib.resources.files("worker").joinpath("wa_inject.js").read_text(encoding="utf-8")
+_SCRIPT = importlib.resources.files("worker.drivers").joinpath("wa_inject.js").read_text(encoding="utf-8")
 
 log = get_logger()
 

@@ -21,8 +21,8 @@ from typing import Any
 from pyppeteer.frame_manager import Frame
 
 from worker import protocol
-from worker.cdp import Page
-from worker.driver import DriverFatal
+from worker.browser.cdp import Page
+from worker.drivers.base import DriverFatal
 from worker.logs import get_logger
 
 __all__ = ["ScriptedPage", "desktop_user_agent"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker import protocol
-from worker.driver import Emit
+from worker.drivers.base import Emit
 from worker.logs import get_logger
 
 __all__ = ["COMMANDS", "BotInfo", "Inbox", "MessagePolicy"]

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from worker import protocol
-from worker.cdp import Page
+from worker.browser.cdp import Page
 from worker.logs import get_logger
 
 #: Sends one event to the supervisor: ``await emit(protocol.EV_STATE, {"state": "WORKING"})``.
@@ -92,7 +92,7 @@ def default_driver(spec: protocol.BootSpec) -> Driver:
     """The driver for a session booted with ``spec``: the WhatsApp driver when its
     ``whatsapp.driver`` says so, else the basic one."""
     if spec.get("whatsapp", {}).get("driver") == "whatsapp":
-        from worker.whatsapp import WhatsAppDriver  # here: worker.whatsapp imports this module
+        from worker.drivers.whatsapp import WhatsAppDriver  # here: worker.whatsapp imports this module
 
         return WhatsAppDriver(spec)
     return BasicDriver(spec["url"], spec["chrome_user_agent"], spec["page_timeout_s"])

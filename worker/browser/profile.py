@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from worker import proctree
+from worker.browser import proctree
 from worker.errors import ProfileUnusable
 from worker.logs import get_logger
 

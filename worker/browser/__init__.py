@@ -1,0 +1,1 @@
+"""The browser layer: one session's Chrome process and the CDP connection to it."""

@@ -20,7 +20,8 @@ from typing import Any
 from worker import logs, protocol
 from worker.browser import cdp
 from worker.browser.chrome import Chrome, set_death_signal
-from worker.drivers.base import Driver, DriverFatal, default_driver
+from worker.drivers.base import Driver, DriverFatal
+from worker.drivers.factory import make_driver
 from worker.errors import BadBootSpec, BootFailure
 from worker.heartbeat import run_heartbeat
 from worker.link import Link
@@ -188,7 +189,7 @@ class Worker:
         crashes: collections.deque[float] = collections.deque()
         while True:
             self._page_crashed.clear()
-            self._driver = default_driver(spec)
+            self._driver = make_driver(spec)
             driving = asyncio.ensure_future(self._driver.run(session.page, self._emit))
             crashed = asyncio.ensure_future(self._page_crashed.wait())
             await asyncio.wait({driving, crashed}, return_when=asyncio.FIRST_COMPLETED)

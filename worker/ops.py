@@ -22,7 +22,7 @@ OPERATION_FAILED = "OperationFailed"
 WORKER_STOPPING = "WorkerStopping"  # the worker stopped before it could answer
 
 _PING_TIMEOUT_S = 5.0
-#: Operations the page driver carries out (worker.driver.Driver.request).
+#: Operations the page driver carries out (worker.drivers.base.Driver.request).
 DRIVER_OPS = frozenset({protocol.OP_SEND_TEXT, protocol.OP_PAIRING_CODE, protocol.OP_LOGOUT})
 
 log = get_logger()

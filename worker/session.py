@@ -13,8 +13,8 @@ import psutil
 from worker import protocol
 from worker.browser import cdp, proctree, profile
 from worker.browser.chrome import Chrome, LaunchOptions
-from worker.errors import ChromeLaunchFailed
 from worker.browser.executable import find_executable
+from worker.errors import ChromeLaunchFailed
 from worker.logs import get_logger
 
 log = get_logger()

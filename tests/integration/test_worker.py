@@ -33,9 +33,9 @@ from tests.support.workerproc import REPO, WorkerProc, boot_args
 from worker import protocol
 from worker.browser import cdp
 from worker.browser.chrome import LaunchOptions, build_args
-from worker.errors import ChromeNotFound
 from worker.browser.executable import find_executable, resolve_wrapper
 from worker.browser.stderr import StderrDrain
+from worker.errors import ChromeNotFound
 
 HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 needs_chrome = pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")

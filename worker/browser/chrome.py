@@ -22,10 +22,10 @@ from pathlib import Path
 import psutil
 
 from worker.browser import proctree
-from worker.errors import ChromeLaunchFailed, ChromeLaunchTimeout, ChromeNotFound
 from worker.browser.executable import is_headless_shell
-from worker.logs import get_logger
 from worker.browser.stderr import StderrDrain
+from worker.errors import ChromeLaunchFailed, ChromeLaunchTimeout, ChromeNotFound
+from worker.logs import get_logger
 
 _PR_SET_PDEATHSIG = 1
 # Resolved at import, in the parent: between fork and exec the child must not dlopen/dlsym

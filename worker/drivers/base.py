@@ -1,7 +1,9 @@
-"""The page driver: what the worker does with its page once Chrome is up.
+"""The page driver's interface: what the worker does with its page once Chrome is up.
 
-A driver is any object with ``async def run(self, page, emit) -> None``. The worker calls it
-once, after the boot reply and the ``state STARTING`` event, and cancels it on shutdown.
+A driver is any object with ``async def run(self, page, emit) -> None`` and ``async def
+request(self, op, args)``. The worker calls ``run`` once per page (again after a renderer
+crash, on a new driver from :func:`worker.drivers.factory.make_driver`), after the boot reply
+and the ``state STARTING`` event, and cancels it on shutdown.
 
 - ``page`` is the pyppeteer Page of the session's tab.
 - ``emit(event, data)`` sends an unsolicited event to the supervisor (see worker.protocol).
@@ -9,24 +11,20 @@ once, after the boot reply and the ``state STARTING`` event, and cancels it on s
   ``state FAILED`` with the reason and exits 3. Any other exception is a crash (exit 1, the
   supervisor restarts the worker). Returning means the session is over: exit 0.
 
-:class:`BasicDriver` opens the configured URL and reports WORKING (``whatsapp.driver =
-"basic"``: smoke tests, benchmarks); :class:`worker.whatsapp.WhatsAppDriver` follows WhatsApp Web.
+The drivers: :class:`worker.drivers.basic.BasicDriver` opens the configured URL and reports
+WORKING (``whatsapp.driver = "basic"``: smoke tests, benchmarks);
+:class:`worker.drivers.whatsapp.WhatsAppDriver` follows WhatsApp Web.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from worker import protocol
 from worker.browser.cdp import Page
-from worker.logs import get_logger
 
 #: Sends one event to the supervisor: ``await emit(protocol.EV_STATE, {"state": "WORKING"})``.
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
-
-log = get_logger()
 
 
 class DriverFatal(Exception):
@@ -55,44 +53,3 @@ class Driver(Protocol):
     async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Carry out a driver operation (worker.protocol OP_SEND_TEXT ...); its result.
         Raises OperationRefused (or any exception: reported as a failed operation)."""
-
-
-class BasicDriver:
-    """Load ``url``, check the page answers, report WORKING, then idle until cancelled."""
-
-    def __init__(self, url: str, user_agent: str, page_timeout_s: float) -> None:
-        self._url = url
-        self._user_agent = user_agent
-        self._page_timeout_s = page_timeout_s
-
-    async def run(self, page: Page, emit: Emit) -> None:
-        """See :class:`Driver`."""
-        if self._user_agent:
-            await page.setUserAgent(self._user_agent)
-        # pyppeteer's own goto timeout does not cover CDP Page.navigate, which Chrome only
-        # answers once the response starts: a server that never answers hangs it forever.
-        try:
-            await asyncio.wait_for(
-                page.goto(self._url, waitUntil="load", timeout=int(self._page_timeout_s * 1000)),
-                self._page_timeout_s + 1.0,
-            )
-        except TimeoutError:
-            raise TimeoutError(f"{self._url} did not load within {self._page_timeout_s:g}s") from None
-        await asyncio.wait_for(page.evaluate("() => 1"), self._page_timeout_s)
-        log.info("page.loaded", url=self._url)
-        await emit(protocol.EV_STATE, {"state": "WORKING", "url": self._url})
-        await asyncio.Event().wait()  # forever: the worker cancels us on shutdown
-
-    async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        """See :class:`Driver`: the basic driver has no operations."""
-        raise OperationRefused("Conflict", f"{op}: this session runs the basic driver (no WhatsApp)")
-
-
-def default_driver(spec: protocol.BootSpec) -> Driver:
-    """The driver for a session booted with ``spec``: the WhatsApp driver when its
-    ``whatsapp.driver`` says so, else the basic one."""
-    if spec.get("whatsapp", {}).get("driver") == "whatsapp":
-        from worker.drivers.whatsapp import WhatsAppDriver  # here: worker.whatsapp imports this module
-
-        return WhatsAppDriver(spec)
-    return BasicDriver(spec["url"], spec["chrome_user_agent"], spec["page_timeout_s"])

@@ -17,10 +17,10 @@ from typing import Any
 
 from worker import protocol
 from worker.browser.cdp import Page
-from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.drivers.base import DriverFatal, Emit, OperationRefused
-from worker.logs import get_logger
+from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.drivers.scriptedpage import ScriptedPage
+from worker.logs import get_logger
 
 __all__ = ["WhatsAppDriver"]
 
@@ -64,7 +64,7 @@ class WhatsAppDriver:
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self, page: Page, emit: Emit) -> None:
-        """See :class:`worker.driver.Driver`."""
+        """See :class:`worker.drivers.base.Driver`."""
         self._emit_fn = emit
         self._inbox = Inbox(self._policy, emit, lambda to, text: self.request(
             protocol.OP_SEND_TEXT, {"to": to, "text": text}))
@@ -252,7 +252,7 @@ class WhatsAppDriver:
     # -- operations ----------------------------------------------------------------------
 
     async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        """See :class:`worker.driver.Driver`: send_text, pairing_code, logout."""
+        """See :class:`worker.drivers.base.Driver`: send_text, pairing_code, logout."""
         wa = self._wa
         if op == protocol.OP_PAIRING_CODE:
             if wa is None or self._wa_state not in _LOGIN:

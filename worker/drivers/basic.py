@@ -1,0 +1,44 @@
+"""The basic driver: open the configured URL, report WORKING, idle (no WhatsApp)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from worker import protocol
+from worker.browser.cdp import Page
+from worker.drivers.base import Emit, OperationRefused
+from worker.logs import get_logger
+
+log = get_logger()
+
+
+class BasicDriver:
+    """Load ``url``, check the page answers, report WORKING, then idle until cancelled."""
+
+    def __init__(self, url: str, user_agent: str, page_timeout_s: float) -> None:
+        self._url = url
+        self._user_agent = user_agent
+        self._page_timeout_s = page_timeout_s
+
+    async def run(self, page: Page, emit: Emit) -> None:
+        """See :class:`worker.drivers.base.Driver`."""
+        if self._user_agent:
+            await page.setUserAgent(self._user_agent)
+        # pyppeteer's own goto timeout does not cover CDP Page.navigate, which Chrome only
+        # answers once the response starts: a server that never answers hangs it forever.
+        try:
+            await asyncio.wait_for(
+                page.goto(self._url, waitUntil="load", timeout=int(self._page_timeout_s * 1000)),
+                self._page_timeout_s + 1.0,
+            )
+        except TimeoutError:
+            raise TimeoutError(f"{self._url} did not load within {self._page_timeout_s:g}s") from None
+        await asyncio.wait_for(page.evaluate("() => 1"), self._page_timeout_s)
+        log.info("page.loaded", url=self._url)
+        await emit(protocol.EV_STATE, {"state": "WORKING", "url": self._url})
+        await asyncio.Event().wait()  # forever: the worker cancels us on shutdown
+
+    async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """See :class:`worker.drivers.base.Driver`: the basic driver has no operations."""
+        raise OperationRefused("Conflict", f"{op}: this session runs the basic driver (no WhatsApp)")

@@ -19,7 +19,7 @@ from typing import Any
 
 from worker import logs, protocol
 from worker.browser import cdp
-from worker.browser.chrome import Chrome, set_death_signal
+from worker.browser.chrome import Chrome
 from worker.drivers.base import Driver, DriverFatal
 from worker.drivers.factory import make_driver
 from worker.errors import BadBootSpec, BootFailure
@@ -27,6 +27,7 @@ from worker.heartbeat import run_heartbeat
 from worker.link import Link
 from worker.logs import get_logger
 from worker.ops import OPERATION_FAILED, WORKER_STOPPING, Operations
+from worker.prctl import set_death_signal
 from worker.session import Session, boot_session
 from worker.spec import parse_boot
 

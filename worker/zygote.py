@@ -20,7 +20,6 @@ worker is not its child; the exit status comes from the zygote, which reaps it.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import selectors
@@ -29,16 +28,14 @@ import socket
 import sys
 from typing import Any
 
-import worker.main  # noqa: F401  (the point: pay the imports once, before any fork)
-from worker.browser.chrome import set_death_signal
+# Imported here, before any fork, to pay for its imports (pyppeteer, psutil, structlog) once.
+from worker import main as worker_main
+from worker.prctl import become_subreaper, set_death_signal, set_name
 
 __all__ = ["main", "WORKER_NAME"]
 
 MAX_MESSAGE_BYTES = 64 * 1024
 WORKER_NAME = "zapvisor-worker"  # at most 15 bytes: the kernel's comm field
-_PR_SET_NAME = 15
-_PR_SET_CHILD_SUBREAPER = 36
-_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -63,10 +60,8 @@ def _child(control: socket.socket, selector: selectors.BaseSelector, wakeup_r: i
         os.close(wakeup_w)
         os.environ.update(env)
         # ps, top and the tests tell a worker from the zygote by this name.
-        _LIBC.prctl(_PR_SET_NAME, WORKER_NAME.encode(), 0, 0, 0)
-        from worker.main import run
-
-        code = run(fd, session_id)
+        set_name(WORKER_NAME)
+        code = worker_main.run(fd, session_id)
     except BaseException:  # a worker that cannot even start must still exit, never fork on
         import traceback
 
@@ -157,7 +152,7 @@ def main() -> None:
         sys.exit(0)  # the supervisor died before we set the death signal
     # Chrome's zygote and renderers are re-parented when their browser dies: make them ours,
     # so that _reap collects them instead of leaving zombies to an init that may not reap.
-    _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    become_subreaper()
     sys.exit(serve(socket.socket(fileno=args.fd)))
 
 

@@ -9,7 +9,6 @@ port still accepts connections).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
 import os
 import signal
@@ -26,21 +25,9 @@ from worker.browser.executable import is_headless_shell
 from worker.browser.stderr import StderrDrain
 from worker.errors import ChromeLaunchFailed, ChromeLaunchTimeout, ChromeNotFound
 from worker.logs import get_logger
-
-_PR_SET_PDEATHSIG = 1
-# Resolved at import, in the parent: between fork and exec the child must not dlopen/dlsym
-# (the loader lock may be held by another thread at fork time).
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-_PRCTL.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-_PRCTL.restype = ctypes.c_int
+from worker.prctl import set_death_signal
 
 log = get_logger()
-
-
-def set_death_signal(signum: signal.Signals = signal.SIGTERM) -> None:
-    """Ask the kernel to send ``signum`` to this process when its parent (thread) dies."""
-    if _PRCTL(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from worker.errors import BadBootSpec, BootFailure
 from worker.heartbeat import run_heartbeat
 from worker.link import Link
 from worker.logs import get_logger
-from worker.ops import OPERATION_FAILED, WORKER_STOPPING, Operations
+from worker.ops import Operations
 from worker.prctl import set_death_signal
 from worker.session import Session, boot_session
 from worker.spec import parse_boot
@@ -112,7 +112,7 @@ class Worker:
         try:
             await self._link.send(reply)
         except protocol.ProtocolError as exc:  # e.g. a screenshot over the frame cap
-            await self._link.send(protocol.make_error(reply["id"], OPERATION_FAILED, str(exc)))
+            await self._link.send(protocol.make_error(reply["id"], protocol.WorkerErrorType.OPERATION_FAILED, str(exc)))
 
     async def _answer(self, request: dict[str, Any]) -> None:
         await self._reply(await self._ops.answer(request))
@@ -169,13 +169,13 @@ class Worker:
             return
         self._session = session
         await self._reply(protocol.make_reply(request_id, session.boot_result()))
-        await self._emit(protocol.EV_STATE, {"state": "STARTING"})
+        await self._emit(protocol.EV_STATE, {"state": protocol.WorkerState.STARTING})
         self._spawn("heartbeat", run_heartbeat(session, self._emit, self.request_stop))
         self._spawn("chrome-watch", self._watch_chrome(session.chrome))
         try:
             await self._drive(session, spec)
         except DriverFatal as exc:
-            await self._emit(protocol.EV_STATE, {"state": "FAILED", "reason": exc.reason})
+            await self._emit(protocol.EV_STATE, {"state": protocol.WorkerState.FAILED, "reason": exc.reason})
             self.request_stop(protocol.EXIT_BOOT_FAILURE, f"driver: {exc.reason}")
             return
         except Exception as exc:
@@ -207,7 +207,7 @@ class Worker:
             if len(crashes) > _MAX_PAGE_CRASHES:
                 raise RuntimeError(f"the page crashed {len(crashes)} times in {_CRASH_WINDOW_S:g}s")
             log.warning("page.reloading", crashes=len(crashes))
-            await self._emit(protocol.EV_STATE, {"state": "STARTING",
+            await self._emit(protocol.EV_STATE, {"state": protocol.WorkerState.STARTING,
                                                  "reason": "page crashed; reloading"})
 
     def _on_chrome_spawned(self, chrome: Chrome) -> None:
@@ -258,7 +258,7 @@ class Worker:
         if session is not None:
             await cdp.disconnect(session.browser, 1.0)
         for request_id, op in list(self._unanswered.items()):
-            await self._reply(protocol.make_error(request_id, WORKER_STOPPING, f"{op}: worker stopping ({reason})"))
+            await self._reply(protocol.make_error(request_id, protocol.WorkerErrorType.WORKER_STOPPING, f"{op}: worker stopping ({reason})"))
         await self._link.send(protocol.make_event(protocol.EV_EXITING, {"code": code, "reason": reason}))
         await self._link.close()
         log.info("worker.exited", code=code, reason=reason)

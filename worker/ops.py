@@ -14,13 +14,6 @@ from worker.drivers.base import Driver, OperationRefused
 from worker.logs import get_logger
 from worker.session import Session
 
-#: Error types a worker may put in a failed reply (besides the boot failures of worker.errors).
-UNKNOWN_OPERATION = "UnknownOperation"
-NOT_READY = "NotReady"
-ALREADY_BOOTED = "AlreadyBooted"
-OPERATION_FAILED = "OperationFailed"
-WORKER_STOPPING = "WorkerStopping"  # the worker stopped before it could answer
-
 _PING_TIMEOUT_S = 5.0
 #: Operations the page driver carries out (worker.drivers.base.Driver.request).
 DRIVER_OPS = frozenset({protocol.OP_SEND_TEXT, protocol.OP_PAIRING_CODE, protocol.OP_LOGOUT})
@@ -29,7 +22,7 @@ log = get_logger()
 
 
 class _Refused(Exception):
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: protocol.WorkerErrorType, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
 
@@ -54,25 +47,25 @@ class Operations:
             return protocol.make_error(request_id, exc.error_type, str(exc))
         except Exception as exc:  # an op that failed must not take the worker down
             log.warning("op.failed", op=op, error=repr(exc))
-            return protocol.make_error(request_id, OPERATION_FAILED, f"{op} failed: {exc!r}")
+            return protocol.make_error(request_id, protocol.WorkerErrorType.OPERATION_FAILED, f"{op} failed: {exc!r}")
         return protocol.make_reply(request_id, result)
 
     async def _drive(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         driver = self._current_driver()
         if driver is None:
-            raise _Refused(NOT_READY, f"{op}: the page driver is not running yet")
+            raise _Refused(protocol.WorkerErrorType.NOT_READY, f"{op}: the page driver is not running yet")
         return await driver.request(op, args)
 
     async def _dispatch(self, op: str) -> dict[str, Any]:
         if op == protocol.OP_STOP:
             return {}
         if op == protocol.OP_BOOT:
-            raise _Refused(ALREADY_BOOTED, "this worker has already received boot")
+            raise _Refused(protocol.WorkerErrorType.ALREADY_BOOTED, "this worker has already received boot")
         if op not in (protocol.OP_PING, protocol.OP_SCREENSHOT):
-            raise _Refused(UNKNOWN_OPERATION, f"unknown operation {op!r}")
+            raise _Refused(protocol.WorkerErrorType.UNKNOWN_OPERATION, f"unknown operation {op!r}")
         session = self._current_session()
         if session is None:
-            raise _Refused(NOT_READY, f"{op}: Chrome is not attached yet")
+            raise _Refused(protocol.WorkerErrorType.NOT_READY, f"{op}: Chrome is not attached yet")
         if op == protocol.OP_PING:
             return {"cdp_rtt_ms": await cdp.probe_rtt_ms(session.page, _PING_TIMEOUT_S)}
         png = await asyncio.wait_for(session.page.screenshot(type="png"), session.spec["page_timeout_s"])

@@ -40,6 +40,7 @@ __all__ = [
     "ZygoteOp",
     "WorkerState",
     "ErrorType",
+    "WorkerErrorType",
     "ExitKind",
     "ProtocolError",
     "WhatsAppSpec",
@@ -116,6 +117,24 @@ class ErrorType(enum.StrEnum):
     UNAVAILABLE = "Unavailable"  # the page did not answer in time, or failed
     NOT_ON_WHATSAPP = "NotOnWhatsApp"  # the recipient's number has no WhatsApp account
     WORKER_ERROR = "WorkerError"  # anything else
+
+
+class WorkerErrorType(enum.StrEnum):
+    """The ``type`` of an error reply naming a failure only the worker knows. The supervisor has
+    no class of its own for these: each arrives as its generic worker error, which keeps the
+    name (API clients see it in ``error.type``)."""
+
+    BOOT_FAILED = "BootFailed"  # the session could not be started (the base of the boot failures)
+    BAD_BOOT_SPEC = "BadBootSpec"  # the first frame was not a valid boot request
+    CHROME_NOT_FOUND = "ChromeNotFound"  # no Chrome executable
+    PROFILE_UNUSABLE = "ProfileUnusable"  # the profile directory is unusable or in use
+    CHROME_LAUNCH_FAILED = "ChromeLaunchFailed"  # Chrome exited or CDP could not attach at boot
+    CHROME_LAUNCH_TIMEOUT = "ChromeLaunchTimeout"  # no DevTools URL within launch_timeout_s
+    UNKNOWN_OPERATION = "UnknownOperation"  # an op this worker (or its driver) does not know
+    NOT_READY = "NotReady"  # the op needs the page driver, which is not running yet
+    ALREADY_BOOTED = "AlreadyBooted"  # a second boot request
+    OPERATION_FAILED = "OperationFailed"  # the op raised (the message says what)
+    WORKER_STOPPING = "WorkerStopping"  # the worker stopped before it could answer
 
 
 class ExitKind(enum.StrEnum):
@@ -277,8 +296,9 @@ def make_reply(request_id: int, result: dict[str, Any] | None = None) -> dict[st
     return {"id": request_id, "ok": True, "result": result or {}}
 
 
-def make_error(request_id: int, error_type: str, message: str) -> dict[str, Any]:
-    """A failed reply. ``error_type`` names a class of the supervisor's error hierarchy."""
+def make_error(request_id: int, error_type: ErrorType | WorkerErrorType, message: str) -> dict[str, Any]:
+    """A failed reply: ``error_type`` is one of the supervisor's error classes (ErrorType) or
+    a failure only the worker knows (WorkerErrorType)."""
     return {"id": request_id, "ok": False, "error": {"type": error_type, "message": message}}
 
 

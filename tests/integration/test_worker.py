@@ -86,8 +86,8 @@ def boot_working(
     """Boot and wait for WORKING; returns the boot result and Chrome's process tree."""
     reply = worker.boot(boot_args(state_dir, worker.session, url, **overrides))
     assert reply["ok"], f"{reply}\n{worker.log_tail()}"
-    worker.wait_event(protocol.EV_STATE, 30, state="STARTING")
-    worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
+    worker.wait_event(protocol.EV_STATE, 30, state=protocol.WorkerState.STARTING)
+    worker.wait_event(protocol.EV_STATE, 30, state=protocol.WorkerState.WORKING)
     tree = process_tree(reply["result"]["chrome_pid"])
     assert len(tree) >= 3, tree  # browser, zygotes, renderer...
     return reply["result"], tree
@@ -118,7 +118,7 @@ def test_boot_heartbeat_screenshot_stop(spawn: Callable[..., WorkerProc], state_
     ping = worker.request(protocol.OP_PING)
     assert ping["ok"] and isinstance(ping["result"]["cdp_rtt_ms"], float)
     unknown = worker.request("no_such_op")
-    assert not unknown["ok"] and unknown["error"]["type"] == "UnknownOperation"
+    assert not unknown["ok"] and unknown["error"]["type"] == protocol.WorkerErrorType.UNKNOWN_OPERATION
     started = time.monotonic()
     assert worker.request(protocol.OP_STOP) == protocol.make_reply(worker._next_id - 1, {})
     assert worker.wait_exit(8) == protocol.EXIT_OK
@@ -223,7 +223,7 @@ def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc]
     replies = {m["id"]: m for m in messages if "ok" in m}
     assert sorted(replies) == [1, 2] and len([m for m in messages if "ok" in m]) == 2, messages
     assert replies[2]["ok"]
-    assert replies[1]["ok"] or replies[1]["error"]["type"] == "WorkerStopping", replies[1]
+    assert replies[1]["ok"] or replies[1]["error"]["type"] == protocol.WorkerErrorType.WORKER_STOPPING, replies[1]
     assert messages[-1] == protocol.make_event(protocol.EV_EXITING, {"code": 0, "reason": "stop requested"})
     wait_until(lambda: not marked_processes(state_dir), 5, message="no Chrome left")
 
@@ -235,7 +235,7 @@ def test_stop_during_page_load(spawn: Callable[..., WorkerProc], state_dir: Path
     reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), close_timeout_s=3.0))
     assert reply["ok"], reply
     tree = process_tree(reply["result"]["chrome_pid"])
-    worker.wait_event(protocol.EV_STATE, 10, state="STARTING")
+    worker.wait_event(protocol.EV_STATE, 10, state=protocol.WorkerState.STARTING)
     started = time.monotonic()
     assert worker.request(protocol.OP_STOP)["ok"]
     assert worker.wait_exit(3.0 + 3) == protocol.EXIT_OK
@@ -261,7 +261,7 @@ def test_second_sigterm_cuts_the_graceful_wait(spawn: Callable[..., WorkerProc],
 def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", "http://127.0.0.1:9/", chrome_executable="/nonexistent/chrome"))
-    assert not reply["ok"] and reply["error"]["type"] == "ChromeNotFound", reply
+    assert not reply["ok"] and reply["error"]["type"] == protocol.WorkerErrorType.CHROME_NOT_FOUND, reply
     assert "/nonexistent/chrome" in reply["error"]["message"]
     exiting = worker.wait_event(protocol.EV_EXITING, 10)
     assert exiting["code"] == protocol.EXIT_BOOT_FAILURE
@@ -282,7 +282,7 @@ def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state
     worker = spawn()
     reply = worker.boot(args)
     assert reply["ok"], reply
-    worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
+    worker.wait_event(protocol.EV_STATE, 30, state=protocol.WorkerState.WORKING)
     assert not (scratch / "old-crash-dir").exists() and not (scratch / "old-crash-file").exists()
     chrome_env = psutil.Process(reply["result"]["chrome_pid"]).environ()
     assert chrome_env["TMPDIR"] == args["tmp_dir"]
@@ -309,7 +309,7 @@ def test_profile_used_by_foreign_process_is_refused(spawn: Callable[..., WorkerP
         wait_until(lambda: pid_alive(foreign.pid), 5, message="foreign Chrome running")
         worker = spawn()
         reply = worker.boot(args)
-        assert not reply["ok"] and reply["error"]["type"] == "ProfileUnusable", reply
+        assert not reply["ok"] and reply["error"]["type"] == protocol.WorkerErrorType.PROFILE_UNUSABLE, reply
         assert f"in use by pid {foreign.pid}" in reply["error"]["message"]
         assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
         assert foreign.poll() is None, "the foreign Chrome must not be killed"
@@ -362,7 +362,7 @@ def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_di
     tree = process_tree(reply["result"]["chrome_pid"])
     exiting = worker.wait_event(protocol.EV_EXITING, 15)
     assert exiting["code"] == protocol.EXIT_CRASH and "driver crashed" in exiting["reason"], exiting
-    assert not any(m.get("data", {}).get("state") == "WORKING" for m in worker.seen)
+    assert not any(m.get("data", {}).get("state") == protocol.WorkerState.WORKING for m in worker.seen)
     assert worker.wait_exit(10) == protocol.EXIT_CRASH
     assert_nothing_left(state_dir, tree, timeout=2)
 
@@ -374,7 +374,7 @@ def test_profile_path_that_is_a_file_is_refused(spawn: Callable[..., WorkerProc]
     Path(args["profile_dir"]).write_text("not a directory")
     worker = spawn()
     reply = worker.boot(args, timeout=10)
-    assert not reply["ok"] and reply["error"]["type"] == "ProfileUnusable", reply
+    assert not reply["ok"] and reply["error"]["type"] == protocol.WorkerErrorType.PROFILE_UNUSABLE, reply
     assert "not a directory" in reply["error"]["message"]
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 
@@ -402,7 +402,7 @@ def test_invalid_first_frame_exits(spawn: Callable[..., WorkerProc]) -> None:
 def test_first_request_must_be_boot(spawn: Callable[..., WorkerProc]) -> None:
     worker = spawn()
     reply = worker.request(protocol.OP_PING, timeout=10)
-    assert not reply["ok"] and reply["error"]["type"] == "BadBootSpec", reply
+    assert not reply["ok"] and reply["error"]["type"] == protocol.WorkerErrorType.BAD_BOOT_SPEC, reply
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 
 
@@ -415,7 +415,7 @@ def test_boot_spec_is_validated(
 ) -> None:
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", "about:blank", **overrides), timeout=10)
-    assert not reply["ok"] and reply["error"]["type"] == "BadBootSpec", reply
+    assert not reply["ok"] and reply["error"]["type"] == protocol.WorkerErrorType.BAD_BOOT_SPEC, reply
     assert complaint in reply["error"]["message"], reply
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 

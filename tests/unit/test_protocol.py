@@ -22,7 +22,7 @@ MESSAGES: list[dict[str, Any]] = [
     protocol.make_request(8, protocol.OP_BOOT, {"session_id": "café-1", "chrome_extra_args": ["--x"]}),
     protocol.make_reply(7, {"png_b64": "iVBORw0KGgo="}),
     protocol.make_reply(9),
-    protocol.make_error(7, "ChromeNotFound", "no chrome at /x"),
+    protocol.make_error(7, protocol.WorkerErrorType.CHROME_NOT_FOUND, "no chrome at /x"),
     protocol.make_event(protocol.EV_HEARTBEAT, {"seq": 1, "cdp_rtt_ms": None, "pss_bytes": 123}),
     protocol.make_event(protocol.EV_EXITING, {"code": 0, "reason": "stop requested"}),
 ]

@@ -21,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from worker import protocol
 from worker.browser.cdp import Page
 
-#: Sends one event to the supervisor: ``await emit(protocol.EV_STATE, {"state": "WORKING"})``.
+#: Sends one event to the supervisor: ``await emit(protocol.EV_STATE, {"state": protocol.WorkerState.WORKING})``.
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -36,10 +37,10 @@ class DriverFatal(Exception):
 
 
 class OperationRefused(Exception):
-    """A request the driver will not carry out now; ``error_type`` names the supervisor's error
-    class (e.g. "Conflict": wrong state, "InvalidRequest": bad arguments)."""
+    """A request the driver will not carry out now; ``error_type`` says why on the wire (e.g.
+    ErrorType.CONFLICT: wrong state, ErrorType.INVALID_REQUEST: bad arguments)."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: protocol.ErrorType | protocol.WorkerErrorType, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
 

@@ -36,9 +36,9 @@ class BasicDriver:
             raise TimeoutError(f"{self._url} did not load within {self._page_timeout_s:g}s") from None
         await asyncio.wait_for(page.evaluate("() => 1"), self._page_timeout_s)
         log.info("page.loaded", url=self._url)
-        await emit(protocol.EV_STATE, {"state": "WORKING", "url": self._url})
+        await emit(protocol.EV_STATE, {"state": protocol.WorkerState.WORKING, "url": self._url})
         await asyncio.Event().wait()  # forever: the worker cancels us on shutdown
 
     async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """See :class:`worker.drivers.base.Driver`: the basic driver has no operations."""
-        raise OperationRefused("Conflict", f"{op}: this session runs the basic driver (no WhatsApp)")
+        raise OperationRefused(protocol.ErrorType.CONFLICT, f"{op}: this session runs the basic driver (no WhatsApp)")

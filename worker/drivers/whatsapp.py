@@ -47,7 +47,7 @@ class WhatsAppDriver:
         self._wa: ScriptedPage | None = None
         self._emit_fn: Emit | None = None
         self._started = time.monotonic()
-        self._reported = "STARTING"  # last state sent to the supervisor
+        self._reported = protocol.WorkerState.STARTING  # last state sent to the supervisor
         self._wa_state = "UNLAUNCHED"
         self._synced = False
         self._version = ""
@@ -163,10 +163,10 @@ class WhatsAppDriver:
 
     async def _connecting(self, state: str) -> None:
         """OPENING, PAIRING, TIMEOUT, CONNECTED before its sync, ...: on the way somewhere."""
-        if self._reported == "WORKING":
-            await self._report("STARTING", f"reconnecting (WhatsApp Web is {state})")
-        elif self._reported == "SCAN_QR_CODE":
-            await self._report("STARTING", f"linking the device (WhatsApp Web is {state})")
+        if self._reported == protocol.WorkerState.WORKING:
+            await self._report(protocol.WorkerState.STARTING, f"reconnecting (WhatsApp Web is {state})")
+        elif self._reported == protocol.WorkerState.SCAN_QR_CODE:
+            await self._report(protocol.WorkerState.STARTING, f"linking the device (WhatsApp Web is {state})")
         if self._me is None and self._qr_shown is None and state in ("OPENING", "UNLAUNCHED"):
             # Not logged in, no QR yet: the page is deciding whether a login is needed.
             self._expect(self._opts["qr_timeout_s"], self._no_qr_reason(state))
@@ -182,7 +182,7 @@ class WhatsAppDriver:
         if not self._opts["takeover_on_conflict"]:
             raise DriverFatal("CONFLICT: this account was opened in another WhatsApp Web; set "
                               "[whatsapp] takeover_on_conflict to take it back automatically")
-        await self._report("STARTING", "CONFLICT: taking the session back")
+        await self._report(protocol.WorkerState.STARTING, "CONFLICT: taking the session back")
         assert self._wa is not None
         await self._wa.call("takeover")
         timeout = self._opts["ready_timeout_s"]
@@ -196,7 +196,7 @@ class WhatsAppDriver:
         self._qr_count += 1
         self._qr_shown = self._qr
         await self._emit(protocol.EV_QR, {"qr": self._qr, "attempt": self._qr_count})
-        await self._report("SCAN_QR_CODE", f"QR code {self._qr_count} shown")
+        await self._report(protocol.WorkerState.SCAN_QR_CODE, f"QR code {self._qr_count} shown")
         # The page replaces its QR every 20-60 s; one that stops doing so is stuck.
         self._expect(self._opts["qr_timeout_s"],
                      f"no new QR code within {self._opts['qr_timeout_s']:g}s (qr_timeout_s)")
@@ -225,7 +225,7 @@ class WhatsAppDriver:
         self._qr_count = 0
         self._logout_origin = "phone"
         self._expect(None)
-        await self._report("WORKING", "logged in", phone_number=me["user"],
+        await self._report(protocol.WorkerState.WORKING, "logged in", phone_number=me["user"],
                            pushname=me.get("pushname"), wa_version=self._version)
 
     async def _logged_out(self) -> None:
@@ -235,7 +235,7 @@ class WhatsAppDriver:
         log.info("wa.logged_out", origin=self._logout_origin)
         await self._emit(protocol.EV_LOGOUT, {"origin": self._logout_origin, "phone_number": phone})
         self._logged_out_now.set()
-        await self._report("STARTING", f"logged out ({self._logout_origin})")
+        await self._report(protocol.WorkerState.STARTING, f"logged out ({self._logout_origin})")
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class WhatsAppDriver:
         assert self._emit_fn is not None
         await self._emit_fn(event, data)
 
-    async def _report(self, state: str, reason: str, **extra: Any) -> None:
+    async def _report(self, state: protocol.WorkerState, reason: str, **extra: Any) -> None:
         if state == self._reported and not extra:
             return
         self._reported = state
@@ -256,13 +256,13 @@ class WhatsAppDriver:
         wa = self._wa
         if op == protocol.OP_PAIRING_CODE:
             if wa is None or self._wa_state not in _LOGIN:
-                raise OperationRefused("Conflict", f"no login on offer (WhatsApp Web is {self._wa_state})")
+                raise OperationRefused(protocol.ErrorType.CONFLICT, f"no login on offer (WhatsApp Web is {self._wa_state})")
             code = await wa.call("pairingCode", str(args.get("phone")), True)
             return {"code": str(code)}
         if op not in (protocol.OP_SEND_TEXT, protocol.OP_LOGOUT):
-            raise OperationRefused("UnknownOperation", f"unknown operation {op!r}")
+            raise OperationRefused(protocol.WorkerErrorType.UNKNOWN_OPERATION, f"unknown operation {op!r}")
         if wa is None or self._me is None:
-            raise OperationRefused("Conflict", f"not logged in (session is {self._reported})")
+            raise OperationRefused(protocol.ErrorType.CONFLICT, f"not logged in (session is {self._reported})")
         if op == protocol.OP_LOGOUT:
             # Answer only once the logout is seen (and EV_LOGOUT sent before this reply): the
             # supervisor may stop this worker on that event, and must have its answer by then.

@@ -10,9 +10,10 @@ send event ``heartbeat`` {"seq", "cdp_rtt_ms", "browser_rtt_ms", "chrome_pid", "
 Chrome holds page-session commands while the page navigates to a new document, so a page
 probe alone would fail during any slow load. Hence two verdicts:
 
-- both probes fail ``CDP_STRIKES`` times in a row -> "Chrome not answering CDP" (exit 1);
+- both probes fail ``CDP_STRIKES`` times in a row -> "Chrome not answering CDP" (exit 1,
+  ExitKind.CDP_UNRESPONSIVE);
 - only the page probe fails, for longer than page_timeout_s + the probe timeout
-  -> "page not answering CDP" (exit 1): a hung renderer.
+  -> "page not answering CDP" (exit 1, ExitKind.PAGE_UNRESPONSIVE): a hung renderer.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ CDP_STRIKES = 3
 log = get_logger()
 
 
-async def run_heartbeat(session: Session, emit: Emit, request_stop: Callable[[int, str], None]) -> None:
+async def run_heartbeat(session: Session, emit: Emit, request_stop: Callable[[int, protocol.ExitKind, str], None]) -> None:
     """Beat until cancelled, or until a liveness verdict asks the worker to stop."""
     interval = session.spec["heartbeat_interval_s"]
     probe_timeout = max(interval, 2.0)
@@ -69,10 +70,11 @@ async def run_heartbeat(session: Session, emit: Emit, request_stop: Callable[[in
         else:
             page_stalled_since = None
         if strikes >= CDP_STRIKES:
-            request_stop(protocol.EXIT_CRASH, "Chrome not answering CDP")
+            request_stop(protocol.EXIT_CRASH, protocol.ExitKind.CDP_UNRESPONSIVE, "Chrome not answering CDP")
             return
         if page_stalled_since is not None and now - page_stalled_since > page_stall_limit:
-            request_stop(protocol.EXIT_CRASH, f"page not answering CDP for {now - page_stalled_since:.1f}s")
+            request_stop(protocol.EXIT_CRASH, protocol.ExitKind.PAGE_UNRESPONSIVE,
+                         f"page not answering CDP for {now - page_stalled_since:.1f}s")
             return
         next_at = max(next_at + interval, time.monotonic())
         await asyncio.sleep(next_at - time.monotonic())

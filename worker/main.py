@@ -59,17 +59,18 @@ class Worker:
         self._cdp_lost = asyncio.Event()
         self._page_crashed = asyncio.Event()
 
-    def request_stop(self, code: int, reason: str) -> None:
-        """Ask the worker to shut down and exit with ``code``; the first request wins."""
+    def request_stop(self, code: int, kind: protocol.ExitKind, reason: str) -> None:
+        """Ask the worker to shut down and exit with ``code`` (``kind`` and ``reason`` say why,
+        in EV_EXITING); the first request wins."""
         if not self._stopped.done():
-            log.info("worker.stop_requested", code=code, reason=reason)
-            self._stopped.set_result((code, reason))
+            log.info("worker.stop_requested", code=code, kind=kind, reason=reason)
+            self._stopped.set_result((code, kind, reason))
 
     async def run(self) -> int:
         """Serve until a stop cause, shut down in order, return the exit code."""
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_log_loop_exception)
-        self._stopped: asyncio.Future[tuple[int, str]] = loop.create_future()
+        self._stopped: asyncio.Future[tuple[int, protocol.ExitKind, str]] = loop.create_future()
         signals: asyncio.Queue[int] = asyncio.Queue()
         for signum in _STOP_SIGNALS:  # handlers only enqueue; _watch_signals decides
             loop.add_signal_handler(signum, signals.put_nowait, signum)
@@ -79,12 +80,12 @@ class Worker:
             self._group = group
             watchers = [group.create_task(self._watch_signals(signals)), group.create_task(self._watch_parent())]
             self._spawn("requests", self._serve())
-            code, reason = await self._stopped
+            code, kind, reason = await self._stopped
             for task in self._tasks:
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=0.5)
-            await self._shutdown(code, reason)
+            await self._shutdown(code, kind, reason)
             for task in watchers:
                 task.cancel()
         return code
@@ -100,7 +101,7 @@ class Worker:
             await work
         except Exception as exc:
             log.exception("worker.task_crashed", task=name)
-            self.request_stop(protocol.EXIT_CRASH, f"{name} crashed: {exc!r}")
+            self.request_stop(protocol.EXIT_CRASH, protocol.ExitKind.CRASHED, f"{name} crashed: {exc!r}")
 
     async def _emit(self, event: str, data: dict[str, Any]) -> None:
         await self._link.send(protocol.make_event(event, data))
@@ -117,13 +118,13 @@ class Worker:
     async def _answer(self, request: dict[str, Any]) -> None:
         await self._reply(await self._ops.answer(request))
         if request["op"] == protocol.OP_STOP:
-            self.request_stop(protocol.EXIT_OK, "stop requested")
+            self.request_stop(protocol.EXIT_OK, protocol.ExitKind.STOP, "stop requested")
 
     async def _serve(self) -> None:
         try:
             first = await self._link.read()
             if first is None:
-                self.request_stop(protocol.EXIT_OK, "supervisor closed the socket before boot")
+                self.request_stop(protocol.EXIT_OK, protocol.ExitKind.STOP, "supervisor closed the socket before boot")
                 return
             request_id, spec = parse_boot(first)
             if spec["session_id"] != self._session_id:
@@ -139,10 +140,10 @@ class Worker:
             try:
                 message = await self._link.read()
             except protocol.ProtocolError as exc:
-                self.request_stop(protocol.EXIT_CRASH, f"protocol error from supervisor: {exc}")
+                self.request_stop(protocol.EXIT_CRASH, protocol.ExitKind.CRASHED, f"protocol error from supervisor: {exc}")
                 return
             if message is None:
-                self.request_stop(protocol.EXIT_OK, "supervisor closed the control socket")
+                self.request_stop(protocol.EXIT_OK, protocol.ExitKind.STOP, "supervisor closed the control socket")
                 return
             if protocol.kind_of(message) != "request":
                 log.warning("worker.unexpected_message", kind=protocol.kind_of(message))
@@ -157,7 +158,7 @@ class Worker:
         if request_id is not None:
             self._unanswered[request_id] = protocol.OP_BOOT
             await self._reply(protocol.make_error(request_id, exc.error_type, str(exc)))
-        self.request_stop(exc.exit_code, f"{exc.error_type}: {exc}")
+        self.request_stop(exc.exit_code, protocol.ExitKind.BOOT_FAILURE, f"{exc.error_type}: {exc}")
 
     async def _boot_and_drive(self, request_id: int, spec: protocol.BootSpec) -> None:
         self._spec = spec
@@ -176,13 +177,13 @@ class Worker:
             await self._drive(session, spec)
         except DriverFatal as exc:
             await self._emit(protocol.EV_STATE, {"state": protocol.WorkerState.FAILED, "reason": exc.reason})
-            self.request_stop(protocol.EXIT_BOOT_FAILURE, f"driver: {exc.reason}")
+            self.request_stop(protocol.EXIT_BOOT_FAILURE, protocol.ExitKind.DRIVER_FAILED, f"driver: {exc.reason}")
             return
         except Exception as exc:
             log.exception("driver.crashed")
-            self.request_stop(protocol.EXIT_CRASH, f"driver crashed: {exc!r}")
+            self.request_stop(protocol.EXIT_CRASH, protocol.ExitKind.DRIVER_FAILED, f"driver crashed: {exc!r}")
             return
-        self.request_stop(protocol.EXIT_OK, "driver finished")
+        self.request_stop(protocol.EXIT_OK, protocol.ExitKind.STOP, "driver finished")  # the session is over
 
     async def _drive(self, session: Session, spec: protocol.BootSpec) -> None:
         """Run the driver; when the page's renderer dies, run it again: its first step
@@ -218,11 +219,11 @@ class Worker:
         if returncode is None:  # CDP dropped first: Chrome is probably exiting, give it a moment
             returncode = await chrome.wait_exited(1.0)
         if returncode is None:
-            self.request_stop(protocol.EXIT_CRASH, "CDP connection to Chrome lost")
+            self.request_stop(protocol.EXIT_CRASH, protocol.ExitKind.CHROME_EXITED, "CDP connection to Chrome lost")
             return
         log.warning("chrome.exited_unexpectedly", returncode=returncode)
         await self._emit(protocol.EV_CHROME_EXITED, {"returncode": returncode})
-        self.request_stop(protocol.EXIT_CRASH, f"Chrome exited with code {returncode}")
+        self.request_stop(protocol.EXIT_CRASH, protocol.ExitKind.CHROME_EXITED, f"Chrome exited with code {returncode}")
 
     async def _watch_signals(self, signals: asyncio.Queue[int]) -> None:
         while True:
@@ -232,19 +233,19 @@ class Worker:
                 log.info("worker.hurry", signal=name)
                 self._hurry.set()
             else:
-                self.request_stop(protocol.EXIT_OK, f"signal {name}")
+                self.request_stop(protocol.EXIT_OK, protocol.ExitKind.STOP, f"signal {name}")
 
     async def _watch_parent(self) -> None:
         # PR_SET_PDEATHSIG and socket EOF normally come first; this catches the rest.
         while os.getppid() == self._parent_pid:
             await asyncio.sleep(_PARENT_POLL_S)
-        self.request_stop(protocol.EXIT_OK, "supervisor died")
+        self.request_stop(protocol.EXIT_OK, protocol.ExitKind.STOP, "supervisor died")
 
-    async def _shutdown(self, code: int, reason: str) -> None:
+    async def _shutdown(self, code: int, kind: protocol.ExitKind, reason: str) -> None:
         close_timeout = self._spec["close_timeout_s"] if self._spec else _DEFAULT_CLOSE_TIMEOUT_S
         # Last resort if a step below hangs: SIGALRM's default action ends the process.
         signal.alarm(int(close_timeout) + 10)
-        log.info("worker.stopping", code=code, reason=reason)
+        log.info("worker.stopping", code=code, kind=kind, reason=reason)
         deadline = time.monotonic() + close_timeout
         session = self._session
         asked_to_close = False
@@ -259,9 +260,9 @@ class Worker:
             await cdp.disconnect(session.browser, 1.0)
         for request_id, op in list(self._unanswered.items()):
             await self._reply(protocol.make_error(request_id, protocol.WorkerErrorType.WORKER_STOPPING, f"{op}: worker stopping ({reason})"))
-        await self._link.send(protocol.make_event(protocol.EV_EXITING, {"code": code, "reason": reason}))
+        await self._link.send(protocol.make_event(protocol.EV_EXITING, {"code": code, "kind": kind, "reason": reason}))
         await self._link.close()
-        log.info("worker.exited", code=code, reason=reason)
+        log.info("worker.exited", code=code, kind=kind, reason=reason)
 
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

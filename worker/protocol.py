@@ -142,11 +142,11 @@ class ExitKind(enum.StrEnum):
     text: metrics and restart decisions read the code, people read the text."""
 
     STOP = "stop"  # asked to stop: signal, OP_STOP, the supervisor went away
-    BOOT_FAILURE = "boot_failure"  # a restart will not help (exit code EXIT_BOOT_FAILURE)
+    BOOT_FAILURE = "boot_failure"  # the boot failed; its exit code says whether a restart may help
     CDP_UNRESPONSIVE = "cdp_unresponsive"  # Chrome stopped answering CDP
     PAGE_UNRESPONSIVE = "page_unresponsive"  # the page's renderer hung
     CHROME_EXITED = "chrome_exited"  # Chrome died or the CDP connection dropped
-    DRIVER_FAILED = "driver_failed"  # the page driver crashed
+    DRIVER_FAILED = "driver_failed"  # the page driver crashed (1) or gave up (EXIT_BOOT_FAILURE)
     CRASHED = "crashed"  # anything else (a bug, a protocol error)
 
 

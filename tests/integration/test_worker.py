@@ -124,7 +124,7 @@ def test_boot_heartbeat_screenshot_stop(spawn: Callable[..., WorkerProc], state_
     assert worker.wait_exit(8) == protocol.EXIT_OK
     assert time.monotonic() - started < 8
     exiting = [m for m in worker.drain() if m.get("event") == protocol.EV_EXITING]
-    assert exiting and exiting[0]["data"] == {"code": 0, "reason": "stop requested"}
+    assert exiting and exiting[0]["data"] == {"code": 0, "kind": protocol.ExitKind.STOP, "reason": "stop requested"}
     assert not pid_alive(chrome_pid)
     assert_nothing_left(state_dir, tree, timeout=1)
 
@@ -157,7 +157,7 @@ def test_sigterm_stops_gracefully(spawn: Callable[..., WorkerProc], state_dir: P
     _, tree = boot_working(worker, state_dir, server.url("/"))
     worker.proc.send_signal(signal.SIGTERM)
     exiting = worker.wait_event(protocol.EV_EXITING, 8)
-    assert exiting == {"code": 0, "reason": "signal SIGTERM"}
+    assert exiting == {"code": 0, "kind": protocol.ExitKind.STOP, "reason": "signal SIGTERM"}
     assert worker.wait_exit(5) == protocol.EXIT_OK
     assert_nothing_left(state_dir, tree, timeout=2)
 
@@ -205,7 +205,8 @@ def test_frozen_chrome_is_detected_and_killed(spawn: Callable[..., WorkerProc], 
     chrome_pid = result["chrome_pid"]
     os.kill(chrome_pid, signal.SIGSTOP)  # CDP socket open, nobody answering
     exiting = worker.wait_event(protocol.EV_EXITING, 20)
-    assert exiting == {"code": protocol.EXIT_CRASH, "reason": "Chrome not answering CDP"}
+    assert exiting == {"code": protocol.EXIT_CRASH, "kind": protocol.ExitKind.CDP_UNRESPONSIVE,
+                       "reason": "Chrome not answering CDP"}
     beats = [m["data"] for m in worker.seen if m.get("event") == protocol.EV_HEARTBEAT]
     assert [beat["cdp_rtt_ms"] for beat in beats[-3:]] == [None, None, None]  # beats kept coming
     assert worker.wait_exit(5) == protocol.EXIT_CRASH
@@ -224,7 +225,8 @@ def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc]
     assert sorted(replies) == [1, 2] and len([m for m in messages if "ok" in m]) == 2, messages
     assert replies[2]["ok"]
     assert replies[1]["ok"] or replies[1]["error"]["type"] == protocol.WorkerErrorType.WORKER_STOPPING, replies[1]
-    assert messages[-1] == protocol.make_event(protocol.EV_EXITING, {"code": 0, "reason": "stop requested"})
+    assert messages[-1] == protocol.make_event(protocol.EV_EXITING, {"code": 0, "kind": protocol.ExitKind.STOP,
+                                                                     "reason": "stop requested"})
     wait_until(lambda: not marked_processes(state_dir), 5, message="no Chrome left")
 
 
@@ -264,7 +266,7 @@ def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], 
     assert not reply["ok"] and reply["error"]["type"] == protocol.WorkerErrorType.CHROME_NOT_FOUND, reply
     assert "/nonexistent/chrome" in reply["error"]["message"]
     exiting = worker.wait_event(protocol.EV_EXITING, 10)
-    assert exiting["code"] == protocol.EXIT_BOOT_FAILURE
+    assert exiting["code"] == protocol.EXIT_BOOT_FAILURE and exiting["kind"] == protocol.ExitKind.BOOT_FAILURE
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 
 
@@ -349,6 +351,7 @@ def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], s
     assert event == {"returncode": -signal.SIGKILL}
     exiting = worker.wait_event(protocol.EV_EXITING, 10)
     assert exiting["code"] == protocol.EXIT_CRASH and "Chrome exited" in exiting["reason"]
+    assert exiting["kind"] == protocol.ExitKind.CHROME_EXITED
     assert worker.wait_exit(10) == protocol.EXIT_CRASH
     assert_nothing_left(state_dir, tree, timeout=2)  # zygotes and renderers swept too
 
@@ -362,6 +365,7 @@ def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_di
     tree = process_tree(reply["result"]["chrome_pid"])
     exiting = worker.wait_event(protocol.EV_EXITING, 15)
     assert exiting["code"] == protocol.EXIT_CRASH and "driver crashed" in exiting["reason"], exiting
+    assert exiting["kind"] == protocol.ExitKind.DRIVER_FAILED
     assert not any(m.get("data", {}).get("state") == protocol.WorkerState.WORKING for m in worker.seen)
     assert worker.wait_exit(10) == protocol.EXIT_CRASH
     assert_nothing_left(state_dir, tree, timeout=2)

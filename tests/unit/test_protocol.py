@@ -24,7 +24,7 @@ MESSAGES: list[dict[str, Any]] = [
     protocol.make_reply(9),
     protocol.make_error(7, protocol.WorkerErrorType.CHROME_NOT_FOUND, "no chrome at /x"),
     protocol.make_event(protocol.EV_HEARTBEAT, {"seq": 1, "cdp_rtt_ms": None, "pss_bytes": 123}),
-    protocol.make_event(protocol.EV_EXITING, {"code": 0, "reason": "stop requested"}),
+    protocol.make_event(protocol.EV_EXITING, {"code": 0, "kind": protocol.ExitKind.STOP, "reason": "stop requested"}),
 ]
 
 

@@ -5,13 +5,9 @@ and keeps ~20 MB of its own pages. Forking from an interpreter that already impo
 makes a worker start in a few ms and share those pages copy-on-write. The zygote itself never
 runs an event loop and never starts a thread, so forking it is safe.
 
-Control channel (a SOCK_SEQPACKET socketpair: one message per JSON object)::
-
-    supervisor -> zygote  {"op": "spawn", "id": 7, "session": "sales", "env": {...}}
-                          + the worker's end of its own socketpair, as SCM_RIGHTS
-    zygote -> supervisor  {"op": "spawned", "id": 7, "pid": 1234} + a pidfd of the worker
-                          {"op": "failed", "id": 7, "error": "..."}
-                          {"op": "exited", "pid": 1234, "returncode": 0 | -9 | ...}
+Control channel: a SOCK_SEQPACKET socketpair, one JSON object per packet; the messages are
+``worker.protocol.ZygoteOp``'s (spawn + the worker's socket fd; spawned + a pidfd of the
+worker; failed; exited).
 
 The pidfd lets the supervisor signal the worker without a pid-reuse race even though the
 worker is not its child; the exit status comes from the zygote, which reaps it.
@@ -30,12 +26,10 @@ from typing import Any
 
 # Imported here, before any fork, to pay for its imports (pyppeteer, psutil, structlog) once.
 from worker import main as worker_main
+from worker import protocol
 from worker.prctl import become_subreaper, set_death_signal, set_name
 
-__all__ = ["main", "WORKER_NAME"]
-
-MAX_MESSAGE_BYTES = 64 * 1024
-WORKER_NAME = "zapvisor-worker"  # at most 15 bytes: the kernel's comm field
+__all__ = ["main", "serve"]
 
 
 def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -60,7 +54,7 @@ def _child(control: socket.socket, selector: selectors.BaseSelector, wakeup_r: i
         os.close(wakeup_w)
         os.environ.update(env)
         # ps, top and the tests tell a worker from the zygote by this name.
-        set_name(WORKER_NAME)
+        set_name(protocol.WORKER_PROCESS_NAME)
         code = worker_main.run(fd, session_id)
     except BaseException:  # a worker that cannot even start must still exit, never fork on
         import traceback
@@ -77,13 +71,13 @@ def _spawn(control: socket.socket, selector: selectors.BaseSelector, wakeup: tup
     if len(fds) != 1:
         for fd in fds:
             os.close(fd)
-        _send(control, {"op": "failed", "id": request.get("id"), "error": "expected one fd"})
+        _send(control, {"op": protocol.ZygoteOp.FAILED, "id": request.get("id"), "error": "expected one fd"})
         return
     try:
         pid = os.fork()
     except OSError as exc:
         os.close(fds[0])
-        _send(control, {"op": "failed", "id": request["id"], "error": f"fork: {exc}"})
+        _send(control, {"op": protocol.ZygoteOp.FAILED, "id": request["id"], "error": f"fork: {exc}"})
         return
     if pid == 0:
         _child(control, selector, wakeup[0], wakeup[1], fds[0], str(request["session"]),
@@ -91,7 +85,7 @@ def _spawn(control: socket.socket, selector: selectors.BaseSelector, wakeup: tup
     os.close(fds[0])
     pidfd = os.pidfd_open(pid)  # before any waitpid: the pid cannot have been reused yet
     try:
-        _send(control, {"op": "spawned", "id": request["id"], "pid": pid}, [pidfd])
+        _send(control, {"op": protocol.ZygoteOp.SPAWNED, "id": request["id"], "pid": pid}, [pidfd])
     finally:
         os.close(pidfd)
 
@@ -104,7 +98,8 @@ def _reap(control: socket.socket) -> None:
             return
         if pid == 0:
             return
-        _send(control, {"op": "exited", "pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
+        _send(control, {"op": protocol.ZygoteOp.EXITED, "pid": pid,
+                        "returncode": os.waitstatus_to_exitcode(status)})
 
 
 def serve(control: socket.socket) -> int:
@@ -128,13 +123,13 @@ def serve(control: socket.socket) -> int:
                 _reap(control)
                 continue
             try:
-                data, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE_BYTES, 4)
+                data, fds, _flags, _addr = socket.recv_fds(control, protocol.ZYGOTE_MAX_MESSAGE_BYTES, 4)
             except BlockingIOError:
                 continue
             if not data:
                 return 0  # the supervisor is gone; our children get their death signal
             request = json.loads(data)
-            if request.get("op") == "spawn":
+            if request.get("op") == protocol.ZygoteOp.SPAWN:
                 _spawn(control, selector, (wakeup_r, wakeup_w), request, fds)
             else:
                 for fd in fds:
@@ -142,7 +137,7 @@ def serve(control: socket.socket) -> int:
 
 
 def main() -> None:
-    """``python -m worker.zygote --fd N --parent PID``."""
+    """``python -m worker.zygote --fd N --parent PID`` (protocol.ZYGOTE_MODULE)."""
     parser = argparse.ArgumentParser(prog="python -m worker.zygote")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True, help="the supervisor's pid")

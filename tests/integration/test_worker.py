@@ -288,7 +288,7 @@ def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state
     assert not (scratch / "old-crash-dir").exists() and not (scratch / "old-crash-file").exists()
     chrome_env = psutil.Process(reply["result"]["chrome_pid"]).environ()
     assert chrome_env["TMPDIR"] == args["tmp_dir"]
-    assert (chrome_env["ZAPVISOR_STATE_DIR"], chrome_env["ZAPVISOR_SESSION"]) == (str(state_dir), "s1")
+    assert (chrome_env[protocol.STATE_DIR_ENV], chrome_env[protocol.SESSION_ENV]) == (str(state_dir), "s1")
     for name in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
         path = profile / name
         assert not path.is_symlink() or os.readlink(path) != "otherhost-999999", name
@@ -327,7 +327,7 @@ def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc]
     args = boot_args(state_dir, "s1", server.url("/"))
     profile = Path(args["profile_dir"])
     profile.mkdir(parents=True)
-    env = dict(os.environ, ZAPVISOR_STATE_DIR=str(state_dir), ZAPVISOR_SESSION="s1")
+    env = {**os.environ, protocol.STATE_DIR_ENV: str(state_dir), protocol.SESSION_ENV: "s1"}
     orphan = subprocess.Popen(
         [str(HEADLESS_SHELL), "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

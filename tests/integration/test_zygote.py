@@ -19,6 +19,7 @@ from tests.support.procs import (
     pid_alive,
     wait_until,
 )
+from worker import protocol
 
 pytestmark = pytest.mark.chrome
 
@@ -45,7 +46,7 @@ def test_workers_are_forked_by_one_zygote_and_survive_its_replacement(daemon: Da
     assert len(zygotes) == 1
     zygote = psutil.Process(zygotes.pop())
     assert is_zygote(zygote) and zygote.ppid() == daemon.proc.pid  # type: ignore[union-attr]
-    assert all(w.name() == "zapvisor-worker" for w in workers)
+    assert all(w.name() == protocol.WORKER_PROCESS_NAME for w in workers)
     # The zygote dies: its workers get their death signal, close Chrome and exit; the sessions
     # restart through a new zygote.
     os.kill(zygote.pid, signal.SIGKILL)

@@ -8,8 +8,7 @@ from collections.abc import Callable
 
 import psutil
 
-STATE_DIR_ENV = "ZAPVISOR_STATE_DIR"
-SESSION_ENV = "ZAPVISOR_SESSION"
+from worker.protocol import STATE_DIR_ENV, WORKER_PROCESS_NAME, ZYGOTE_MODULE
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05, message: str = "") -> None:
@@ -25,7 +24,7 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
 
 def is_zygote(proc: psutil.Process) -> bool:
     """The daemon's zygote (the workers it forks share its command line, not its name)."""
-    return proc.name() != "zapvisor-worker" and "worker.zygote" in proc.cmdline()
+    return proc.name() != WORKER_PROCESS_NAME and ZYGOTE_MODULE in proc.cmdline()
 
 
 def marked_processes(state_dir: str | os.PathLike[str], zygote: bool = False) -> list[psutil.Process]:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.procs import SESSION_ENV, STATE_DIR_ENV
 from worker import protocol
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,8 +44,8 @@ class WorkerProc:
     def __init__(self, state_dir: Path, session: str = "s1", log_level: str = "debug") -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ, PYTHONPATH=str(REPO), ZAPVISOR_LOG_LEVEL=log_level)
-        env[STATE_DIR_ENV] = str(state_dir)
-        env[SESSION_ENV] = session
+        env[protocol.STATE_DIR_ENV] = str(state_dir)
+        env[protocol.SESSION_ENV] = session
         state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = state_dir / f"worker-{session}.log"
         with self.log_path.open("ab") as log:

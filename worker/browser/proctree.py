@@ -14,9 +14,7 @@ from collections.abc import Iterable
 
 import psutil
 
-#: Environment markers the supervisor sets on every worker; Chrome inherits them.
-STATE_DIR_ENV = "ZAPVISOR_STATE_DIR"
-SESSION_ENV = "ZAPVISOR_SESSION"
+from worker.protocol import SESSION_ENV, STATE_DIR_ENV
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess)
 _UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)

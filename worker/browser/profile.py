@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from worker import protocol
 from worker.browser import proctree
 from worker.errors import ProfileUnusable
 from worker.logs import get_logger
@@ -91,7 +92,7 @@ def _carries(proc: psutil.Process, markers: tuple[str, str]) -> bool:
         env = proc.environ()
     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
         return False
-    return (env.get(proctree.STATE_DIR_ENV), env.get(proctree.SESSION_ENV)) == markers
+    return (env.get(protocol.STATE_DIR_ENV), env.get(protocol.SESSION_ENV)) == markers
 
 
 def _close_orphans(orphans: list[psutil.Process], markers: tuple[str, str]) -> None:

@@ -16,7 +16,7 @@ class Link:
         self._reader = reader
         self._writer = writer
         self._write_lock = asyncio.Lock()
-        self._up = True
+        self._up = True  # False once a write failed or the link was closed
 
     @classmethod
     async def open(cls, fd: int) -> Link:
@@ -24,11 +24,6 @@ class Link:
         sock = socket.socket(fileno=fd)
         reader, writer = await asyncio.open_connection(sock=sock)
         return cls(reader, writer)
-
-    @property
-    def up(self) -> bool:
-        """False once a write failed or the link was closed."""
-        return self._up
 
     async def read(self) -> dict[str, Any] | None:
         """The next message; None on EOF. Raises ProtocolError on a malformed frame."""

@@ -75,7 +75,7 @@ class Worker:
         for signum in _STOP_SIGNALS:  # handlers only enqueue; _watch_signals decides
             loop.add_signal_handler(signum, signals.put_nowait, signum)
         self._link = await Link.open(self._fd)
-        self._ops = Operations(lambda: self._session, lambda: self._driver)
+        self._ops = Operations(lambda: self._driver)
         async with asyncio.TaskGroup() as group:
             self._group = group
             watchers = [group.create_task(self._watch_signals(signals)), group.create_task(self._watch_parent())]
@@ -112,7 +112,7 @@ class Worker:
             return
         try:
             await self._link.send(reply)
-        except protocol.ProtocolError as exc:  # e.g. a screenshot over the frame cap
+        except protocol.ProtocolError as exc:  # e.g. a driver's result over the frame cap
             await self._link.send(protocol.make_error(reply["id"], protocol.WorkerErrorType.OPERATION_FAILED, str(exc)))
 
     async def _answer(self, request: dict[str, Any]) -> None:

@@ -9,14 +9,13 @@ Both packages import this module; nothing else is shared between them. A frame i
 
 Three message shapes travel in frames::
 
-    request  {"id": 7, "op": "screenshot", "args": {...}}          supervisor -> worker
+    request  {"id": 7, "op": "send_text", "args": {...}}           supervisor -> worker
     reply    {"id": 7, "ok": true, "result": {...}}                worker -> supervisor
              {"id": 7, "ok": false, "error": {"type": "...", "message": "..."}}
     event    {"event": "heartbeat", "data": {...}}                 worker -> supervisor
 
-The codec below does no I/O: :func:`encode` turns a message into bytes and
-:class:`FrameDecoder` turns any chunking of bytes back into messages. The single helper
-that touches a stream, :func:`read_message`, is a thin wrapper used by both sides.
+:func:`encode` turns a message into one frame; :func:`read_message` reads one back from a
+stream. Both sides use these two and nothing else to touch the socket.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ __all__ = [
     "WhatsAppSpec",
     "BootSpec",
     "encode",
-    "FrameDecoder",
     "read_message",
     "make_request",
     "make_reply",
@@ -55,9 +53,13 @@ __all__ = [
     "kind_of",
 ]
 
-#: Largest body accepted in either direction. Screenshots travel base64-encoded, so this
-#: is generous; anything larger is a bug or an attack and ends the connection.
-MAX_FRAME_BYTES: Final = 32 * 1024 * 1024
+#: Largest body accepted in either direction; anything larger is a bug or an attack and ends
+#: the connection. The largest frames today carry one text message: the API takes bodies of at
+#: most 1 MiB by default ([server] max_body_bytes) and WhatsApp texts of at most 65 536
+#: characters, so 8 MiB leaves ample room while bounding what either side buffers for a
+#: peer. Media sent as base64 would not fit in general (a 16 MB video is ~21 MiB encoded):
+#: such a feature must stream it in chunks, or raise this on purpose.
+MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
 
 _HEADER: Final = struct.Struct(">I")
 
@@ -153,8 +155,6 @@ class ExitKind(enum.StrEnum):
 # Operations the supervisor may request.
 OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_version", "executable"}
 OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
-OP_PING: Final = "ping"  # args: {} -> result {"cdp_rtt_ms"}
-OP_SCREENSHOT: Final = "screenshot"  # args: {} -> result {"png_b64"}
 # Operations of the WhatsApp driver (worker/whatsapp.py); refused unless its page is logged in
 # (or, for pairing_code, shows a QR).
 OP_SEND_TEXT: Final = "send_text"  # args: {"to": chat id, "text"} -> {"id", "to", "ack", "timestamp"}
@@ -237,35 +237,6 @@ def _decode_body(body: bytes) -> dict[str, Any]:
         raise ProtocolError("frame body is not a JSON object")
     kind_of(message)
     return message
-
-
-class FrameDecoder:
-    """Incremental decoder: feed bytes as they arrive, get whole messages back."""
-
-    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
-        self._buffer = bytearray()
-        self._max = max_frame_bytes
-
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        """Add ``data`` and return every message it completes, in order."""
-        self._buffer += data
-        messages = []
-        while len(self._buffer) >= _HEADER.size:
-            (length,) = _HEADER.unpack_from(self._buffer)
-            if length > self._max:
-                raise ProtocolError(f"frame of {length} bytes exceeds {self._max}")
-            end = _HEADER.size + length
-            if len(self._buffer) < end:
-                break
-            body = bytes(self._buffer[_HEADER.size : end])
-            del self._buffer[:end]
-            messages.append(_decode_body(body))
-        return messages
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes of an unfinished frame held back (non-zero at EOF means truncation)."""
-        return len(self._buffer)
 
 
 async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:

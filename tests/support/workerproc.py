@@ -5,8 +5,10 @@ Used by tests/test_worker.py; the supervisor's tests may reuse it to drive a lon
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from typing import Any
 from worker import protocol
 
 REPO = Path(__file__).resolve().parents[2]
+_HEADER = struct.Struct(">I")  # the frame header of worker.protocol: body length, big-endian
 
 
 def boot_args(state_dir: Path, session: str, url: str, **overrides: Any) -> dict[str, Any]:
@@ -63,7 +66,7 @@ class WorkerProc:
         self.session = session
         self.seen: list[dict[str, Any]] = []  # every message received, in order
         self._pending: list[dict[str, Any]] = []  # received but not yet consumed
-        self._decoder = protocol.FrameDecoder()
+        self._buffer = b""  # bytes received but not yet whole frames
         self._next_id = 1
         self.eof = False
 
@@ -96,10 +99,24 @@ class WorkerProc:
             if not data:
                 self.eof = True
                 return False
-            for message in self._decoder.feed(data):
+            self._buffer += data
+            for message in self._whole_frames():
                 self.seen.append(message)
                 self._pending.append(message)
         return True
+
+    def _whole_frames(self) -> list[dict[str, Any]]:
+        """Take every complete frame off the buffer, decoded (a blocking test reader: no size cap,
+        no shape checks; the worker's own checks are under test, not these)."""
+        messages = []
+        while len(self._buffer) >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self._buffer)
+            end = _HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            messages.append(json.loads(self._buffer[_HEADER.size:end]))
+            self._buffer = self._buffer[end:]
+        return messages
 
     def next_message(self, timeout: float) -> dict[str, Any] | None:
         """The next message, or None on EOF/timeout."""

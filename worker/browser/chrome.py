@@ -156,10 +156,6 @@ class Chrome:
             await asyncio.sleep(0.05)  # waitpid(WNOHANG) poll: no thread, no child watcher
         return self._proc.returncode
 
-    def tree_pids(self) -> list[int]:
-        """Pids of Chrome and all its descendants."""
-        return [proc.pid for proc in proctree.tree(self._ps)]
-
     def tree_memory(self) -> tuple[int, int]:
         """(PSS bytes, process count) of the Chrome tree. Blocking: run via asyncio.to_thread."""
         return proctree.memory(proctree.tree(self._ps))

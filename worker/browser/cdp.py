@@ -1,4 +1,8 @@
-"""pyppeteer glue: attach to our Chrome over CDP, probe it, ask it to close.
+"""pyppeteer glue: attach to our Chrome over CDP, probe it, navigate, ask it to close.
+
+Every use of pyppeteer's private attributes (``page._client``, ``Connection._on_message`` ...)
+and of its internal modules (``pyppeteer.frame_manager``) is here, so a pyppeteer upgrade is
+checked in one file.
 
 pyppeteer 2.0.0 already opens its websocket with ``ping_interval=None`` (the ~20 s keepalive
 drop of miyakogi/pyppeteer#159 is fixed upstream in pyppeteer/connection.py), so no patch is
@@ -16,6 +20,8 @@ from typing import Any
 import pyppeteer
 from pyppeteer.browser import Browser
 from pyppeteer.connection import CDPSession, Connection
+from pyppeteer.frame_manager import Frame
+from pyppeteer.network_manager import Response
 from pyppeteer.page import Page
 
 from worker.logs import get_logger
@@ -25,7 +31,20 @@ _RETRY_S = 0.05
 
 log = get_logger()
 
-__all__ = ["Browser", "Page", "connect", "disconnect", "first_page", "probe_browser_rtt_ms", "probe_rtt_ms", "request_close"]
+__all__ = [
+    "Browser",
+    "Frame",
+    "Page",
+    "Response",
+    "connect",
+    "disconnect",
+    "first_page",
+    "goto",
+    "override_user_agent",
+    "probe_browser_rtt_ms",
+    "probe_rtt_ms",
+    "request_close",
+]
 
 
 def _prune_done(callbacks: dict[int, asyncio.Future[Any]]) -> None:
@@ -102,6 +121,33 @@ async def first_page(browser: Browser, on_crash: Callable[[Exception], None]) ->
     # pyee raises an "error" event that has no listener inside pyppeteer's receive loop.
     page.on("error", on_crash)
     return page
+
+
+async def goto(page: Page, url: str, wait_until: str, timeout_s: float) -> Response | None:
+    """Navigate ``page`` to ``url`` and wait for ``wait_until`` ("load", "domcontentloaded");
+    the main response (None for about:blank and the like). TimeoutError after ``timeout_s``.
+
+    pyppeteer's own goto timeout does not cover CDP Page.navigate, which Chrome answers only
+    once the response starts: a server that never answers would hang it forever. Hence the
+    outer wait, a second longer so that pyppeteer's own timeout normally fires first.
+    """
+    try:
+        response: Response | None = await asyncio.wait_for(
+            page.goto(url, waitUntil=wait_until, timeout=int(timeout_s * 1000)), timeout_s + 1.0
+        )
+    except TimeoutError:
+        raise TimeoutError(f"{url} did not load within {timeout_s:g}s") from None
+    return response
+
+
+async def override_user_agent(page: Page, user_agent: str, metadata: dict[str, Any]) -> None:
+    """Set ``page``'s user agent together with its client hints (``navigator.userAgentData``).
+
+    pyppeteer's setUserAgent sends no client hints, which leaves userAgentData empty (unlike
+    any desktop Chrome): this sends CDP ``Network.setUserAgentOverride`` on the page's session.
+    """
+    await page._client.send("Network.setUserAgentOverride",
+                            {"userAgent": user_agent, "userAgentMetadata": metadata})
 
 
 async def probe_rtt_ms(page: Page, timeout: float) -> float | None:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from worker import protocol
+from worker.browser import cdp
 from worker.browser.cdp import Page
 from worker.drivers.base import Emit, OperationRefused
 from worker.logs import get_logger
@@ -25,15 +26,7 @@ class BasicDriver:
         """See :class:`worker.drivers.base.Driver`."""
         if self._user_agent:
             await page.setUserAgent(self._user_agent)
-        # pyppeteer's own goto timeout does not cover CDP Page.navigate, which Chrome only
-        # answers once the response starts: a server that never answers hangs it forever.
-        try:
-            await asyncio.wait_for(
-                page.goto(self._url, waitUntil="load", timeout=int(self._page_timeout_s * 1000)),
-                self._page_timeout_s + 1.0,
-            )
-        except TimeoutError:
-            raise TimeoutError(f"{self._url} did not load within {self._page_timeout_s:g}s") from None
+        await cdp.goto(page, self._url, "load", self._page_timeout_s)
         await asyncio.wait_for(page.evaluate("() => 1"), self._page_timeout_s)
         log.info("page.loaded", url=self._url)
         await emit(protocol.EV_STATE, {"state": protocol.WorkerState.WORKING, "url": self._url})

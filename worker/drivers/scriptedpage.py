@@ -18,10 +18,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from pyppeteer.frame_manager import Frame
-
 from worker import protocol
-from worker.browser.cdp import Page
+from worker.browser import cdp
+from worker.browser.cdp import Frame, Page
 from worker.drivers.base import DriverFatal
 from worker.logs import get_logger
 
@@ -77,10 +76,7 @@ class ScriptedPage:
         """User agent, binding, script and navigation listener: before the first load."""
         page = self.page
         user_agent = self._user_agent or desktop_user_agent(await page.browser.userAgent())
-        # pyppeteer's setUserAgent sends no client hints, which leaves navigator.userAgentData
-        # empty (unlike any desktop Chrome): send the override with its metadata ourselves.
-        await page._client.send("Network.setUserAgentOverride",
-                                {"userAgent": user_agent, "userAgentMetadata": _ua_metadata(user_agent)})
+        await cdp.override_user_agent(page, user_agent, _ua_metadata(user_agent))
         # The worker runs a new driver on the same page after a renderer crash: the binding and
         # the script are registered once per page, and events go to the latest ScriptedPage.
         first = page not in _SINKS
@@ -111,13 +107,8 @@ class ScriptedPage:
     async def load(self) -> None:
         """Open the URL; DriverFatal if it cannot be loaded within ``ready_timeout_s``."""
         timeout = self._ready_timeout_s
-        # pyppeteer's own goto timeout does not cover CDP Page.navigate, which Chrome answers only
-        # once the response starts: a server that never answers would hang it forever.
         try:
-            response = await asyncio.wait_for(
-                self.page.goto(self._url, waitUntil="domcontentloaded", timeout=int(timeout * 1000)),
-                timeout + 1.0,
-            )
+            response = await cdp.goto(self.page, self._url, "domcontentloaded", timeout)
         except TimeoutError:
             raise DriverFatal(f"page never loaded: {self._url} did not answer within {timeout:g}s "
                               "(ready_timeout_s)") from None

@@ -1,9 +1,11 @@
-"""Booting one session: profile, Chrome, CDP attach, first page."""
+"""One session's Chrome from start to end: boot (profile, Chrome, CDP attach, first page) and
+the ordered close (CDP ``Browser.close``, then the signal ladder)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,9 @@ from worker.browser.chrome import Chrome, LaunchOptions
 from worker.browser.executable import find_executable
 from worker.errors import ChromeLaunchFailed
 from worker.logs import get_logger
+
+_BROWSER_CLOSE_ACK_S = 2.0
+_TERM_GRACE_S = 1.0
 
 log = get_logger()
 
@@ -88,3 +93,24 @@ def measure(chrome: Chrome) -> tuple[int, int]:
     pss, count = chrome.tree_memory()
     own, own_count = proctree.memory([psutil.Process(os.getpid())])
     return pss + own, count + own_count
+
+
+async def close_chrome(session: Session | None, chrome: Chrome | None, close_timeout_s: float,
+                       hurry: asyncio.Event) -> None:
+    """Make sure the session's Chrome is gone, within about ``close_timeout_s``.
+
+    ``chrome`` is set as soon as Chrome was spawned, ``session`` once it was attached. An
+    attached, live Chrome is asked to close over CDP first, so it flushes the profile (the
+    WhatsApp login) to disk; ``hurry`` (a second stop signal) skips that wait.
+    """
+    deadline = time.monotonic() + close_timeout_s
+    asked_to_close = False
+    if session is not None and session.chrome.returncode is None and not hurry.is_set():
+        await cdp.request_close(session.browser, min(_BROWSER_CLOSE_ACK_S, close_timeout_s))
+        asked_to_close = True
+    if chrome is not None:
+        # Without Browser.close (stopped mid-boot) Chrome will not exit by itself: SIGTERM now.
+        graceful = max(0.0, deadline - time.monotonic()) if asked_to_close else 0.0
+        await chrome.close(graceful, _TERM_GRACE_S, hurry=hurry)
+    if session is not None:
+        await cdp.disconnect(session.browser, 1.0)

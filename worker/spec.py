@@ -1,8 +1,14 @@
-"""Validation of the ``boot`` request: the first frame a worker reads."""
+"""Validation of the ``boot`` request (the first frame a worker reads), and the session's
+``[whatsapp]`` options as one typed, frozen object.
+
+The boot spec is parsed once, here; what runs later reads :class:`Boot` (the driver factory
+and the drivers read :class:`WhatsAppOptions`, never the raw ``whatsapp`` dict).
+"""
 
 from __future__ import annotations
 
 import typing
+from dataclasses import dataclass
 from typing import Any, cast
 
 from worker import protocol
@@ -10,10 +16,46 @@ from worker.errors import BadBootSpec
 
 _STRINGS = ("session_id", "profile_dir", "tmp_dir", "url", "chrome_executable", "chrome_user_agent")
 _NUMBERS = ("launch_timeout_s", "page_timeout_s", "heartbeat_interval_s", "close_timeout_s")
+#: The ``[whatsapp]`` keys and their types, as the wire contract declares them.
+_WHATSAPP_HINTS = typing.get_type_hints(protocol.WhatsAppSpec)
 
 
-def parse_boot(message: dict[str, Any]) -> tuple[int, protocol.BootSpec]:
-    """(request id, BootSpec) of a valid boot request; raises BadBootSpec otherwise.
+@dataclass(frozen=True)
+class WhatsAppOptions:
+    """How the WhatsApp driver follows its page: ``protocol.WhatsAppSpec``, validated and frozen
+    (lists become tuples). Its fields are the spec's keys, which a unit test holds equal."""
+
+    driver: str  # "whatsapp", or "basic": open the URL and report WORKING (no WhatsApp)
+    ready_timeout_s: float
+    qr_timeout_s: float
+    qr_max_refreshes: int
+    takeover_on_conflict: bool
+    send_timeout_s: float
+    ignore_groups: bool
+    ignore_status: bool
+    ignore_newsletters: bool
+    commands: tuple[str, ...]  # the bot commands answered in chats (worker.drivers.chatbot)
+    command_prefix: str
+
+    @classmethod
+    def from_spec(cls, spec: protocol.WhatsAppSpec) -> WhatsAppOptions:
+        """The options of a spec that passed validation (every key present and well typed)."""
+        values: dict[str, Any] = {key: spec[key] for key in _WHATSAPP_HINTS}  # type: ignore[literal-required]
+        values["commands"] = tuple(values["commands"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Boot:
+    """A valid boot request."""
+
+    request_id: int
+    spec: protocol.BootSpec
+    whatsapp: WhatsAppOptions | None  # None: no ``whatsapp`` in the spec (the basic driver)
+
+
+def parse_boot(message: dict[str, Any]) -> Boot:
+    """The boot request ``message``, validated; raises BadBootSpec otherwise.
 
     ``BadBootSpec.request_id`` is set when the message had an id, so an error reply can be sent.
     """
@@ -24,7 +66,9 @@ def parse_boot(message: dict[str, Any]) -> tuple[int, protocol.BootSpec]:
         error.request_id = request_id
         raise error
     assert request_id is not None
-    return request_id, cast(protocol.BootSpec, message["args"])
+    spec = cast(protocol.BootSpec, message["args"])
+    whatsapp = WhatsAppOptions.from_spec(spec["whatsapp"]) if "whatsapp" in spec else None
+    return Boot(request_id, spec, whatsapp)
 
 
 def _problem(message: dict[str, Any]) -> str | None:
@@ -54,7 +98,7 @@ def _problem(message: dict[str, Any]) -> str | None:
 def _whatsapp_problem(options: Any) -> str | None:
     if not isinstance(options, dict):
         return "whatsapp must be an object"
-    for key, hint in typing.get_type_hints(protocol.WhatsAppSpec).items():
+    for key, hint in _WHATSAPP_HINTS.items():
         value = options.get(key)
         kind = typing.get_origin(hint) or hint
         if kind is float:

@@ -4,9 +4,11 @@ the user agent and the boot spec (config keys: test_config.py; end to end: test_
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import shutil
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,10 @@ from supervisor import config
 from supervisor.errors import InvalidRequest
 from supervisor.sessions import bootspec, messaging, profiles
 from tests.support.workerproc import boot_args
+from worker import protocol
 from worker.drivers.chatbot import BotInfo, MessagePolicy
 from worker.drivers.scriptedpage import desktop_user_agent
-from worker.spec import parse_boot
+from worker.spec import WhatsAppOptions, parse_boot
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -54,9 +57,13 @@ def _msg(kind: str, body: str = "hi", from_me: bool = False) -> dict[str, object
     return {"kind": kind, "body": body, "from_me": from_me}
 
 
+def _policy(**changes: object) -> MessagePolicy:
+    return MessagePolicy(WhatsAppOptions.from_spec(_wa_spec(**changes)))  # type: ignore[arg-type]
+
+
 def test_policy_filters_and_commands() -> None:
-    policy = MessagePolicy(ignore_groups=True, ignore_status=True, ignore_newsletters=False,
-                           commands=("ping", "info"), prefix="/")
+    policy = _policy(ignore_groups=True, ignore_status=True, ignore_newsletters=False,
+                     commands=["ping", "info"], command_prefix="/")
     assert [k for k in ("private", "group", "status", "newsletter") if policy.wanted(_msg(k))] == \
         ["private", "newsletter"]
     assert policy.command(_msg("private", "/ping")) == "ping"
@@ -68,7 +75,7 @@ def test_policy_filters_and_commands() -> None:
     assert policy.answer("ping", BotInfo("s", "1", "v", time.monotonic())) == "pong"
     info = policy.answer("info", BotInfo("sales", "244929782402", "2.3000.1", time.monotonic() - 3725))
     assert "sales" in info and "+244929782402" in info and "2.3000.1" in info and "1h02m05s" in info
-    helped = MessagePolicy(commands=("ping", "help")).answer("help", BotInfo("s", "1", "v", 0.0))
+    helped = _policy(commands=["ping", "help"]).answer("help", BotInfo("s", "1", "v", 0.0))
     assert helped.splitlines() == ["Commands:", "!ping: answers pong", "!help: lists the commands"]
 
 
@@ -84,12 +91,20 @@ def _wa_spec(**changes: object) -> dict[str, object]:
 
 def test_boot_spec_carries_and_checks_the_whatsapp_options(tmp_path: Path) -> None:
     args = boot_args(tmp_path, "s", "http://x/", whatsapp=_wa_spec())
-    _, spec = parse_boot({"id": 1, "op": "boot", "args": args})
-    assert spec["whatsapp"]["qr_max_refreshes"] == 10 and spec["whatsapp"]["commands"] == []
+    boot = parse_boot({"id": 1, "op": "boot", "args": args})
+    assert boot.whatsapp is not None and boot.whatsapp == WhatsAppOptions.from_spec(args["whatsapp"])
+    assert boot.whatsapp.qr_max_refreshes == 10 and boot.whatsapp.commands == ()
+    assert parse_boot({"id": 1, "op": "boot", "args": boot_args(tmp_path, "s", "http://x/")}).whatsapp is None
     for bad in ({"qr_max_refreshes": True}, {"commands": [1]}, {"driver": None}):
         args = boot_args(tmp_path, "s", "http://x/", whatsapp=_wa_spec(**bad))
         with pytest.raises(Exception, match="whatsapp"):
             parse_boot({"id": 1, "op": "boot", "args": args})
+
+
+def test_whatsapp_options_are_the_wire_spec_typed() -> None:
+    """The worker's typed options have exactly the keys of protocol.WhatsAppSpec (one key set:
+    WhatsAppOptions.from_spec reads the spec's keys, this keeps the fields equal to them)."""
+    assert [f.name for f in dataclasses.fields(WhatsAppOptions)] == list(typing.get_type_hints(protocol.WhatsAppSpec))
 
 
 def test_profile_removal_is_retried_while_files_are_busy(tmp_path: Path,

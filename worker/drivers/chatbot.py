@@ -15,6 +15,7 @@ from typing import Any
 from worker import protocol
 from worker.drivers.base import Emit
 from worker.logs import get_logger
+from worker.spec import WhatsAppOptions
 
 __all__ = ["COMMANDS", "BotInfo", "Inbox", "MessagePolicy"]
 
@@ -38,46 +39,36 @@ class BotInfo:
     started_at: float  # time.monotonic() of the worker's start
 
 
-@dataclass(frozen=True)
 class MessagePolicy:
-    """Filters and bot commands of one session."""
+    """Filters and bot commands of one session, as its ``[whatsapp]`` options say."""
 
-    ignore_groups: bool = False
-    ignore_status: bool = True
-    ignore_newsletters: bool = True
-    commands: tuple[str, ...] = ()
-    prefix: str = "!"
-
-    @classmethod
-    def from_spec(cls, spec: protocol.WhatsAppSpec) -> MessagePolicy:
-        """The policy the supervisor's config asks for."""
-        return cls(spec["ignore_groups"], spec["ignore_status"], spec["ignore_newsletters"],
-                   tuple(spec["commands"]), spec["command_prefix"])
+    def __init__(self, options: WhatsAppOptions) -> None:
+        self._options = options
 
     def wanted(self, message: dict[str, Any]) -> bool:
         """Whether ``message`` becomes a ``message`` event."""
-        ignored = {"group": self.ignore_groups, "status": self.ignore_status,
-                   "newsletter": self.ignore_newsletters}
+        ignored = {"group": self._options.ignore_groups, "status": self._options.ignore_status,
+                   "newsletter": self._options.ignore_newsletters}
         return not ignored.get(str(message.get("kind")), False)
 
     def command(self, message: dict[str, Any]) -> str | None:
         """The enabled command ``message`` asks for, if any. Only messages from others, in
         private chats and groups: never our own, a status or a channel post."""
-        body = message.get("body")
+        body, prefix = message.get("body"), self._options.command_prefix
         if message.get("from_me") or message.get("kind") not in ("private", "group"):
             return None
-        if not isinstance(body, str) or not body.startswith(self.prefix):
+        if not isinstance(body, str) or not body.startswith(prefix):
             return None
-        word = body[len(self.prefix):].strip().split(maxsplit=1)
+        word = body[len(prefix):].strip().split(maxsplit=1)
         name = word[0].lower() if word else ""
-        return name if name in self.commands else None
+        return name if name in self._options.commands else None
 
     def answer(self, name: str, info: BotInfo) -> str:
         """The reply to the command ``name``."""
         if name == "ping":
             return "pong"
         if name == "help":
-            lines = [f"{self.prefix}{cmd}: {COMMANDS[cmd]}" for cmd in self.commands]
+            lines = [f"{self._options.command_prefix}{cmd}: {COMMANDS[cmd]}" for cmd in self._options.commands]
             return "Commands:\n" + "\n".join(lines)
         uptime = int(time.monotonic() - info.started_at)
         return (f"zapvisor session {info.session_id}\nnumber: +{info.phone_number}\n"

@@ -9,11 +9,12 @@ from worker import protocol
 from worker.drivers.base import Driver
 from worker.drivers.basic import BasicDriver
 from worker.drivers.whatsapp import WhatsAppDriver
+from worker.spec import WhatsAppOptions
 
 
-def make_driver(spec: protocol.BootSpec) -> Driver:
-    """The driver for a session booted with ``spec``: the WhatsApp driver when its
-    ``whatsapp.driver`` says so, else the basic one."""
-    if spec.get("whatsapp", {}).get("driver") == "whatsapp":
-        return WhatsAppDriver(spec)
+def make_driver(spec: protocol.BootSpec, whatsapp: WhatsAppOptions | None) -> Driver:
+    """The driver for a session booted with ``spec`` (``whatsapp``: its parsed options, None if
+    it had none): the WhatsApp driver when they say so, else the basic one."""
+    if whatsapp is not None and whatsapp.driver == "whatsapp":
+        return WhatsAppDriver(spec, whatsapp)
     return BasicDriver(spec["url"], spec["chrome_user_agent"], spec["page_timeout_s"])

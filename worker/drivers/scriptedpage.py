@@ -18,7 +18,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from worker import protocol
 from worker.browser import cdp
 from worker.browser.cdp import Frame, Page
 from worker.drivers.base import DriverFatal
@@ -59,12 +58,13 @@ def _ua_metadata(user_agent: str) -> dict[str, Any]:
 class ScriptedPage:
     """One session's page, with ``script`` added to every new document."""
 
-    def __init__(self, page: Page, spec: protocol.BootSpec, script: str,
+    def __init__(self, page: Page, url: str, user_agent: str, ready_timeout_s: float, script: str,
                  on_event: Callable[[dict[str, Any]], None]) -> None:
+        """``user_agent`` "" means Chrome's own, without its headless marker."""
         self.page = page
-        self._url = spec["url"]
-        self._user_agent = spec["chrome_user_agent"]
-        self._ready_timeout_s = spec["whatsapp"]["ready_timeout_s"]
+        self._url = url
+        self._user_agent = user_agent
+        self._ready_timeout_s = ready_timeout_s
         self._script = script
         self._on_event = on_event
         self._navigations = itertools.count(1)

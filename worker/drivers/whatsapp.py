@@ -21,6 +21,7 @@ from worker.drivers.base import DriverFatal, Emit, OperationRefused
 from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.drivers.scriptedpage import ScriptedPage
 from worker.logs import get_logger
+from worker.spec import WhatsAppOptions
 
 __all__ = ["WhatsAppDriver"]
 
@@ -39,10 +40,10 @@ log = get_logger()
 class WhatsAppDriver:
     """See the module docstring; one per worker, ``run`` called once."""
 
-    def __init__(self, spec: protocol.BootSpec) -> None:
+    def __init__(self, spec: protocol.BootSpec, options: WhatsAppOptions) -> None:
         self._spec = spec
-        self._opts = spec["whatsapp"]
-        self._policy = MessagePolicy.from_spec(self._opts)
+        self._opts = options
+        self._policy = MessagePolicy(options)
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._wa: ScriptedPage | None = None
         self._emit_fn: Emit | None = None
@@ -68,7 +69,8 @@ class WhatsAppDriver:
         self._emit_fn = emit
         self._inbox = Inbox(self._policy, emit, lambda to, text: self.request(
             protocol.OP_SEND_TEXT, {"to": to, "text": text}))
-        wa = self._wa = ScriptedPage(page, self._spec, _SCRIPT, self._events.put_nowait)
+        wa = self._wa = ScriptedPage(page, self._spec["url"], self._spec["chrome_user_agent"],
+                                     self._opts.ready_timeout_s, _SCRIPT, self._events.put_nowait)
         await wa.prepare()
         try:
             await wa.load()
@@ -155,7 +157,7 @@ class WhatsAppDriver:
             elif self._qr:
                 await self._show_qr()
             else:
-                self._expect(self._opts["qr_timeout_s"], self._no_qr_reason(state))
+                self._expect(self._opts.qr_timeout_s, self._no_qr_reason(state))
         elif state == "CONNECTED" and self._synced:
             await self._working()
         elif state != previous or self._deadline is None:
@@ -169,51 +171,51 @@ class WhatsAppDriver:
             await self._report(protocol.WorkerState.STARTING, f"linking the device (WhatsApp Web is {state})")
         if self._me is None and self._qr_shown is None and state in ("OPENING", "UNLAUNCHED"):
             # Not logged in, no QR yet: the page is deciding whether a login is needed.
-            self._expect(self._opts["qr_timeout_s"], self._no_qr_reason(state))
+            self._expect(self._opts.qr_timeout_s, self._no_qr_reason(state))
         else:
-            timeout = self._opts["ready_timeout_s"]
+            timeout = self._opts.ready_timeout_s
             self._expect(timeout, f"WhatsApp Web stayed {state} for {timeout:g}s without becoming ready")
 
     def _no_qr_reason(self, state: str) -> str:
-        return (f"no QR code within {self._opts['qr_timeout_s']:g}s (qr_timeout_s): "
+        return (f"no QR code within {self._opts.qr_timeout_s:g}s (qr_timeout_s): "
                 f"WhatsApp Web stayed {state}")
 
     async def _on_conflict(self) -> None:
-        if not self._opts["takeover_on_conflict"]:
+        if not self._opts.takeover_on_conflict:
             raise DriverFatal("CONFLICT: this account was opened in another WhatsApp Web; set "
                               "[whatsapp] takeover_on_conflict to take it back automatically")
         await self._report(protocol.WorkerState.STARTING, "CONFLICT: taking the session back")
         assert self._wa is not None
         await self._wa.call("takeover")
-        timeout = self._opts["ready_timeout_s"]
+        timeout = self._opts.ready_timeout_s
         self._expect(timeout, f"no reconnection within {timeout:g}s after taking over from CONFLICT")
 
     async def _show_qr(self) -> None:
         if self._qr is None or self._qr == self._qr_shown:
             return
-        if self._qr_count >= self._opts["qr_max_refreshes"]:
+        if self._qr_count >= self._opts.qr_max_refreshes:
             raise DriverFatal(self._too_many_qr())
         self._qr_count += 1
         self._qr_shown = self._qr
         await self._emit(protocol.EV_QR, {"qr": self._qr, "attempt": self._qr_count})
         await self._report(protocol.WorkerState.SCAN_QR_CODE, f"QR code {self._qr_count} shown")
         # The page replaces its QR every 20-60 s; one that stops doing so is stuck.
-        self._expect(self._opts["qr_timeout_s"],
-                     f"no new QR code within {self._opts['qr_timeout_s']:g}s (qr_timeout_s)")
+        self._expect(self._opts.qr_timeout_s,
+                     f"no new QR code within {self._opts.qr_timeout_s:g}s (qr_timeout_s)")
 
     def _too_many_qr(self) -> str:
         return (f"too many QR refreshes: {self._qr_count} QR codes shown and none scanned "
-                f"(qr_max_refreshes = {self._opts['qr_max_refreshes']})")
+                f"(qr_max_refreshes = {self._opts.qr_max_refreshes})")
 
     async def _refresh_qr(self) -> None:
         """The QR expired (UNPAIRED_IDLE): ask for a new one, as whatsapp-web.js does."""
         self._qr = None
-        if self._qr_count >= self._opts["qr_max_refreshes"]:
+        if self._qr_count >= self._opts.qr_max_refreshes:
             raise DriverFatal(self._too_many_qr())
         assert self._wa is not None
         await self._wa.call("refreshQR")
-        self._expect(self._opts["qr_timeout_s"],
-                     f"no new QR code within {self._opts['qr_timeout_s']:g}s after a refresh")
+        self._expect(self._opts.qr_timeout_s,
+                     f"no new QR code within {self._opts.qr_timeout_s:g}s after a refresh")
 
     async def _working(self) -> None:
         assert self._wa is not None
@@ -269,8 +271,8 @@ class WhatsAppDriver:
             self._logout_origin = "api"
             self._logged_out_now.clear()
             await wa.call("logout")
-            await asyncio.wait_for(self._logged_out_now.wait(), self._opts["send_timeout_s"])
+            await asyncio.wait_for(self._logged_out_now.wait(), self._opts.send_timeout_s)
             return {"logged_out": True}
         result: dict[str, Any] = await wa.call("sendText", str(args.get("to")), str(args.get("text")),
-                                                timeout_s=self._opts["send_timeout_s"])
+                                                timeout_s=self._opts.send_timeout_s)
         return result

@@ -40,6 +40,8 @@ __all__ = [
     "WorkerState",
     "ErrorType",
     "WorkerErrorType",
+    "MessageOrigin",
+    "LogoutOrigin",
     "ExitKind",
     "ProtocolError",
     "WhatsAppSpec",
@@ -137,6 +139,21 @@ class WorkerErrorType(enum.StrEnum):
     ALREADY_BOOTED = "AlreadyBooted"  # a second boot request
     OPERATION_FAILED = "OperationFailed"  # the op raised (the message says what)
     WORKER_STOPPING = "WorkerStopping"  # the worker stopped before it could answer
+
+
+class MessageOrigin(enum.StrEnum):
+    """Who made the worker send a message (EV_MESSAGE_SENT ``origin``)."""
+
+    API = "api"  # OP_SEND_TEXT
+    BOT = "bot"  # the session's own bot, answering a command (worker.drivers.chatbot)
+
+
+class LogoutOrigin(enum.StrEnum):
+    """Who ended a WhatsApp login (EV_LOGOUT ``origin``)."""
+
+    PHONE = "phone"  # the phone unlinked this device
+    API = "api"  # OP_LOGOUT
+    UNPAIRED = "unpaired"  # the page fell back to a login screen by itself
 
 
 class ExitKind(enum.StrEnum):

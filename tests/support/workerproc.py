@@ -41,6 +41,26 @@ def boot_args(state_dir: Path, session: str, url: str, **overrides: Any) -> dict
     return spec
 
 
+def whatsapp_args(**overrides: Any) -> dict[str, Any]:
+    """The ``whatsapp`` part of a BootSpec (protocol.WhatsAppSpec): the WhatsApp driver with
+    test timings and the shipped defaults otherwise."""
+    spec: dict[str, Any] = {
+        "driver": "whatsapp",
+        "ready_timeout_s": 20.0,
+        "qr_timeout_s": 20.0,
+        "qr_max_refreshes": 10,
+        "takeover_on_conflict": False,
+        "send_timeout_s": 30.0,
+        "ignore_groups": False,
+        "ignore_status": True,
+        "ignore_newsletters": True,
+        "commands": [],
+        "command_prefix": "!",
+    }
+    spec.update(overrides)
+    return spec
+
+
 class WorkerProc:
     """One worker process and the supervisor's end of its socket."""
 

@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 from worker import protocol
 from worker.browser import cdp
 from worker.drivers.base import Emit
 from worker.logs import get_logger
 from worker.session import Session, measure
+from worker.watchers import RequestStop
 
 CDP_STRIKES = 3
 
 log = get_logger()
 
 
-async def run_heartbeat(session: Session, emit: Emit, request_stop: Callable[[int, protocol.ExitKind, str], None]) -> None:
+async def run_heartbeat(session: Session, emit: Emit, request_stop: RequestStop) -> None:
     """Beat until cancelled, or until a liveness verdict asks the worker to stop."""
     interval = session.spec["heartbeat_interval_s"]
     probe_timeout = max(interval, 2.0)

@@ -27,32 +27,11 @@ import struct
 from typing import Any, Final, NotRequired, TypedDict
 
 __all__ = [
-    "MAX_FRAME_BYTES",
-    "EXIT_OK",
-    "EXIT_BOOT_FAILURE",
-    "EXIT_CRASH",
-    "STATE_DIR_ENV",
-    "SESSION_ENV",
-    "WORKER_PROCESS_NAME",
-    "ZYGOTE_MODULE",
-    "ZYGOTE_MAX_MESSAGE_BYTES",
-    "ZygoteOp",
-    "WorkerState",
-    "ErrorType",
-    "WorkerErrorType",
-    "MessageOrigin",
-    "LogoutOrigin",
-    "ExitKind",
-    "ProtocolError",
-    "WhatsAppSpec",
-    "BootSpec",
-    "encode",
-    "read_message",
-    "make_request",
-    "make_reply",
-    "make_error",
-    "make_event",
-    "kind_of",
+    "EXIT_BOOT_FAILURE", "EXIT_CRASH", "EXIT_OK", "MAX_FRAME_BYTES", "SESSION_ENV",
+    "STATE_DIR_ENV", "WORKER_PROCESS_NAME", "ZYGOTE_MAX_MESSAGE_BYTES", "ZYGOTE_MODULE",
+    "BootSpec", "ErrorType", "ExitKind", "LogoutOrigin", "MessageOrigin", "ProtocolError",
+    "WhatsAppSpec", "WorkerErrorType", "WorkerState", "ZygoteOp", "encode", "kind_of",
+    "make_error", "make_event", "make_reply", "make_request", "read_message",
 ]
 
 #: Largest body accepted in either direction; anything larger is a bug or an attack and ends
@@ -297,15 +276,14 @@ def make_event(event: str, data: dict[str, Any] | None = None) -> dict[str, Any]
 
 def kind_of(message: dict[str, Any]) -> str:
     """Return "request", "reply" or "event"; raise ProtocolError for anything else."""
+    has_id = isinstance(message.get("id"), int)
     if "event" in message:
         if isinstance(message["event"], str) and isinstance(message.get("data", {}), dict):
             return "event"
     elif "op" in message:
-        if isinstance(message.get("id"), int) and isinstance(message["op"], str):
-            if isinstance(message.get("args", {}), dict):
-                return "request"
+        if has_id and isinstance(message["op"], str) and isinstance(message.get("args", {}), dict):
+            return "request"
     elif "ok" in message:
-        if isinstance(message.get("id"), int) and isinstance(message["ok"], bool):
-            if message["ok"] or isinstance(message.get("error"), dict):
-                return "reply"
+        if has_id and isinstance(message["ok"], bool) and (message["ok"] or isinstance(message.get("error"), dict)):
+            return "reply"
     raise ProtocolError(f"message of unknown shape: keys {sorted(message)}")

@@ -29,6 +29,7 @@ class WhatsAppOptions:
     ready_timeout_s: float
     qr_timeout_s: float
     qr_max_refreshes: int
+    pairing_code_interval_s: float
     takeover_on_conflict: bool
     send_timeout_s: float
     ignore_groups: bool

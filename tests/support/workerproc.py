@@ -49,6 +49,7 @@ def whatsapp_args(**overrides: Any) -> dict[str, Any]:
         "ready_timeout_s": 20.0,
         "qr_timeout_s": 20.0,
         "qr_max_refreshes": 10,
+        "pairing_code_interval_s": 180.0,
         "takeover_on_conflict": False,
         "send_timeout_s": 30.0,
         "ignore_groups": False,

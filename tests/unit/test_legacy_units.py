@@ -14,8 +14,8 @@ from supervisor.api.dashboard import is_page
 from supervisor.api.httputil import prefers_html
 from supervisor.config import Config, ServerConfig
 from supervisor.sessions.bootspec import boot_spec
+from worker.browser.executable import find_executable
 from worker.errors import ChromeNotFound
-from worker.executable import find_executable
 
 CHROMIUM = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
             "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7")

@@ -43,6 +43,7 @@ __all__ = [
     "Unavailable",
     "WorkerError",
     "DaemonNotRunning",
+    "from_http",
     "from_wire",
 ]
 
@@ -167,3 +168,22 @@ def from_wire(error: dict[str, Any]) -> ZapvisorError:
     if cls is not None:
         return cls(message)
     return WorkerError(message, error_type)
+
+
+def from_http(error: dict[str, Any]) -> ZapvisorError:
+    """Rebuild an error the API answered as ``{"type", "message"}`` (for the CLI's client): the
+    class of that name, or a WorkerError that keeps the name (a worker's own error type)."""
+    error_type = str(error.get("type", "ZapvisorError"))
+    message = str(error.get("message", "error"))
+    cls = _BY_NAME.get(error_type)
+    if cls is None or cls is WorkerError:
+        return WorkerError(message, error_type)
+    return cls(message)
+
+
+def _classes(base: type[ZapvisorError]) -> list[type[ZapvisorError]]:
+    return [base, *(c for sub in base.__subclasses__() for c in _classes(sub))]
+
+
+#: Every class of the hierarchy by the name clients see in ``error.type``.
+_BY_NAME = {cls.__name__: cls for cls in _classes(ZapvisorError)}

@@ -15,6 +15,7 @@ from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.wa import fast_simulator
 from tests.wasim import RunningSimulator
+from worker import protocol
 
 _BASE: list[str] = []
 
@@ -27,7 +28,7 @@ def _leftovers(base: str) -> list[psutil.Process]:
         if proc.pid == os.getpid():
             continue
         try:
-            marker = proc.environ().get("ZAPVISOR_STATE_DIR", "")
+            marker = proc.environ().get(protocol.STATE_DIR_ENV, "")
             cmdline = " ".join(proc.info["cmdline"] or [])
         except (psutil.Error, OSError):
             continue

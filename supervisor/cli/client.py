@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from supervisor.errors import DaemonNotRunning, ZapvisorError, from_wire
+from supervisor.errors import DaemonNotRunning, ZapvisorError, from_http
 
 __all__ = ["Client"]
 
@@ -57,6 +57,6 @@ def _rebuild(exc: urllib.error.HTTPError) -> ZapvisorError:
     try:
         payload = json.loads(exc.read())
         error = payload["error"]
-        return from_wire(error)
+        return from_http(error)
     except (ValueError, KeyError, TypeError):
         return ZapvisorError(f"HTTP {exc.code} {exc.reason}")

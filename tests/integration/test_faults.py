@@ -23,6 +23,7 @@ from supervisor.errors import ZapvisorError
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_until
+from worker import protocol
 
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
 
@@ -310,7 +311,7 @@ def test_restart_right_after_kill_9_takes_over_without_doubles(
     for session_id in ("a", "b"):
         info = d.wait_state(session_id, "WORKING")
         assert info["worker_pid"] != old[session_id]["worker_pid"]
-    workers = [p for p in marked_processes(d.state_dir) if p.name() == "zapvisor-worker"]
+    workers = [p for p in marked_processes(d.state_dir) if p.name() == protocol.WORKER_PROCESS_NAME]
     assert sorted(int(d.session(s)["worker_pid"]) for s in ("a", "b")) == sorted(  # type: ignore[call-overload]
         p.pid for p in workers)
     for session_id in ("a", "b"):

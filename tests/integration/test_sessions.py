@@ -16,6 +16,7 @@ import pytest
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_until
+from worker import protocol
 
 pytestmark = pytest.mark.chrome
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
@@ -137,7 +138,7 @@ def test_leftover_marked_chrome_from_a_previous_run_is_reaped(make_daemon: MakeD
     d.state_dir.mkdir(parents=True)
     profile = d.state_dir / "sessions" / "old" / "profile"
     profile.mkdir(parents=True)
-    env = {**os.environ, "ZAPVISOR_STATE_DIR": str(d.state_dir), "ZAPVISOR_SESSION": "old"}
+    env = {**os.environ, protocol.STATE_DIR_ENV: str(d.state_dir), protocol.SESSION_ENV: "old"}
     orphan = subprocess.Popen([CHROME, "--no-sandbox", f"--user-data-dir={profile}",
                                "--remote-debugging-port=0", "about:blank"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from supervisor.config import WhatsAppConfig
-from supervisor.sessions.messaging import whatsapp_spec
+from supervisor.sessions.bootspec import whatsapp_spec
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.wa import (

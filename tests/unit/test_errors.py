@@ -37,3 +37,10 @@ def test_every_wire_error_type_has_its_class() -> None:
             assert type(rebuilt).__name__ == wire.value
     # A supervisor-only class is never rebuilt from a worker's words.
     assert isinstance(errors.from_wire({"type": "TooManySessions", "message": "m"}), errors.WorkerError)
+
+
+def test_from_http_rebuilds_the_class_named_in_the_answer() -> None:
+    overloaded = errors.from_http({"type": "Overloaded", "message": "disk"})
+    assert isinstance(overloaded, errors.Overloaded) and overloaded.status == 429
+    foreign = errors.from_http({"type": "ChromeNotFound", "message": "no chrome"})
+    assert isinstance(foreign, errors.WorkerError) and foreign.type == "ChromeNotFound"

@@ -70,10 +70,15 @@ class QrCodes:
 class Login:
     """One page's login; see the module docstring."""
 
-    def __init__(self, options: WhatsAppOptions, emit: Emit, call: PageCall) -> None:
+    def __init__(self, options: WhatsAppOptions, emit: Emit, call: PageCall,
+                 before_working: Callable[[], Awaitable[None]]) -> None:
+        """``before_working`` runs once the account synced, before WORKING is reported (the
+        driver waits there for the modules chats need)."""
         self._opts = options
         self._emit = emit
         self._call = call
+        self._before_working = before_working
+        self.pairing = False  # a pairing code is on offer: the QR code is not renewed meanwhile
         self.reported = protocol.WorkerState.STARTING  # the last state sent to the supervisor
         self.wa_state = "UNLAUNCHED"  # the page's own state name
         self.synced = False
@@ -124,7 +129,9 @@ class Login:
             if self.me is not None:
                 self.logout_origin = protocol.LogoutOrigin.UNPAIRED
                 await self.logged_out()
-            if state == "UNPAIRED_IDLE":
+            if self.pairing:
+                pass  # a pairing code is on offer: the QR stays as it is (see pairing_started)
+            elif state == "UNPAIRED_IDLE":
                 await self._refresh_qr()
             elif self._qrs.current:
                 await self._show_qr()
@@ -141,10 +148,26 @@ class Login:
         if synced and self.wa_state == "CONNECTED":
             await self._working()
 
+    async def on_progress(self, percent: object) -> None:
+        """The first sync progressed: tell the supervisor, and count ``ready_timeout_s`` from
+        now (a large account's first sync takes minutes, but keeps moving)."""
+        if not isinstance(percent, (int, float)) or isinstance(percent, bool):
+            return
+        await self._emit(protocol.EV_SYNC, {"percent": percent})
+        if self.me is None and self._deadline is not None and self.wa_state not in LOGIN_STATES:
+            self._expect(self._opts.ready_timeout_s, f"the first sync stopped at {percent:g}% for "
+                         f"{self._opts.ready_timeout_s:g}s (ready_timeout_s)")
+
+    def pairing_started(self) -> None:
+        """A pairing code is on offer: the phone's user types it in; the page shows no new QR
+        codes meanwhile (WhatsApp stops rotating them), so none is waited for or asked for."""
+        self.pairing = True
+        self._expect(None)
+
     async def on_qr(self, qr: str) -> None:
         """The page shows a new QR code."""
         self._qrs.current = qr
-        if self.wa_state in LOGIN_STATES:
+        if self.wa_state in LOGIN_STATES and not self.pairing:
             await self._show_qr()
 
     async def logged_out(self) -> None:
@@ -204,11 +227,13 @@ class Login:
                      f"no new QR code within {self._opts.qr_timeout_s:g}s after a refresh")
 
     async def _working(self) -> None:
+        await self._before_working()
         me = await self._call("me")
         if not me:
             raise RuntimeError("WhatsApp Web synced but names no account")
         self.me, self._was_working = me, True
         self._qrs.logged_in()
+        self.pairing = False
         self.logout_origin = protocol.LogoutOrigin.PHONE
         self._expect(None)
         await self._report(protocol.WorkerState.WORKING, "logged in", phone_number=me["user"],

@@ -1,8 +1,9 @@
 """A page that carries our script in every document: load it with bounded waits, wait until the
 script says the page is ready, install it, call it, and hear from it.
 
-Knows nothing of WhatsApp: the script (worker/wa_inject.js) does. The script defines
-``window.__zapvisor`` with ``ready()`` and ``install(binding, generation)``; events reach
+Knows nothing of WhatsApp: the script (worker/drivers/wa_inject.js) does. The script defines
+``window.__zapvisor`` with ``ready()``, ``version()``, ``missing(stage)`` (what of a stage's needs
+the page does not offer yet) and ``install(binding, generation, stage)``; events reach
 ``on_event`` through one ``exposeFunction`` binding, and main-frame navigations arrive on the
 same path as ``{"type": "navigated", "url", "seq"}``.
 """
@@ -23,7 +24,7 @@ from worker.browser.cdp import Frame, Page
 from worker.drivers.base import DriverFatal
 from worker.logs import get_logger
 
-__all__ = ["ScriptedPage", "desktop_user_agent"]
+__all__ = ["PageIncomplete", "ScriptedPage", "desktop_user_agent"]
 
 BINDING = "__zapvisorEvent"
 _POLL_S = 0.2
@@ -31,6 +32,14 @@ _CALL_TIMEOUT_S = 15.0
 
 log = get_logger()
 _SINKS: weakref.WeakKeyDictionary[Page, Callable[[dict[str, Any]], None]] = weakref.WeakKeyDictionary()
+
+
+class PageIncomplete(Exception):
+    """The page still lacks some of what a stage needs at its deadline."""
+
+    def __init__(self, version: str, stage: str, missing: list[str]) -> None:
+        super().__init__(f"WhatsApp Web {version} lacks {', '.join(missing)}")
+        self.version, self.stage, self.missing = version, stage, missing
 
 
 def _deliver(page: Page, event: Any) -> None:
@@ -118,8 +127,9 @@ class ScriptedPage:
             raise DriverFatal(f"page never loaded: {self._url} answered HTTP {response.status}")
         log.info("page.loaded", url=self._url)
 
-    async def attach(self) -> dict[str, Any]:
-        """Wait until the script reports the page ready, install it; the page's state then."""
+    async def attach(self, stage: str) -> dict[str, Any]:
+        """Wait until the script reports the page ready and ``stage``'s needs are there, install
+        it; the page's state then. PageIncomplete if needs are still missing at the deadline."""
         self._attached_after = self._last_navigation
         self.generation += 1
         deadline = time.monotonic() + self._ready_timeout_s
@@ -128,9 +138,23 @@ class ScriptedPage:
                 raise DriverFatal(f"page never became ready: WhatsApp Web's modules missing after "
                                   f"{self._ready_timeout_s:g}s (ready_timeout_s) at {self.page.url}")
             await asyncio.sleep(_POLL_S)
-        snapshot: dict[str, Any] = await self.call("install", BINDING, self.generation)
+        snapshot = await self.open_stage(stage, deadline)
         log.info("page.attached", generation=self.generation, state=snapshot.get("state"),
                  version=snapshot.get("version"))
+        return snapshot
+
+    async def open_stage(self, stage: str, deadline: float) -> dict[str, Any]:
+        """Wait (until ``deadline``, monotonic) for the modules ``stage`` needs, which register a
+        while after the page announced itself, then install its listeners; the page's state.
+        PageIncomplete if some are still missing at the deadline."""
+        while True:
+            missing: list[str] = await self.call("missing", stage)
+            if not missing:
+                break
+            if time.monotonic() >= deadline:
+                raise PageIncomplete(str(await self.call("version")), stage, missing)
+            await asyncio.sleep(_POLL_S)
+        snapshot: dict[str, Any] = await self.call("install", BINDING, self.generation, stage)
         return snapshot
 
     async def _probe(self, js: str, deadline: float) -> bool:

@@ -217,9 +217,16 @@
     return (lidMode && lid) || users.getMaybeMePnUser() || lid;
   }
 
-  /** Send a text (anchors §8 item 13); resolves once the page handed it to the server. */
+  /** Send a text (anchors §8 item 13); resolves once the page handed it to the server, or
+   * with `{error: {type, message}}` when WhatsApp refuses the recipient. */
   async function sendText(to, body) {
-    const chat = await chatFor(to);
+    let chat;
+    try {
+      chat = await chatFor(to);
+    } catch (e) {
+      if (e instanceof Refused) return { error: { type: e.code, message: e.message } };
+      throw e;
+    }
     const MsgKey = mod('WAWebMsgKey');
     const from = meIn(chat);
     const group = chat.id.server === 'g.us';

@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from worker import protocol
 from worker.browser.cdp import Page
-from worker.drivers.base import Emit, OperationRefused
+from worker.drivers.base import DriverFatal, Emit, OperationRefused
 from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.drivers.login import LOGIN_STATES, Login
-from worker.drivers.scriptedpage import ScriptedPage
+from worker.drivers.pairing import PairingCodes
+from worker.drivers.scriptedpage import PageIncomplete, ScriptedPage
 from worker.logs import get_logger
 from worker.spec import WhatsAppOptions
 
@@ -43,7 +45,8 @@ class WhatsAppDriver:
         self._wa: ScriptedPage | None = None
         self._emit_fn: Emit | None = None
         self._started = time.monotonic()
-        self._login = Login(options, self._emit, self._page_call)
+        self._login = Login(options, self._emit, self._page_call, self._open_chat)
+        self._pairing = PairingCodes(options, self._emit, self._page_call, self._login)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -60,7 +63,9 @@ class WhatsAppDriver:
             async with asyncio.TaskGroup() as tg:  # owns the bot's replies
                 self._tg = tg
                 while True:
-                    await self._login.attached(await wa.attach())
+                    snapshot = await self._stage(wa.attach, "login")
+                    await self._emit(protocol.EV_PAGE, {"wa_version": snapshot.get("version")})
+                    await self._login.attached(snapshot)
                     await self._follow(wa)
         except BaseExceptionGroup as group:
             # Replies never raise, so this is the loop's own failure (DriverFatal, a crash):
@@ -99,6 +104,23 @@ class WhatsAppDriver:
                 await login.on_synced(bool(event.get("synced")))
             elif kind == "qr":
                 await login.on_qr(str(event.get("qr")))
+            elif kind == "sync":
+                await login.on_progress(event.get("percent"))
+
+    async def _stage(self, opener: Callable[..., Awaitable[dict[str, Any]]], *args: Any) -> dict[str, Any]:
+        """Open a stage of the page; a page that lacks what it needs at the deadline ends the
+        session (FAILED, exit 3: a restart will not bring the module back) with names."""
+        try:
+            return await opener(*args)
+        except PageIncomplete as exc:
+            await self._emit(protocol.EV_INCOMPATIBLE, {"wa_version": exc.version, "missing": exc.missing})
+            raise DriverFatal(f"{exc} (waited {self._opts.ready_timeout_s:g}s, ready_timeout_s); "
+                              "zapvisor needs an update for this WhatsApp Web build") from None
+
+    async def _open_chat(self) -> None:
+        """Logged in: wait for the modules chats need (they register late), then listen to them."""
+        assert self._wa is not None
+        await self._stage(self._wa.open_stage, "chat", time.monotonic() + self._opts.ready_timeout_s)
 
     async def _next_event(self) -> dict[str, Any]:
         try:
@@ -124,8 +146,8 @@ class WhatsAppDriver:
             if self._wa is None or self._login.wa_state not in LOGIN_STATES:
                 raise OperationRefused(protocol.ErrorType.CONFLICT,
                                        f"no login on offer (WhatsApp Web is {self._login.wa_state})")
-            code = await self._wa.call("pairingCode", str(args.get("phone")), True)
-            return {"code": str(code)}
+            code = await self._pairing.start(str(args.get("phone")), self._tg)
+            return {"code": code}
         if op == protocol.OP_LOGOUT:
             return await self._logout()
         raise OperationRefused(protocol.WorkerErrorType.UNKNOWN_OPERATION, f"unknown operation {op!r}")
@@ -142,6 +164,11 @@ class WhatsAppDriver:
         not echo our own sends as ``message`` events)."""
         wa = self._logged_in_page()
         result: dict[str, Any] = await wa.call("sendText", to, text, timeout_s=self._opts.send_timeout_s)
+        refused = result.get("error")
+        if isinstance(refused, dict):  # WhatsApp's own answer about the recipient
+            kinds = {kind.value: kind for kind in protocol.ErrorType}
+            raise OperationRefused(kinds.get(str(refused.get("type")), protocol.ErrorType.WORKER_ERROR),
+                                   str(refused.get("message")))
         await self._emit(protocol.EV_MESSAGE_SENT, {
             "id": result.get("id"), "to": result.get("to"), "ack": result.get("ack"),
             "timestamp": result.get("timestamp"), "body": text, "origin": origin})

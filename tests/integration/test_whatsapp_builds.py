@@ -7,6 +7,7 @@ simulator plays WhatsApp (research/whatsapp-anchors.md §10 for what changed in 
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from supervisor.errors import ZapvisorError
-from tests.support.daemon import Daemon
+from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import wait_until
 from tests.support.wa import CONTACT, PHONE_A, fast_simulator, login, serving, wa_daemon, wait_event
 from tests.wasim import RunningSimulator
@@ -50,7 +51,14 @@ def test_sends_and_receives(workdir: Path, free_port: int, sim: RunningSimulator
     with serving(d):
         d.client.post("/api/sessions", {"id": "a"})
         info = login(d, sim, "a", PHONE_A)
-        assert info["wa_version"] == sim.config()["version"]  # the build, for the operator
+        version = sim.config()["version"]  # the build, for the operator: info, stats, metrics
+        assert info["wa_version"] == version
+        assert [s["wa_version"] for s in d.client.get("/api/stats")["per_session"]] == [version]
+        request = urllib.request.Request(f"http://127.0.0.1:{d.port}/metrics",
+                                         headers={"X-Api-Key": API_KEY})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            metrics = answer.read().decode()
+        assert f'zapvisor_whatsapp_web_info{{session="a",version="{version}"}} 1.0' in metrics
 
         # A number never chatted with: its LID is looked up first; the id returned is the one
         # WhatsApp gave the message (on the page, and in the ack that follows).

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_wasim import chrome, first_page, profile_dir, until
+from tests.integration.test_wasim import chrome, first_page, profile_dir, until
 from tests.wasim import RunningSimulator, SimError, run_simulator
 from tests.wasim.__main__ import parse_args
 

@@ -112,6 +112,13 @@ class ChromeConfig:
     page_timeout_s: float = 60.0
     close_timeout_s: float = 5.0
 
+    def __post_init__(self) -> None:
+        # CDP goes over a pipe only the worker holds: a DevTools port would let any local
+        # user attach to the session's browser (and through it read files, drive the account).
+        _require(not any(arg.startswith("--remote-debugging") for arg in self.extra_args),
+                 "extra_args", "must not set --remote-debugging-*: DevTools is the worker's pipe "
+                 "(a port would be open to every local user)")
+
 
 @dataclass(frozen=True)
 class LimitsConfig:

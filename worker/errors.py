@@ -43,6 +43,6 @@ class ChromeLaunchFailed(BootFailure):
 
 
 class ChromeLaunchTimeout(BootFailure):
-    """Chrome did not print its DevTools URL within ``launch_timeout_s``."""
+    """Chrome did not answer over its DevTools pipe within ``launch_timeout_s``."""
 
     error_type = protocol.WorkerErrorType.CHROME_LAUNCH_TIMEOUT

@@ -112,7 +112,7 @@ class WorkerErrorType(enum.StrEnum):
     CHROME_NOT_FOUND = "ChromeNotFound"  # no Chrome executable
     PROFILE_UNUSABLE = "ProfileUnusable"  # the profile directory is unusable or in use
     CHROME_LAUNCH_FAILED = "ChromeLaunchFailed"  # Chrome exited or CDP could not attach at boot
-    CHROME_LAUNCH_TIMEOUT = "ChromeLaunchTimeout"  # no DevTools URL within launch_timeout_s
+    CHROME_LAUNCH_TIMEOUT = "ChromeLaunchTimeout"  # CDP silent within launch_timeout_s
     UNKNOWN_OPERATION = "UnknownOperation"  # an op this worker (or its driver) does not know
     NOT_READY = "NotReady"  # the op needs the page driver, which is not running yet
     ALREADY_BOOTED = "AlreadyBooted"  # a second boot request

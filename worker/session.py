@@ -16,7 +16,6 @@ from worker import protocol
 from worker.browser import cdp, proctree, profile
 from worker.browser.chrome import Chrome, LaunchOptions
 from worker.browser.executable import find_executable
-from worker.errors import ChromeLaunchFailed
 from worker.logs import get_logger
 
 _BROWSER_CLOSE_ACK_S = 2.0
@@ -69,15 +68,14 @@ async def boot_session(
     chrome = Chrome.spawn(options, markers)  # here, in the main thread (death signal)
     on_spawned(chrome)
     timeout = spec["launch_timeout_s"]
-    ws_url = await chrome.wait_devtools_url(timeout)
     try:
-        browser = await cdp.connect(ws_url, timeout, on_disconnected)
+        browser = await cdp.connect(chrome.take_devtools_fds(), timeout, on_disconnected)
         page = await asyncio.wait_for(
             cdp.first_page(browser, lambda error: _on_page_crash(error, on_page_crash)), timeout
         )
         version = await asyncio.wait_for(browser.version(), timeout)
     except Exception as exc:
-        raise ChromeLaunchFailed(f"cannot attach to Chrome over CDP at {ws_url}: {exc!r}") from None
+        raise await chrome.attach_failure(exc, timeout) from None
     log.info("chrome.attached", chrome_pid=chrome.pid, browser_version=version)
     return Session(spec, chrome, browser, page, version)
 

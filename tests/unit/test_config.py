@@ -34,6 +34,7 @@ def test_state_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[server]\nport = 70000\n", "[server] port in"),
         ("[limits]\nheartbeat_timeout_s = 1\nheartbeat_interval_s = 2\n", "heartbeat_timeout_s"),
         ("[chrome]\nextra_args = [1]\n", "[chrome] extra_args in"),
+        ("[chrome]\nextra_args = [\"--remote-debugging-port=9222\"]\n", "[chrome] extra_args in"),
         ("[server\n", "is not valid TOML"),
         ("[sessions]\nrestore_on_boot = 1\n", "[sessions] restore_on_boot in"),
         ("[whatsapp]\ndriver = \"selenium\"\n", "[whatsapp] driver in"),

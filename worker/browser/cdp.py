@@ -1,12 +1,12 @@
 """pyppeteer glue: attach to our Chrome over CDP, probe it, navigate, ask it to close.
 
 Every use of pyppeteer's private attributes (``page._client``, ``Connection._on_message`` ...)
-and of its internal modules (``pyppeteer.frame_manager``) is here, so a pyppeteer upgrade is
-checked in one file.
+and of its internal modules (``pyppeteer.frame_manager``) is here or in browser.pipe (CDP over
+Chrome's DevTools pipe instead of pyppeteer's websocket), so a pyppeteer upgrade is checked
+in two files.
 
-pyppeteer 2.0.0 already opens its websocket with ``ping_interval=None`` (the ~20 s keepalive
-drop of miyakogi/pyppeteer#159 is fixed upstream in pyppeteer/connection.py), so no patch is
-needed for that. One local patch is applied, see :func:`_harden_pyppeteer`.
+There is no websocket, so no keepalive to drop (miyakogi/pyppeteer#159). One local patch is
+applied, see :func:`_harden_pyppeteer`.
 """
 
 from __future__ import annotations
@@ -17,17 +17,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pyppeteer
 from pyppeteer.browser import Browser
 from pyppeteer.connection import CDPSession, Connection
 from pyppeteer.frame_manager import Frame
 from pyppeteer.network_manager import Response
 from pyppeteer.page import Page
 
+from worker.browser.pipe import DevToolsPipe, PipeConnection
 from worker.logs import get_logger
 
 _NAVIGATING = "context"  # "Execution context was destroyed", "Cannot find context with specified id"
 _RETRY_S = 0.05
+_VIEWPORT = {"width": 800, "height": 600}  # pyppeteer.connect's default
 
 log = get_logger()
 
@@ -105,11 +106,23 @@ def _harden_pyppeteer() -> None:
     Connection._zapvisor_hardened = True
 
 
-async def connect(ws_url: str, timeout: float, on_disconnected: Callable[[], None]) -> Browser:
-    """Attach pyppeteer to the Chrome at ``ws_url``; ``on_disconnected`` runs if CDP drops."""
+async def connect(devtools_fds: tuple[int, int], timeout: float, on_disconnected: Callable[[], None]) -> Browser:
+    """Attach pyppeteer to Chrome over its DevTools pipe, ``devtools_fds`` = (read, write), which
+    this takes over; ``on_disconnected`` runs if CDP drops. TimeoutError after ``timeout``."""
     _harden_pyppeteer()
-    # No launch(): we own the process, so pyppeteer installs no signal handlers of its own.
-    browser: Browser = await asyncio.wait_for(pyppeteer.connect(browserWSEndpoint=ws_url), timeout)
+    pipe = await DevToolsPipe.open(*devtools_fds)
+    # What pyppeteer.connect() does, on our connection (it can only dial a websocket). No
+    # launch(): we own the process, so pyppeteer installs no signal handlers of its own.
+    connection = PipeConnection(pipe, asyncio.get_running_loop())
+    try:
+        contexts = await asyncio.wait_for(connection.send("Target.getBrowserContexts"), timeout)
+        browser: Browser = await asyncio.wait_for(Browser.create(
+            connection, (contexts or {}).get("browserContextIds", []), False, _VIEWPORT, None,
+            lambda: connection.send("Browser.close")), timeout)
+    except BaseException:
+        await connection.dispose()
+        await pipe.close()  # dispose skips it when the receive task had not started yet
+        raise
     browser.on("disconnected", on_disconnected)
     return browser
 

@@ -1,15 +1,17 @@
-"""The Chrome process of a session: launch, DevTools URL, memory, and the close ladder.
+"""The Chrome process of a session: launch, its DevTools pipe, memory, and the close ladder.
 
 No pyppeteer here: this module only knows the OS process. Chrome is spawned from the main
 thread with PR_SET_PDEATHSIG (it gets SIGTERM when its worker dies), in its own session,
-with stderr drained by a daemon thread forever (an unread pipe freezes Chrome while its CDP
-port still accepts connections).
+with stderr drained by a daemon thread forever (an unread pipe freezes Chrome while CDP still
+answers). DevTools is ``--remote-debugging-pipe`` (fds 3 and 4, see browser.pipe), never a
+TCP port: nothing of Chrome listens for other local users to attach to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -23,9 +25,18 @@ import psutil
 from worker.browser import proctree
 from worker.browser.executable import is_headless_shell
 from worker.browser.stderr import StderrDrain
-from worker.errors import ChromeLaunchFailed, ChromeLaunchTimeout, ChromeNotFound
+from worker.errors import (
+    BootFailure,
+    ChromeLaunchFailed,
+    ChromeLaunchTimeout,
+    ChromeNotFound,
+)
 from worker.logs import get_logger
 from worker.prctl import set_death_signal
+
+#: The descriptors Chrome reads CDP commands from and writes to with --remote-debugging-pipe.
+CHROME_READ_FD = 3
+CHROME_WRITE_FD = 4
 
 log = get_logger()
 
@@ -46,7 +57,7 @@ def build_args(options: LaunchOptions) -> list[str]:
     """The full argv for Chrome (executable first, start URL last)."""
     args = [
         str(options.executable),
-        "--remote-debugging-port=0",
+        "--remote-debugging-pipe",
         f"--user-data-dir={options.profile_dir}",
         "--no-first-run",
         "--no-default-browser-check",
@@ -73,13 +84,32 @@ def build_args(options: LaunchOptions) -> list[str]:
     return args
 
 
+def _install_devtools_fds(read_end: int, write_end: int) -> None:
+    """In Chrome's process, between fork and exec: its ends of the DevTools pipes become fds 3
+    and 4, and every other inheritable descriptor above 2 is closed (what ``close_fds`` does;
+    subprocess's own close_fds would run after this and close 3 and 4 as well)."""
+    # Moved out of the way first: either end may itself be 3 or 4.
+    read_end, write_end = fcntl.fcntl(read_end, fcntl.F_DUPFD, 5), fcntl.fcntl(write_end, fcntl.F_DUPFD, 5)
+    os.dup2(read_end, CHROME_READ_FD)  # dup2 makes them inheritable; everything else stays
+    os.dup2(write_end, CHROME_WRITE_FD)  # close-on-exec (PEP 446) or is closed just below
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > CHROME_WRITE_FD and os.get_inheritable(fd):
+                os.close(fd)  # e.g. the worker's own socket to the supervisor
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+
+
 class Chrome:
     """One running Chrome. Create with :meth:`spawn`; always finish with :meth:`close`."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], executable: Path, markers: tuple[str, str] | None) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], executable: Path, markers: tuple[str, str] | None,
+                 devtools_fds: tuple[int, int]) -> None:
         self._proc = proc
         self.executable = executable
         self._markers = markers
+        self._devtools_fds: tuple[int, int] | None = devtools_fds
         self._ps = psutil.Process(proc.pid)
         assert proc.stderr is not None
         self._drain = StderrDrain(proc.stderr)
@@ -90,11 +120,14 @@ class Chrome:
         """Start Chrome. Call from the main thread: the death signal follows the forking thread."""
         env = dict(os.environ, TMPDIR=options.tmp_dir)  # keeps the ZAPVISOR_* markers
         parent = os.getpid()
+        commands_r, commands_w = os.pipe()  # CDP commands: we write, Chrome reads (its fd 3)
+        answers_r, answers_w = os.pipe()  # answers and events: Chrome writes (its fd 4)
 
         def in_child() -> None:
             set_death_signal(signal.SIGTERM)
             if os.getppid() != parent:  # the worker died before prctl took effect
                 os._exit(1)
+            _install_devtools_fds(commands_r, answers_w)
 
         try:
             proc = subprocess.Popen(
@@ -105,14 +138,19 @@ class Chrome:
                 env=env,
                 start_new_session=True,
                 preexec_fn=in_child,
-                close_fds=True,
+                close_fds=False,  # done by _install_devtools_fds, which must keep fds 3 and 4
             )
         except OSError as exc:
+            for fd in (commands_w, answers_r):
+                os.close(fd)
             if exc.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
                 raise ChromeNotFound(f"cannot execute {options.executable}: {exc.strerror}") from None
             raise ChromeLaunchFailed(f"cannot spawn {options.executable}: {exc}") from None
+        finally:
+            os.close(commands_r)  # Chrome's ends: only Chrome holds them now
+            os.close(answers_w)
         log.info("chrome.launched", chrome_pid=proc.pid, executable=str(options.executable))
-        return cls(proc, options.executable, markers)
+        return cls(proc, options.executable, markers, (answers_r, commands_w))
 
     @property
     def pid(self) -> int:
@@ -124,23 +162,26 @@ class Chrome:
         """Chrome's exit status once it has exited (reaps it), else None."""
         return self._proc.poll()
 
-    async def wait_devtools_url(self, timeout: float) -> str:
-        """Return the ``ws://`` DevTools URL Chrome prints on stderr.
+    def take_devtools_fds(self) -> tuple[int, int]:
+        """Our ends of the DevTools pipes, (read, write), handed over once: the caller owns
+        them from then on (browser.pipe closes them)."""
+        fds, self._devtools_fds = self._devtools_fds, None
+        if fds is None:
+            raise RuntimeError("the DevTools pipe was already taken")
+        return fds
 
-        Raises ChromeLaunchFailed if Chrome exits first, ChromeLaunchTimeout after ``timeout``.
-        """
-        deadline = time.monotonic() + timeout
-        while self._drain.url is None:
-            if self.returncode is not None:
-                await asyncio.to_thread(self._drain.join, 1.0)  # let the tail fill up
-                raise ChromeLaunchFailed(
-                    f"Chrome exited with code {self.returncode} before DevTools was ready: {self._drain.tail()}"
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChromeLaunchTimeout(f"no DevTools URL from Chrome after {timeout:g}s: {self._drain.tail()}")
-            await asyncio.sleep(min(remaining, 0.05))  # the drain thread fills in .url
-        return self._drain.url
+    async def attach_failure(self, error: BaseException, timeout: float) -> BootFailure:
+        """What to report when attaching over the pipe failed with ``error``: Chrome's exit
+        and its last stderr lines if it died, else a timeout or the error itself."""
+        if self.returncode is None:  # the pipe ends a moment before the exit status is known
+            await self.wait_exited(0.5)
+        if self.returncode is not None:
+            await asyncio.to_thread(self._drain.join, 1.0)  # let the tail fill up
+            return ChromeLaunchFailed(
+                f"Chrome exited with code {self.returncode} before DevTools was ready: {self._drain.tail()}")
+        if isinstance(error, TimeoutError):
+            return ChromeLaunchTimeout(f"no answer over the DevTools pipe within {timeout:g}s: {self._drain.tail()}")
+        return ChromeLaunchFailed(f"cannot attach to Chrome over its DevTools pipe: {error!r}")
 
     async def wait_exited(self, timeout: float | None = None, cut_short: asyncio.Event | None = None) -> int | None:
         """Wait until Chrome's main process has exited; its return code, or None on timeout.
@@ -185,6 +226,9 @@ class Chrome:
         ended: "exited", "sigterm" or "sigkill".
         """
         procs = self._collect()  # before any signal: children re-parent once the root dies
+        if self._devtools_fds is not None:  # never attached: closing its commands pipe ends it too
+            for fd in self.take_devtools_fds():
+                os.close(fd)
         how = "exited"
         if await self.wait_exited(graceful_s, cut_short=hurry) is None:
             how = "sigterm"

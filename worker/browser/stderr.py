@@ -1,21 +1,19 @@
-"""Drain Chrome's stderr in a thread: an unread pipe freezes Chrome while CDP still connects.
+"""Drain Chrome's stderr in a thread: an unread pipe freezes Chrome while CDP still answers.
 
-The drain finds the ``DevTools listening on ws://...`` line, keeps the last lines for error
-messages, and logs the rest at debug level, rate-limited (Chrome can be very chatty).
+The drain keeps the last lines for error messages, and logs them at debug level,
+rate-limited (Chrome can be very chatty).
 Bytes are decoded with errors="replace": Chrome's output is not guaranteed UTF-8.
 """
 
 from __future__ import annotations
 
 import collections
-import re
 import threading
 import time
 from typing import IO
 
 from worker.logs import get_logger
 
-_DEVTOOLS = re.compile(r"DevTools listening on (ws://\S+)")
 _TAIL_LINES = 20
 _LOG_BURST = 20  # stderr lines logged per window; the rest are counted, not logged
 _LOG_WINDOW_S = 10.0
@@ -24,14 +22,13 @@ log = get_logger()
 
 
 class StderrDrain(threading.Thread):
-    """Reads Chrome's stderr until EOF: finds the DevTools URL, keeps a tail, logs rate-limited."""
+    """Reads Chrome's stderr until EOF: keeps a tail, logs rate-limited."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(name="chrome-stderr", daemon=True)
         self._stream = stream
         self._lock = threading.Lock()
         self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
-        self.url: str | None = None
 
     def tail(self) -> str:
         """The last stderr lines, joined, for error messages."""
@@ -45,10 +42,6 @@ class StderrDrain(threading.Thread):
                 line = raw.decode("utf-8", errors="replace").rstrip()
                 with self._lock:
                     self._tail.append(line)
-                match = _DEVTOOLS.search(line) if self.url is None else None
-                if match:
-                    self.url = match.group(1)
-                    continue
                 now = time.monotonic()
                 if now - window_start >= _LOG_WINDOW_S:
                     if suppressed:

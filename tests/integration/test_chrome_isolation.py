@@ -1,0 +1,94 @@
+"""What other local users can reach of a session's Chrome: no DevTools port (CDP runs over a
+pipe only the worker holds), nothing inherited from the worker but Chrome's own pipe ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support.pages import PageServer
+from tests.support.procs import kill_marked, process_tree
+from tests.support.workerproc import WorkerProc, boot_args
+from worker import protocol
+
+HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
+pytestmark = [pytest.mark.chrome,
+              pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PageServer]:
+    with PageServer() as pages:
+        yield pages
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[[], WorkerProc]]:
+    state = tmp_path / "state"
+    started: list[WorkerProc] = []
+
+    def start() -> WorkerProc:
+        started.append(WorkerProc(state, "s1"))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.close()
+        kill_marked(state)
+
+
+def _boot(worker: WorkerProc, url: str) -> int:
+    state = Path(worker.log_path).parent
+    reply = worker.boot(boot_args(state, worker.session, url))
+    assert reply["ok"], f"{reply}\n{worker.log_tail()}"
+    worker.wait_event(protocol.EV_STATE, 30, state=protocol.WorkerState.WORKING)
+    return int(reply["result"]["chrome_pid"])
+
+
+def _fd_targets(pid: int) -> dict[int, str]:
+    targets = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+    return targets
+
+
+def test_chrome_listens_on_no_tcp_port_and_speaks_cdp_over_its_pipe(
+        spawn: Callable[[], WorkerProc], server: PageServer) -> None:
+    worker = spawn()
+    chrome_pid = _boot(worker, server.url("/"))
+    tree = process_tree(chrome_pid)
+    assert len(tree) >= 3, tree
+    listening = [(proc.pid, proc.name(), conn.laddr) for proc in tree
+                 for conn in proc.net_connections(kind="inet")
+                 if conn.status == psutil.CONN_LISTEN or conn.type == socket.SOCK_DGRAM]
+    assert listening == [], "a process of the session's Chrome listens on the network"
+    cmdline = tree[0].cmdline()
+    assert "--remote-debugging-pipe" in cmdline
+    assert not any(arg.startswith(("--remote-debugging-port", "--remote-debugging-address"))
+                   for arg in cmdline)
+    # Chrome holds the two pipe ends at fds 3 and 4, and nothing of the worker's: not the
+    # worker's socket to the supervisor, which Chrome could otherwise write frames to.
+    chrome_fds = _fd_targets(chrome_pid)
+    assert chrome_fds[3].startswith("pipe:") and chrome_fds[4].startswith("pipe:")
+    worker_argv = psutil.Process(worker.proc.pid).cmdline()
+    control = _fd_targets(worker.proc.pid)[int(worker_argv[worker_argv.index("--fd") + 1])]
+    assert control.startswith("socket:")
+    assert all(control not in _fd_targets(proc.pid).values() for proc in tree)
+    # CDP over the pipe: heartbeats carry both round trips; stop is Browser.close, not a signal.
+    beat = worker.wait_message(lambda m: m.get("event") == protocol.EV_HEARTBEAT
+                               and m["data"]["cdp_rtt_ms"] is not None
+                               and m["data"]["browser_rtt_ms"] is not None, 15, "probed beat")
+    assert beat["data"]["browser_rtt_ms"] >= 0
+    assert worker.request(protocol.OP_STOP)["ok"]
+    assert worker.wait_exit(10) == protocol.EXIT_OK
+    assert '"how": "exited"' in worker.log_path.read_text(), worker.log_tail()

@@ -24,14 +24,15 @@ import asyncio
 import enum
 import json
 import struct
+from collections.abc import Mapping
 from typing import Any, Final, NotRequired, TypedDict
 
 __all__ = [
-    "EXIT_BOOT_FAILURE", "EXIT_CRASH", "EXIT_OK", "MAX_FRAME_BYTES", "SESSION_ENV",
-    "STATE_DIR_ENV", "WORKER_PROCESS_NAME", "ZYGOTE_MAX_MESSAGE_BYTES", "ZYGOTE_MODULE",
+    "CHILD_ENV", "DISPLAY_ENV", "EXIT_BOOT_FAILURE", "EXIT_CRASH", "EXIT_OK", "MAX_FRAME_BYTES",
+    "SESSION_ENV", "STATE_DIR_ENV", "WORKER_PROCESS_NAME", "ZYGOTE_MAX_MESSAGE_BYTES", "ZYGOTE_MODULE",
     "BootSpec", "ErrorType", "ExitKind", "LogoutOrigin", "MessageOrigin", "ProtocolError",
     "WhatsAppSpec", "WorkerErrorType", "WorkerState", "ZygoteOp", "encode", "kind_of",
-    "make_error", "make_event", "make_reply", "make_request", "read_message",
+    "child_env", "make_error", "make_event", "make_reply", "make_request", "read_message",
 ]
 
 #: Largest body accepted in either direction; anything larger is a bug or an attack and ends
@@ -54,6 +55,10 @@ EXIT_BOOT_FAILURE: Final = 3
 #: use" check both read them.
 STATE_DIR_ENV: Final = "ZAPVISOR_STATE_DIR"
 SESSION_ENV: Final = "ZAPVISOR_SESSION"
+#: All a worker, the zygote or Chrome inherits of its parent's environment (with LC_*; a windowed
+#: Chrome also the display's): no ZAPVISOR_* secrets, no NOTIFY_SOCKET, nothing else (child_env).
+CHILD_ENV: Final = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", STATE_DIR_ENV, SESSION_ENV})
+DISPLAY_ENV: Final = frozenset({"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR"})
 
 #: A worker's process name (prctl PR_SET_NAME): ps, the orphan sweep and the tests tell a
 #: worker from the zygote that forked it by this name.
@@ -251,6 +256,12 @@ async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
     except asyncio.IncompleteReadError:
         raise ProtocolError("connection closed inside a frame body") from None
     return _decode_body(body)
+
+
+def child_env(source: Mapping[str, str], display: bool = False) -> dict[str, str]:
+    """What of ``source`` a child may inherit: CHILD_ENV, LC_*, and DISPLAY_ENV if ``display``."""
+    return {k: v for k, v in source.items()
+            if k in CHILD_ENV or k.startswith("LC_") or (display and k in DISPLAY_ENV)}
 
 
 def make_request(request_id: int, op: str, args: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -2,6 +2,11 @@
 
 Both give a :class:`Child`: a pid, an exit status once it is known, a way to wait for it and
 a way to signal it that can never hit a reused pid (our own child, or a pidfd).
+
+Neither passes on the daemon's environment: a worker (and the zygote) gets
+``protocol.child_env`` of it (PATH, HOME, locale, TZ, TMPDIR) plus the variables given here
+(the markers), never ``ZAPVISOR_*`` settings such as the webhook secret, nor systemd's
+``NOTIFY_SOCKET``/``WATCHDOG_*``.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class ExecSpawner:
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child:
         """Start ``python -m worker`` with ``fd`` inherited."""
         proc = await asyncio.create_subprocess_exec(
-            *_worker_argv(fd, session_id), pass_fds=(fd,), env={**os.environ, **env},
+            *_worker_argv(fd, session_id), pass_fds=(fd,), env={**protocol.child_env(os.environ), **env},
             stdin=asyncio.subprocess.DEVNULL,
         )
         return proc  # asyncio's Process already is a Child
@@ -137,7 +142,7 @@ class ZygoteSpawner:
                 self._proc = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", protocol.ZYGOTE_MODULE, "--fd", str(theirs.fileno()),
                     "--parent", str(os.getpid()), pass_fds=(theirs.fileno(),),
-                    env={**os.environ, **self._env}, stdin=asyncio.subprocess.DEVNULL,
+                    env={**protocol.child_env(os.environ), **self._env}, stdin=asyncio.subprocess.DEVNULL,
                 )
             except BaseException:
                 ours.close()

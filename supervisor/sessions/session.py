@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from typing import Any
 
@@ -174,7 +175,7 @@ class Session:
         worker = WorkerProcess(
             self.id,
             self.ctx.spawner,
-            marker_env(self.ctx.config.state_dir, self.id),
+            self._worker_env(),
             heartbeat_timeout_s=limits.heartbeat_timeout_s,
             kill_grace_s=limits.kill_grace_s,
             on_event=self._on_worker_event,
@@ -214,6 +215,14 @@ class Session:
             if ended:
                 self._log.warning("session.orphans_reaped", count=ended)
         return time.monotonic() - ready_at if ready_at else 0.0
+
+    def _worker_env(self) -> dict[str, str]:
+        """The worker's own variables: its markers, and the display's for a windowed Chrome."""
+        env = marker_env(self.ctx.config.state_dir, self.id)
+        headless = self.ctx.config.chrome.headless if self.headless is None else self.headless
+        if not headless:
+            env.update((k, v) for k, v in os.environ.items() if k in protocol.DISPLAY_ENV)
+        return env
 
     async def _boot(self, worker: WorkerProcess) -> bool:
         """Send the boot request and wait for the first ready state.

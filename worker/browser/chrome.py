@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from worker import protocol
 from worker.browser import proctree
 from worker.browser.executable import is_headless_shell
 from worker.browser.stderr import StderrDrain
@@ -118,7 +119,8 @@ class Chrome:
     @classmethod
     def spawn(cls, options: LaunchOptions, markers: tuple[str, str] | None) -> Chrome:
         """Start Chrome. Call from the main thread: the death signal follows the forking thread."""
-        env = dict(os.environ, TMPDIR=options.tmp_dir)  # keeps the ZAPVISOR_* markers
+        # Only what Chrome needs (and the markers): nothing else the worker inherited.
+        env = {**protocol.child_env(os.environ, display=not options.headless), "TMPDIR": options.tmp_dir}
         parent = os.getpid()
         commands_r, commands_w = os.pipe()  # CDP commands: we write, Chrome reads (its fd 3)
         answers_r, answers_w = os.pipe()  # answers and events: Chrome writes (its fd 4)

@@ -1,9 +1,10 @@
 """Find and end processes that belong to this install but have lost their owner.
 
 Ownership is explicit: every worker and, through inheritance, every Chrome process of a
-session carries ``ZAPVISOR_STATE_DIR`` and ``ZAPVISOR_SESSION`` in its environment. A process is
-only ever signalled after its marker was read from /proc *and* its create time still matches,
-so a pid reused by an unrelated process is never touched.
+session carries ``ZAPVISOR_STATE_DIR`` and ``ZAPVISOR_SESSION`` in its environment, and runs as
+the daemon's user. A process is only ever signalled after its user and marker were read from
+/proc *and* its create time still matches, so a pid reused by an unrelated process is never
+touched.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def find_marked(state_dir: Path, session_id: str | None = None) -> list[Marked]:
         if proc.pid == me:
             continue
         try:
+            # Only our own user's: anyone may put our marker in their environment, and a
+            # root daemon could read it and would signal them.
+            if os.geteuid() not in proc.uids()[:2]:
+                continue
             env = proc.environ()
         except (psutil.Error, OSError):
             continue

@@ -1,10 +1,13 @@
-"""What other local users can reach of a session's Chrome: no DevTools port (CDP runs over a
-pipe only the worker holds), nothing inherited from the worker but Chrome's own pipe ends."""
+"""What other local users can reach of a session's Chrome, or do to it: no DevTools port (CDP
+runs over a pipe only the worker holds), nothing inherited from the worker but Chrome's own pipe
+ends, and no way to make its profile look "in use"."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import psutil
 import pytest
 
 from tests.support.pages import PageServer
-from tests.support.procs import kill_marked, process_tree
+from tests.support.procs import kill_marked, process_tree, wait_until
 from tests.support.workerproc import WorkerProc, boot_args
 from worker import protocol
 
@@ -92,3 +95,25 @@ def test_chrome_listens_on_no_tcp_port_and_speaks_cdp_over_its_pipe(
     assert worker.request(protocol.OP_STOP)["ok"]
     assert worker.wait_exit(10) == protocol.EXIT_OK
     assert '"how": "exited"' in worker.log_path.read_text(), worker.log_tail()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_another_users_process_naming_the_profile_does_not_block_the_session(
+        spawn: Callable[[], WorkerProc], server: PageServer, tmp_path: Path) -> None:
+    """Any local user can put ``--user-data-dir=<our profile>`` on a command line; only our own
+    user's processes can use the (0700) profile, so only they may make it "in use"."""
+    worker = spawn()
+    profile = tmp_path / "state" / "sessions" / "s1" / "profile"
+    squatter = subprocess.Popen(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c",
+         "import time; time.sleep(60)", f"--user-data-dir={profile}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: f"--user-data-dir={profile}" in psutil.Process(squatter.pid).cmdline(),
+                   5, message="the other user's process")
+        assert psutil.Process(squatter.pid).uids().real != os.geteuid()
+        chrome_pid = _boot(worker, server.url("/"))
+        assert chrome_pid != squatter.pid and squatter.poll() is None  # neither refused nor killed
+    finally:
+        squatter.kill()
+        squatter.wait(timeout=10)

@@ -3,15 +3,19 @@ the other tests here) its key in the log, its files' modes, its file descriptors
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
+from supervisor.procs.reaper import find_marked
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
-from tests.support.procs import is_zygote, marked_processes
+from tests.support.procs import is_zygote, marked_processes, wait_until
 from worker import protocol
 
 SECRET_ENV = {"ZAPVISOR_WEBHOOKS__SECRET": "hmac-secret-of-the-daemon",
@@ -54,3 +58,20 @@ def test_children_get_a_minimal_environment(workdir: Path, free_port: int, pages
     finally:
         assert d.stop() == 0
         notify.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_the_orphan_sweep_ignores_other_users_processes_carrying_our_marker(workdir: Path) -> None:
+    """Anyone may put our marker in their environment; a root daemon can read it, and must not
+    take the process for one of its own orphans and signal it."""
+    state_dir = workdir / "state"
+    env = {"PATH": os.environ["PATH"], protocol.STATE_DIR_ENV: str(state_dir),
+           protocol.SESSION_ENV: "s1"}
+    other = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                              sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    try:
+        wait_until(lambda: psutil.Process(other.pid).uids().real != 0, 5, message="setpriv'd")
+        assert [m.pid for m in find_marked(state_dir)] == []
+    finally:
+        other.kill()
+        other.wait(timeout=10)

@@ -29,6 +29,17 @@ def markers_from_env() -> tuple[str, str] | None:
     return state_dir, session
 
 
+def same_user(proc: psutil.Process) -> bool:
+    """True if ``proc`` runs as this process's user. Only such a process can use one of our
+    0700 profiles, or be one of ours: another user's process that merely names our profile
+    (or carries our markers) must neither block a session nor be signalled."""
+    try:
+        uids = proc.uids()
+    except _UNREADABLE:
+        return False
+    return os.geteuid() in (uids.real, uids.effective)
+
+
 def tree(root: psutil.Process) -> list[psutil.Process]:
     """``root`` and all its live descendants (root first); [] if root is gone."""
     try:
@@ -56,7 +67,7 @@ def marked_chrome(markers: tuple[str, str]) -> list[psutil.Process]:
     state_dir, session = markers
     found = []
     for proc in psutil.process_iter():
-        if proc.pid == os.getpid() or not is_chrome(proc):
+        if proc.pid == os.getpid() or not is_chrome(proc) or not same_user(proc):
             continue
         try:
             env = proc.environ()
@@ -82,10 +93,14 @@ def session_members(sid: int) -> list[psutil.Process]:
 
 
 def users_of_profile(profile_dir: str) -> list[psutil.Process]:
-    """Live processes started with ``--user-data-dir`` naming ``profile_dir`` (realpaths compared)."""
+    """Live processes of our user started with ``--user-data-dir`` naming ``profile_dir``
+    (realpaths compared). Other users' processes do not count: they cannot open the profile
+    (0700), and counting them would let any local user fail a session at will."""
     wanted = os.path.realpath(profile_dir)
     users = []
     for proc in psutil.process_iter():
+        if not same_user(proc):
+            continue
         try:
             cmdline = proc.cmdline()
         except _UNREADABLE:

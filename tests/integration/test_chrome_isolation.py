@@ -1,13 +1,17 @@
 """What other local users can reach of a session's Chrome, or do to it: no DevTools port (CDP
 runs over a pipe only the worker holds), nothing inherited from the worker but Chrome's own pipe
-ends, and no way to make its profile look "in use"."""
+ends, no way to make its profile look "in use", and no way in for the page's other scripts to
+the worker's binding or script."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +20,7 @@ import pytest
 
 from tests.support.pages import PageServer
 from tests.support.procs import kill_marked, process_tree, wait_until
-from tests.support.workerproc import WorkerProc, boot_args
+from tests.support.workerproc import WorkerProc, boot_args, whatsapp_args
 from worker import protocol
 
 HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
@@ -117,3 +121,64 @@ def test_another_users_process_naming_the_profile_does_not_block_the_session(
     finally:
         squatter.kill()
         squatter.wait(timeout=10)
+
+
+_HOSTILE = """<!doctype html><html><head><meta charset="utf-8"><title>hostile</title><script>
+// Another script of the page, running as early as a page's script can: it looks for the
+// worker's binding, tries to replace window.__zapvisor, forges a logout through anything found.
+const found = Object.getOwnPropertyNames(window).filter((n) => /^__z/.test(n) && n !== '__zapvisor');
+let replaced = false;
+const fake = Object.freeze({ install: () => 'forged' });
+try { window.__zapvisor = fake; } catch (e) { /* refused */ }
+try { Object.defineProperty(window, '__zapvisor', { value: fake }); } catch (e) { /* refused */ }
+replaced = window.__zapvisor === fake;
+for (const name of found) {
+  try { window[name](JSON.stringify({ type: 'logout', gen: 1 })); } catch (e) { /* ignore */ }
+  try { window[name]({ type: 'logout', gen: 1 }); } catch (e) { /* ignore */ }
+}
+fetch('/report', { method: 'POST', body: JSON.stringify({ found, replaced, ours: typeof window.__zapvisor }) });
+</script></head><body>hostile</body></html>"""
+
+
+class _HostileSite(http.server.ThreadingHTTPServer):
+    reports: list[dict[str, object]]
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    server: _HostileSite
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = _HOSTILE.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.reports.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_page_scripts_cannot_reach_the_binding_nor_replace_the_script(
+        spawn: Callable[[], WorkerProc], tmp_path: Path) -> None:
+    site = _HostileSite(("127.0.0.1", 0), _Hostile)
+    site.reports = []
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        worker = spawn()
+        url = f"http://127.0.0.1:{site.server_address[1]}/"
+        reply = worker.boot(boot_args(tmp_path / "state", "s1", url,
+                                      whatsapp=whatsapp_args(ready_timeout_s=20.0)))
+        assert reply["ok"], f"{reply}\n{worker.log_tail()}"
+        wait_until(lambda: site.reports, 15, message="the hostile script's report")
+        assert site.reports[0] == {"found": [], "replaced": False, "ours": "object"}
+        assert worker.request(protocol.OP_STOP)["ok"]
+        assert not any(m.get("event") == protocol.EV_LOGOUT for m in [*worker.seen, *worker.drain()])
+    finally:
+        site.shutdown()
+        site.server_close()

@@ -34,6 +34,7 @@ log = get_logger()
 
 __all__ = [
     "Browser",
+    "add_binding",
     "Frame",
     "Page",
     "Response",
@@ -134,6 +135,30 @@ async def first_page(browser: Browser, on_crash: Callable[[Exception], None]) ->
     # pyee raises an "error" event that has no listener inside pyppeteer's receive loop.
     page.on("error", on_crash)
     return page
+
+
+async def add_binding(page: Page, name: str, on_call: Callable[[str], None]) -> None:
+    """Give every document of ``page`` a native ``window[name](text)`` whose calls reach
+    ``on_call(text)`` (CDP ``Runtime.addBinding``). It exists from a document's start, before its
+    scripts; the script added with evaluateOnNewDocument can take it and hide it.
+
+    Unlike pyppeteer's exposeFunction, this adds no wrapper the page can see. pyppeteer's own
+    ``Runtime.bindingCalled`` listener (exposeFunction's) is removed: it raises inside the
+    receive loop, killing CDP, for a call of a name it does not know, such as ours.
+    """
+    client = page._client
+    client.remove_all_listeners("Runtime.bindingCalled")
+
+    def called(event: dict[str, Any]) -> None:
+        if event.get("name") != name:
+            return
+        try:
+            on_call(str(event.get("payload", "")))
+        except Exception:  # never into pyppeteer's receive loop
+            log.exception("cdp.binding_failed")
+
+    client.on("Runtime.bindingCalled", called)
+    await client.send("Runtime.addBinding", {"name": name})
 
 
 async def goto(page: Page, url: str, wait_until: str, timeout_s: float) -> Response | None:

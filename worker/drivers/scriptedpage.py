@@ -3,17 +3,26 @@ script says the page is ready, install it, call it, and hear from it.
 
 Knows nothing of WhatsApp: the script (worker/drivers/wa_inject.js) does. The script defines
 ``window.__zapvisor`` with ``ready()``, ``version()``, ``missing(stage)`` (what of a stage's needs
-the page does not offer yet) and ``install(binding, generation, stage)``; events reach
-``on_event`` through one ``exposeFunction`` binding, and main-frame navigations arrive on the
-same path as ``{"type": "navigated", "url", "seq"}``.
+the page does not offer yet) and ``install(generation, stage)``; events reach ``on_event``
+through one CDP binding, and main-frame navigations arrive on the same path as
+``{"type": "navigated", "url", "seq"}``.
+
+The page may run scripts that are not ours, and an event it could forge (a logout deletes the
+profile) must not be taken for the script's. So: the binding's name is random (per page), and
+the script takes the binding off ``window`` at the start of each document, before any other
+script runs; each ``attach`` gives the script a new random generation token, and an event
+counts only if it carries the current one (:meth:`ScriptedPage.is_current`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import itertools
+import json
 import re
+import secrets
 import time
 import weakref
 from collections.abc import Callable
@@ -26,7 +35,6 @@ from worker.logs import get_logger
 
 __all__ = ["PageIncomplete", "ScriptedPage", "desktop_user_agent"]
 
-BINDING = "__zapvisorEvent"
 _POLL_S = 0.2
 _CALL_TIMEOUT_S = 15.0
 
@@ -42,9 +50,15 @@ class PageIncomplete(Exception):
         self.version, self.stage, self.missing = version, stage, missing
 
 
-def _deliver(page: Page, event: Any) -> None:
+def _deliver(page: Page, payload: str) -> None:
+    """A call of the page's binding: one event of the script, as JSON."""
     sink = _SINKS.get(page)
-    if sink is not None and isinstance(event, dict):
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return
+    # "navigated" comes from the worker itself (_navigated), never through the page.
+    if sink is not None and isinstance(event, dict) and event.get("type") != "navigated":
         sink(event)
 
 
@@ -79,7 +93,7 @@ class ScriptedPage:
         self._navigations = itertools.count(1)
         self._last_navigation = 0
         self._attached_after = 0  # navigations up to this one happened before the latest attach
-        self.generation = 0
+        self.generation = ""  # the latest attach's random token; "" before the first
 
     async def prepare(self) -> None:
         """User agent, binding, script and navigation listener: before the first load."""
@@ -91,9 +105,11 @@ class ScriptedPage:
         first = page not in _SINKS
         _SINKS[page] = self._on_event
         if first:
-            await page.exposeFunction(BINDING, functools.partial(_deliver, page))
-            # evaluateOnNewDocument wraps its argument as a function: give it one.
-            await page.evaluateOnNewDocument("() => {\n" + self._script + "\n}")
+            binding = f"__zv_{secrets.token_hex(16)}"
+            await cdp.add_binding(page, binding, functools.partial(_deliver, page))
+            # evaluateOnNewDocument wraps its argument as a function: give it one, which hands
+            # the script the binding's name.
+            await page.evaluateOnNewDocument("(bindingName) => {\n" + self._script + "\n}", binding)
         page.on("framenavigated", self._navigated)
 
     def close(self) -> None:
@@ -106,8 +122,10 @@ class ScriptedPage:
             self._on_event({"type": "navigated", "url": frame.url, "seq": self._last_navigation})
 
     def is_current(self, event: dict[str, Any]) -> bool:
-        """Whether a script event comes from the latest ``install`` (not from a left document)."""
-        return event.get("gen") == self.generation
+        """Whether a script event comes from the latest ``install``: not from a document we
+        left, nor from any other script of the page (it cannot know the token)."""
+        token = event.get("gen")
+        return bool(self.generation) and isinstance(token, str) and hmac.compare_digest(token, self.generation)
 
     def is_current_navigation(self, event: dict[str, Any]) -> bool:
         """Whether a navigation event happened after the latest ``attach`` began."""
@@ -131,7 +149,7 @@ class ScriptedPage:
         """Wait until the script reports the page ready and ``stage``'s needs are there, install
         it; the page's state then. PageIncomplete if needs are still missing at the deadline."""
         self._attached_after = self._last_navigation
-        self.generation += 1
+        self.generation = secrets.token_hex(16)
         deadline = time.monotonic() + self._ready_timeout_s
         while not await self._probe("() => !!(window.__zapvisor && window.__zapvisor.ready())", deadline):
             if time.monotonic() >= deadline:
@@ -154,7 +172,7 @@ class ScriptedPage:
             if time.monotonic() >= deadline:
                 raise PageIncomplete(str(await self.call("version")), stage, missing)
             await asyncio.sleep(_POLL_S)
-        snapshot: dict[str, Any] = await self.call("install", BINDING, self.generation, stage)
+        snapshot: dict[str, Any] = await self.call("install", self.generation, stage)
         return snapshot
 
     async def _probe(self, js: str, deadline: float) -> bool:

@@ -4,9 +4,13 @@
  * Added by the WhatsApp driver to every new document (it only defines functions; nothing runs
  * before `install()`). Uses only what the real page offers: `window.Debug.VERSION` and
  * `window.require('WAWeb…')` modules (research/whatsapp-anchors.md §8, §10). Defines
- * `window.__zapvisor`; events go back to the worker through the binding named in `install()`,
- * each tagged with the generation given to the latest `install()`, so the worker can drop events
- * of a document it already left.
+ * `window.__zapvisor` (frozen, not replaceable).
+ *
+ * Events go back to the worker through its CDP binding, whose random name the worker passes in
+ * as `bindingName`. This script runs at the start of every document, before any of the page's
+ * scripts: it keeps the binding in its closure and takes it off `window`, so no other script
+ * can call it. Each event carries the random generation token of the latest `install()`; the
+ * worker drops any event without the current one (a document it already left, or a forgery).
  *
  * WhatsApp Web changes under us about monthly (§10), so:
  * - modules register gradually after `Debug.VERSION` and `require` throws for one not there yet
@@ -18,10 +22,17 @@
   'use strict';
   if (window.__zapvisor) return;  // once per document: listeners must not be attached twice
 
+  // Taken now, before the page's own scripts exist: they can neither call the binding nor
+  // change the built-ins that turn an event into the binding's string.
+  const send = typeof window[bindingName] === 'function' ? window[bindingName] : null;
+  try { delete window[bindingName]; } catch (e) { /* a non-configurable binding stays */ }
+  const stringify = JSON.stringify;
+  const keysOf = Object.keys;
+  const bare = () => Object.create(null);
+
   const mod = (name) => window.require(name);
   const ser = (x) => (x === null || x === undefined ? null : String(x));
-  let binding = null;
-  let gen = 0;
+  let gen = null;  // the latest install()'s token: only the worker and this closure know it
   let listening = null;  // the stages whose listeners are attached
   const ours = new Set();  // ids of messages sent through sendText: not reported as incoming
 
@@ -63,9 +74,13 @@
   }
 
   function post(type, data) {
-    if (!binding || typeof window[binding] !== 'function') return;
-    // The binding answers with a promise nobody needs; a failed call must not break WA's code.
-    Promise.resolve(window[binding](Object.assign({ type, gen }, data))).catch(() => undefined);
+    if (!send || gen === null) return;
+    // No prototype: a toJSON a page script puts on Object.prototype never sees the token.
+    const event = bare();
+    for (const key of keysOf(data)) event[key] = data[key];
+    event.type = type;
+    event.gen = gen;
+    try { send(stringify(event)); } catch (e) { /* a failed call must not break WA's code */ }
   }
   const failed = (where) => (e) => post('error', { where, message: String((e && e.message) || e) });
 
@@ -168,9 +183,8 @@
    * Attach the listeners of `stage` ('login', then 'chat' once its modules are there) first,
    * then read the current state: a page that synced before we listened is still seen as synced.
    */
-  async function install(bindingName, generation, stage) {
-    binding = bindingName;
-    gen = generation;
+  async function install(generation, stage) {
+    gen = String(generation);
     listening = listening || new Set();
     if (!listening.has('login')) { listenLogin(); listening.add('login'); }
     if (stage === 'chat' && !listening.has('chat')) { listenChat(); listening.add('chat'); }
@@ -256,12 +270,14 @@
     return !!(window.Debug && window.Debug.VERSION) && typeof window.require === 'function';
   }
 
-  window.__zapvisor = {
-    ready, missing, install, qr, me, sendText, pairingCode,
-    version: () => String(window.Debug.VERSION),
-    // Next turn: the call must return before the page starts leaving (post_logout=1).
-    logout: () => { setTimeout(() => mod('WAWebSocketModel').Socket.logout(), 0); return true; },
-    takeover: () => { mod('WAWebSocketModel').Socket.takeover(); return true; },
-    refreshQR: () => { mod('WAWebCmd').Cmd.refreshQR(); return true; },
-  };
+  // Frozen and not replaceable: the worker's calls must reach these functions, not a page's.
+  Object.defineProperty(window, '__zapvisor', { enumerable: false, configurable: false, writable: false,
+    value: Object.freeze({
+      ready, missing, install, qr, me, sendText, pairingCode,
+      version: () => String(window.Debug.VERSION),
+      // Next turn: the call must return before the page starts leaving (post_logout=1).
+      logout: () => { setTimeout(() => mod('WAWebSocketModel').Socket.logout(), 0); return true; },
+      takeover: () => { mod('WAWebSocketModel').Socket.takeover(); return true; },
+      refreshQR: () => { mod('WAWebCmd').Cmd.refreshQR(); return true; },
+    }) });
 })();

@@ -86,6 +86,8 @@ class WhatsAppDriver:
                 if "post_logout=1" in str(event.get("url")):
                     await login.logged_out()
                 return
+            if not wa.is_current(event):
+                continue  # from a document we already left, or not from our script at all
             if kind == "message":
                 info = None if login.me is None else BotInfo(
                     self._spec["session_id"], login.me["user"], login.version, self._started)
@@ -96,8 +98,6 @@ class WhatsAppDriver:
                 await login.logged_out()
             elif kind == "error":
                 log.warning("wa.page_error", where=event.get("where"), message=event.get("message"))
-            elif not wa.is_current(event):
-                continue  # state of a document we already left: the snapshot superseded it
             elif kind == "state":
                 await login.on_state(str(event.get("state")))
             elif kind == "synced":

@@ -22,6 +22,13 @@ from supervisor.api.keys import ENV_FILE, HUB, ROLES
 from supervisor.apikey import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
+from supervisor.hardening import (
+    LoopErrorLimiter,
+    private_umask,
+    raise_file_limit,
+    tighten_state_dir,
+    warn_if_root,
+)
 from supervisor.hub import Hub
 from supervisor.layout import StateLayout
 from supervisor.logs import get_logger
@@ -68,10 +75,16 @@ def _prepare_state_dir(layout: StateLayout) -> None:
         raise StateError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
     if not os.access(state_dir, os.W_OK):
         raise StateError(f"the state directory {state_dir} is not writable")
+    tighten_state_dir(layout)
 
 
 async def serve(config: Config) -> None:
     """Run the daemon until a signal stops it."""
+    private_umask()  # before the first file: the database, the key, every child's files
+    LoopErrorLimiter().install(asyncio.get_running_loop())
+    warn_if_root()
+    soft, hard = raise_file_limit()
+    _log.info("daemon.file_limit", soft=soft, hard=hard)
     state_dir, layout = config.state_dir, config.layout
     _prepare_state_dir(layout)
     lock = lock_state_dir(layout)
@@ -79,8 +92,9 @@ async def serve(config: Config) -> None:
     try:
         api_key, generated = load_api_key(config, create=True)
         if generated:
-            # Printed once, on first start; afterwards it is only in the 0600 file.
-            _log.warning("api_key.generated", api_key=api_key, saved_in=str(generated_key_path(config)))
+            # Never the key itself: logs go to journald and to log shippers.
+            _log.warning("api_key.generated", saved_in=str(generated_key_path(config)),
+                         note="the API key is in this file (0600), readable by the daemon's user")
         await _run(config, store, api_key)
     finally:
         # Whatever happened above, no process of ours outlives the daemon.

@@ -72,7 +72,9 @@ def test_cli_reads_the_generated_key(workdir: Path, free_port: int) -> None:
     try:
         key_file = d.state_dir / "api_key"
         assert key_file.stat().st_mode & 0o777 == 0o600
-        assert d.events("api_key.generated")[0]["api_key"] == key_file.read_text().strip()
+        generated = d.events("api_key.generated")[0]
+        assert generated["saved_in"] == str(key_file) and "api_key" not in generated
+        assert key_file.read_text().strip() not in d.log()  # the path is logged, never the key
         listed = zapvisor("list", "--json", config=d.config_path)
         assert listed.returncode == 0, listed.stderr
     finally:

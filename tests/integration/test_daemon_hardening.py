@@ -4,6 +4,7 @@ the other tests here) its key in the log, its files' modes, its file descriptors
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def test_children_get_a_minimal_environment(workdir: Path, free_port: int, pages
                            if value != "C.UTF-8"), what
         assert children["chrome"].environ()[protocol.SESSION_ENV] == "s1"
         assert children["chrome"].environ()["TMPDIR"] == str(d.state_dir / "sessions/s1/tmp")
+        # The umask every child inherits: the session's folder (made by its worker) is private.
+        assert (d.state_dir / "sessions" / "s1").stat().st_mode & 0o777 == 0o700
     finally:
         assert d.stop() == 0
         notify.close()
@@ -75,3 +78,47 @@ def test_the_orphan_sweep_ignores_other_users_processes_carrying_our_marker(work
     finally:
         other.kill()
         other.wait(timeout=10)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_state_is_private_and_the_key_never_logged(workdir: Path, free_port: int) -> None:
+    d = Daemon(workdir, free_port, "http://127.0.0.1:9/", server={"api_key": ""})
+    old_session = d.state_dir / "sessions" / "old"
+    old_session.mkdir(parents=True)
+    for path in (d.state_dir, d.state_dir / "sessions", old_session):
+        path.chmod(0o755)  # as a plain mkdir under umask 022 leaves them
+    d.start()
+    try:
+        key = (d.state_dir / "api_key").read_text().strip()
+        for path in (d.state_dir, d.state_dir / "sessions", old_session):
+            assert _mode(path) == 0o700, path
+        for name in ("zapvisor.db", "api_key", "zapvisor.lock"):
+            assert _mode(d.state_dir / name) == 0o600, name
+        assert str(old_session) in " ".join(d.events("state_dir.tightened")[0]["changed"])
+        assert d.events("api_key.generated")[0]["saved_in"] == str(d.state_dir / "api_key")
+        assert key not in d.log()
+        if os.geteuid() == 0:  # the consequence is named
+            assert "--no-sandbox" in d.events("daemon.running_as_root")[0]["consequence"]
+    finally:
+        assert d.stop() == 0
+    (d.state_dir / "zapvisor.db").chmod(0o644)  # an older zapvisor left it so
+    d.start()
+    try:
+        assert _mode(d.state_dir / "zapvisor.db") == 0o600
+    finally:
+        assert d.stop() == 0
+    assert key not in d.log()
+
+
+def test_the_soft_file_limit_is_raised_to_the_hard_one(workdir: Path, free_port: int) -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    d = Daemon(workdir, free_port, "http://127.0.0.1:9/")
+    d.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+    try:
+        assert psutil.Process(d.proc.pid).rlimit(psutil.RLIMIT_NOFILE) == (hard, hard)  # type: ignore[union-attr]
+        assert d.events("daemon.file_limit")[0] == {**d.events("daemon.file_limit")[0], "soft": hard}
+    finally:
+        assert d.stop() == 0

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +64,18 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = Client(f"http://127.0.0.1:{port}", API_KEY, timeout_s=60)
 
-    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> Daemon:
-        """Launch the daemon (``env`` added to its environment); by default wait until
-        /health answers. zapnode's variables (PORT, HEADLESS, ...) are not inherited: the
-        daemon reads them as config, and only a test that means to may set them."""
+    def start(self, wait: bool = True, env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> Daemon:
+        """Launch the daemon (``env`` added to its environment; ``preexec_fn`` run in it before
+        exec, e.g. to lower a limit); by default wait until /health answers. zapnode's variables
+        (PORT, HEADLESS, ...) are not inherited: the daemon reads them as config, and only a
+        test that means to may set them."""
         log = open(self.log_path, "ab")
         inherited = {k: v for k, v in os.environ.items() if k not in {a.name for a in ALIASES}}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor", "--config", str(self.config_path), "serve"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}, preexec_fn=preexec_fn,
         )
         log.close()
         if wait:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from supervisor.api import app as api
 from supervisor.api.keys import ENV_FILE, HUB, ROLES
+from supervisor.api.listener import ConnectionGuard, GuardedSite
 from supervisor.apikey import generated_key_path, load_api_key
 from supervisor.config import Config
 from supervisor.errors import StateError
@@ -84,7 +85,9 @@ async def serve(config: Config) -> None:
     LoopErrorLimiter().install(asyncio.get_running_loop())
     warn_if_root()
     soft, hard = raise_file_limit()
-    _log.info("daemon.file_limit", soft=soft, hard=hard)
+    # Connections may use half the descriptors: workers, pipes and the database need the rest.
+    guard = ConnectionGuard(min(config.server.max_connections, max(8, soft // 2)))
+    _log.info("daemon.file_limit", soft=soft, hard=hard, max_connections=guard.limit)
     state_dir, layout = config.state_dir, config.layout
     _prepare_state_dir(layout)
     lock = lock_state_dir(layout)
@@ -95,7 +98,7 @@ async def serve(config: Config) -> None:
             # Never the key itself: logs go to journald and to log shippers.
             _log.warning("api_key.generated", saved_in=str(generated_key_path(config)),
                          note="the API key is in this file (0600), readable by the daemon's user")
-        await _run(config, store, api_key)
+        await _run(config, store, api_key, guard)
     finally:
         # Whatever happened above, no process of ours outlives the daemon.
         leftovers = find_marked(state_dir)
@@ -106,7 +109,7 @@ async def serve(config: Config) -> None:
         lock.close()
 
 
-async def _run(config: Config, store: Store, api_key: str) -> None:
+async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuard) -> None:
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,19 +121,23 @@ async def _run(config: Config, store: Store, api_key: str) -> None:
         # Delivers until hub.close() in _shutdown, so the sessions' last events still go out.
         tg.create_task(hub.run(), name="webhooks")
         reaped = await registry.sweep()
-        app = api.build_app(registry, api_key, config.server.max_body_bytes)
+        app = api.build_app(registry, api_key, config.server.max_body_bytes,
+                            config.server.body_timeout_s, guard)
         app[HUB] = hub
         app[ROLES] = roles = Roles(store, hub.bus, registry)
         app[ENV_FILE] = env_file = RoleEnvFile(config.env_file, config.public_url, roles, registry,
                                                on_write=hub.metrics.env_file_write)
         hub.bus.listen(env_file.on_event)
         await env_file.sync()  # the roles may have changed (numbers, deletions) since last run
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # aiohttp's keepalive_timeout also bounds how long a connection may take to send
+        # its first request's headers (it closes a connection still waiting for them).
+        runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                               keepalive_timeout=config.server.header_timeout_s)
         await runner.setup()
         # Before the API listens: nothing may start a session while its scratch is swept.
         swept = await asyncio.to_thread(sweep_disk, config.layout, set())
         await registry.spawner.warm_up()
-        site = web.TCPSite(runner, config.server.host, config.server.port)
+        site = GuardedSite(runner, config.server.host, config.server.port, guard)
         try:
             await site.start()
         except OSError as exc:
@@ -168,7 +175,7 @@ async def _shutdown(
     registry: Registry,
     hub: Hub,
     runner: web.AppRunner,
-    site: web.TCPSite,
+    site: GuardedSite,
     signals: asyncio.Queue[signal.Signals],
     first: signal.Signals,
 ) -> None:

@@ -8,6 +8,7 @@
     ├── InvalidRequest                 400  bad JSON, bad session id, bad field
     ├── Unauthorized                   401  missing or wrong API key
     ├── NotFound                       404  no such session or route
+    ├── RequestTimeout                 408  the request body did not arrive in time
     ├── NotOnWhatsApp                  422  the recipient's number has no WhatsApp account
     ├── Conflict                       409  the session exists, or is in the wrong state
     ├── PayloadTooLarge                413  body over server.max_body_bytes
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidRequest",
     "Unauthorized",
     "NotFound",
+    "RequestTimeout",
     "NotOnWhatsApp",
     "Conflict",
     "PayloadTooLarge",
@@ -91,6 +93,12 @@ class NotFound(ZapvisorError):
     """The session (or route) does not exist."""
 
     status = 404
+
+
+class RequestTimeout(ZapvisorError):
+    """The client did not send its request body within ``[server] body_timeout_s``."""
+
+    status = 408
 
 
 class Conflict(ZapvisorError):

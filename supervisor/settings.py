@@ -57,10 +57,16 @@ class ServerConfig:
     api_key_file: str = ""
     max_body_bytes: int = 1024 * 1024
     graceful_timeout_s: float = 30.0
+    max_connections: int = 1000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         _require(0 <= self.port <= 65535, "port", "must be between 0 and 65535")
         _require(self.max_body_bytes >= 1024, "max_body_bytes", "must be at least 1024")
+        _require(self.max_connections >= 8, "max_connections", "must be at least 8")
+        _require(self.header_timeout_s > 0, "header_timeout_s", "must be > 0")
+        _require(self.body_timeout_s > 0, "body_timeout_s", "must be > 0")
 
     @property
     def local_url(self) -> str:

@@ -22,7 +22,8 @@ from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
 from supervisor.api import webhooks as api_webhooks
 from supervisor.api import whatsapp as api_whatsapp
-from supervisor.api.keys import API_KEY, HOST_CPU, REGISTRY, STARTED_AT
+from supervisor.api.keys import API_KEY, BODY_TIMEOUT, HOST_CPU, REGISTRY, STARTED_AT
+from supervisor.api.listener import ConnectionGuard
 from supervisor.apikey import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
 from supervisor.logs import get_logger
@@ -85,11 +86,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def build_app(registry: Registry, api_key: str, max_body_bytes: int) -> web.Application:
-    """The aiohttp application."""
-    app = web.Application(
-        middlewares=[error_middleware, auth_middleware], client_max_size=max_body_bytes
-    )
+def build_app(registry: Registry, api_key: str, max_body_bytes: int, body_timeout_s: float = 30.0,
+              guard: ConnectionGuard | None = None) -> web.Application:
+    """The aiohttp application (``guard``: the listener's, told which connections are busy)."""
+    middlewares = [error_middleware, auth_middleware]
+    if guard is not None:
+        middlewares.insert(0, guard.middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
+    app[BODY_TIMEOUT] = body_timeout_s
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()

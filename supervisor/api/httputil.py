@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from aiohttp import web
 
-from supervisor.errors import InvalidRequest
+from supervisor.api.keys import BODY_TIMEOUT
+from supervisor.errors import InvalidRequest, RequestTimeout
 
 __all__ = ["check_fields", "json_object", "prefers_html"]
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object ({} when there is none), or InvalidRequest."""
+    """The request body as a JSON object ({} when there is none), or InvalidRequest; a body
+    that does not arrive within ``[server] body_timeout_s`` is a RequestTimeout (408)."""
     if not request.body_exists:
         return {}
+    timeout_s = request.app[BODY_TIMEOUT]
     try:
-        body = await request.json()
+        raw = await asyncio.wait_for(request.read(), timeout_s)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g}s") from None
+    try:
+        body = json.loads(raw)
     except ValueError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -37,6 +37,8 @@ from supervisor.store import Store
 __all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
 
 _log = get_logger()
+_SWEEP_TRIES = 6  # 0.25, 0.5, 1, 2, 4 s apart: about 8 s for descriptors to come back
+_SWEEP_RETRY_S = 0.25
 
 
 def validate_session_id(value: object) -> str:
@@ -260,14 +262,32 @@ class Registry:
                 session.runner.cancel()
 
     async def sweep(self, session_id: str | None = None) -> int:
-        """End processes marked for this state dir (and session) whose owner is gone."""
-        marked = await asyncio.to_thread(find_marked, self.config.state_dir, session_id)
-        if not marked:
-            return 0
-        ended = await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
-        if ended:
-            self.bus.publish("orphans.reaped", session_id, {"count": ended})
-        return ended
+        """End processes marked for this state dir (and session) whose owner is gone.
+
+        Never raises for want of resources: a sweep that hits EMFILE/ENFILE (reading /proc
+        takes descriptors: a connection flood can use them all) or cannot start its thread is
+        tried again, then given up with an error in the log. Its caller goes on (a restart, a
+        stop): a leftover process is ended by the next sweep, and the session is never FAILED
+        for it."""
+        delay = _SWEEP_RETRY_S
+        for attempt in range(1, _SWEEP_TRIES + 1):
+            try:
+                marked = await asyncio.to_thread(find_marked, self.config.state_dir, session_id)
+                if not marked:
+                    return 0
+                ended = await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
+            except (OSError, RuntimeError) as exc:  # RuntimeError: "can't start new thread"
+                if attempt == _SWEEP_TRIES:
+                    _log.error("sweep.gave_up", session_id=session_id, error=str(exc), tries=attempt)
+                    return 0
+                _log.warning("sweep.retry", session_id=session_id, error=str(exc), delay_s=delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+                continue
+            if ended:
+                self.bus.publish("orphans.reaped", session_id, {"count": ended})
+            return ended
+        return 0
 
     def running_count(self) -> int:
         """Sessions with a live runner."""

@@ -8,6 +8,7 @@ import resource
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -121,4 +122,53 @@ def test_the_soft_file_limit_is_raised_to_the_hard_one(workdir: Path, free_port:
         assert psutil.Process(d.proc.pid).rlimit(psutil.RLIMIT_NOFILE) == (hard, hard)  # type: ignore[union-attr]
         assert d.events("daemon.file_limit")[0] == {**d.events("daemon.file_limit")[0], "soft": hard}
     finally:
+        assert d.stop() == 0
+
+
+def _slow_clients(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that each send half a request and then nothing (slowloris)."""
+    clients = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            sock.sendall(b"GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: ")
+        except OSError:  # already closed to make room: fine, it is still a connection made
+            pass
+        clients.append(sock)
+    return clients
+
+
+@pytest.mark.chrome
+def test_a_flood_of_slow_connections_neither_silences_the_api_nor_fails_sessions(
+        workdir: Path, free_port: int, pages: PageServer) -> None:
+    """The review's attack, at systemd's default file limit (1024, here soft and hard, so the
+    daemon cannot raise it): 1,100 half-sent requests that never finish."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))  # ours: 1,100+
+    d = Daemon(workdir, free_port, pages.url("/"), server={"header_timeout_s": 3.0})
+    d.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)))
+    clients: list[socket.socket] = []
+    try:
+        d.client.post("/api/sessions", {"id": "s1"})
+        before = d.wait_state("s1", "WORKING")
+        log_size = d.log_path.stat().st_size
+        clients = _slow_clients(d.port, 1100)
+        for _ in range(5):  # the health check answers, again and again, during the flood
+            started = time.monotonic()
+            assert d.client.get("/health")["status"] == "ok"
+            assert time.monotonic() - started < 2.0
+            time.sleep(0.5)
+        # Past header_timeout_s the slow connections are closed by the daemon, not kept.
+        time.sleep(3.5)
+        clients[-1].settimeout(2)
+        assert clients[-1].recv(1) == b""
+        after = d.session("s1")
+        assert after["state"] == "WORKING" and after["worker_pid"] == before["worker_pid"]
+        assert after["restarts"] == before["restarts"]
+        logged = d.log()[log_size:]
+        assert len(logged) < 20_000, logged[-3000:]
+        assert "Too many open files" not in logged and "out of system resource" not in logged
+    finally:
+        for sock in clients:
+            sock.close()
         assert d.stop() == 0

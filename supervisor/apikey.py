@@ -10,7 +10,7 @@ from pathlib import Path
 from supervisor.config import Config
 from supervisor.errors import ConfigError
 
-__all__ = ["load_api_key", "key_matches", "generated_key_path"]
+__all__ = ["load_api_key", "key_matches", "generated_key_path", "usable_key"]
 
 
 def generated_key_path(config: Config) -> Path:
@@ -35,6 +35,9 @@ def load_api_key(config: Config, create: bool) -> tuple[str, bool]:
                               f"{exc.strerror}") from None
         if not key:
             raise ConfigError(f"[server] api_key_file in {config.source}: {path} is empty")
+        if not usable_key(key):
+            raise ConfigError(f"[server] api_key_file in {config.source}: the key in {path} must be "
+                              "printable ASCII without spaces (it travels in an HTTP header)")
         return key, False
     path = generated_key_path(config)
     if path.exists() or not create:
@@ -50,7 +53,14 @@ def load_api_key(config: Config, create: bool) -> tuple[str, bool]:
 
 
 def key_matches(expected: str, given: str | None) -> bool:
-    """Constant-time comparison."""
-    if not given:
+    """Constant-time comparison. A key is printable ASCII (see :func:`usable_key`): anything else
+    given, such as header bytes that are not UTF-8 (which aiohttp hands over as surrogates), is
+    simply a wrong key."""
+    if not given or not given.isascii():
         return False
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("ascii"))
+
+
+def usable_key(key: str) -> bool:
+    """True if ``key`` can be sent in an HTTP header: printable ASCII, no space."""
+    return key.isascii() and key.isprintable() and " " not in key

@@ -67,6 +67,10 @@ class ServerConfig:
         _require(self.max_connections >= 8, "max_connections", "must be at least 8")
         _require(self.header_timeout_s > 0, "header_timeout_s", "must be > 0")
         _require(self.body_timeout_s > 0, "body_timeout_s", "must be > 0")
+        # The key travels in an HTTP header (and is compared as ASCII): printable ASCII only.
+        _require(self.api_key == "" or (self.api_key.isascii() and self.api_key.isprintable()
+                                        and " " not in self.api_key),
+                 "api_key", "must be printable ASCII without spaces")
 
     @property
     def local_url(self) -> str:

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supervisor import jsonlimits
 from supervisor.errors import Conflict, StateError, Unavailable
+from supervisor.logs import get_logger
 
 __all__ = ["Store", "SessionRecord", "SCHEMA_VERSION"]
 
 _APP = "zapvisor"
+_log = get_logger()
 
 #: Schema changes, applied in order on open; each runs once, in one transaction with the new
 #: ``schema_version``. Append, never edit a migration that has shipped.
@@ -98,6 +101,20 @@ class SessionRecord:
     last_exit: str | None = None
     last_error: str | None = None
     phone_number: str | None = None
+
+
+def _metadata(session_id: str, text: str) -> dict[str, Any]:
+    """A session's stored metadata. Metadata an older zapvisor let in (nested 1,000 deep, NaN)
+    would make every listing fail, so it is read as {} instead, with a warning."""
+    try:
+        value = jsonlimits.loads(text)
+        problem = jsonlimits.metadata_problem(value)
+    except ValueError as exc:
+        problem = str(exc)
+    if problem is None:
+        return dict(value)
+    _log.warning("session.metadata_dropped", session_id=session_id, reason=problem)
+    return {}
 
 
 class Store:
@@ -192,7 +209,7 @@ class Store:
     @staticmethod
     def _record(row: sqlite3.Row) -> SessionRecord:
         values = dict(row)
-        values["metadata"] = json.loads(values["metadata"])
+        values["metadata"] = _metadata(values["id"], values["metadata"])
         return SessionRecord(**values)
 
     def list_sessions(self) -> list[SessionRecord]:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
+from supervisor.api.httputil import ROW_ID_MAX, decimal
 from supervisor.api.keys import HUB, REGISTRY
 from supervisor.errors import InvalidRequest
 from supervisor.events.bus import Event, matches, parse_patterns
@@ -34,13 +35,7 @@ def _last_event_id(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"Last-Event-ID must be an event id (an integer), got {raw!r}") from None
-    if value < 0:
-        raise InvalidRequest(f"Last-Event-ID must not be negative, got {value}")
-    return value
+    return decimal(raw.strip(), "Last-Event-ID (an event id)", 0, ROW_ID_MAX)
 
 
 @routes.get("/api/events")

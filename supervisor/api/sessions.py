@@ -21,6 +21,7 @@ from supervisor.api.httputil import check_fields, json_object
 from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, STARTED_AT
 from supervisor.errors import InvalidRequest
 from supervisor.events.webhooks import parse_hooks
+from supervisor.jsonlimits import metadata_problem
 from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.session import Session
 from supervisor.states import State
@@ -164,6 +165,9 @@ async def create(request: web.Request) -> dict[str, Any]:
     body = await json_object(request)
     check_fields(body, {"id": str, "sessionId": str, "start": bool, "metadata": dict,
                         "webhooks": list, "headless": bool})
+    problem = metadata_problem(body.get("metadata", {}))
+    if problem:
+        raise InvalidRequest(f"metadata {problem}")
     hooks = parse_hooks(body.get("webhooks", []))
     _check_display(body.get("headless"))
     webhooks = request.app[HUB].webhooks

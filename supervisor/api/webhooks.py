@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from supervisor.api.httputil import check_fields, json_object
+from supervisor.api.httputil import check_fields, decimal, json_object, row_id
 from supervisor.api.keys import HUB, REGISTRY
 from supervisor.errors import InvalidRequest
 from supervisor.events.outbox import STATUSES
@@ -58,20 +58,15 @@ async def list_deliveries(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
-        raise InvalidRequest(f"limit must be an integer from 1 to {_MAX_LIMIT}, got {raw_limit!r}")
+    limit = decimal(request.query.get("limit", "100"), "limit", 1, _MAX_LIMIT)
     outbox = request.app[HUB].outbox
-    found = outbox.select(status, request.query.get("session"), int(raw_limit))
+    found = outbox.select(status, request.query.get("session"), limit)
     return web.json_response({"deliveries": [d.public() for d in found],
                               "counts": outbox.counts()})
 
 
 def _delivery_id(request: web.Request) -> int:
-    raw = request.match_info["delivery_id"]
-    if not raw.isdigit():
-        raise InvalidRequest(f"delivery id must be an integer, got {raw!r}")
-    return int(raw)
+    return row_id(request.match_info["delivery_id"], "webhook delivery")
 
 
 @routes.get("/api/webhooks/deliveries/{delivery_id}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from supervisor.netpolicy import url_problem
+
 __all__ = [
     "EVENT_PATTERN",
     "SESSION_ID_RE",
@@ -247,10 +249,11 @@ class WebhooksConfig:
     retry_jitter: float = 0.2
     max_in_flight: int = 8
     keep_failed: int = 10000
+    allow_private_networks: bool = False
 
     def __post_init__(self) -> None:
-        _require(self.url == "" or self.url.startswith(("http://", "https://")), "url",
-                 "must be empty or an http:// or https:// URL")
+        problem = url_problem(self.url, self.allow_private_networks) if self.url else None
+        _require(problem is None, "url", f"is refused: {problem}")
         _require(all(EVENT_PATTERN.fullmatch(e) for e in self.events), "events",
                  "must list event names such as \"session.status\" or \"session.*\"")
         _require(self.timeout_s > 0, "timeout_s", "must be > 0")

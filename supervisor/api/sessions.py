@@ -20,7 +20,6 @@ from aiohttp import web
 from supervisor.api.httputil import check_fields, json_object
 from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, STARTED_AT
 from supervisor.errors import InvalidRequest
-from supervisor.events.webhooks import parse_hooks
 from supervisor.jsonlimits import metadata_problem
 from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.session import Session
@@ -168,9 +167,10 @@ async def create(request: web.Request) -> dict[str, Any]:
     problem = metadata_problem(body.get("metadata", {}))
     if problem:
         raise InvalidRequest(f"metadata {problem}")
-    hooks = parse_hooks(body.get("webhooks", []))
-    _check_display(body.get("headless"))
     webhooks = request.app[HUB].webhooks
+    hooks = webhooks.parse(body.get("webhooks", []))
+    _check_display(body.get("headless"))
+    await webhooks.check_receivers(hooks)
     session = await request.app[REGISTRY].create(
         _new_id(body), body.get("start", True), body.get("metadata", {}),
         prepare=lambda session_id: webhooks.set_session_hooks(session_id, hooks) if hooks else None,

@@ -10,7 +10,6 @@ from supervisor.api.httputil import check_fields, decimal, json_object, row_id
 from supervisor.api.keys import HUB, REGISTRY
 from supervisor.errors import InvalidRequest
 from supervisor.events.outbox import STATUSES
-from supervisor.events.webhooks import parse_hooks
 
 __all__ = ["routes"]
 
@@ -38,7 +37,10 @@ async def put_session_webhooks(request: web.Request) -> web.Response:
     check_fields(body, {"webhooks": list})
     if "webhooks" not in body:
         raise InvalidRequest("field 'webhooks' is required (use [] to remove them all)")
-    request.app[HUB].webhooks.set_session_hooks(session.id, parse_hooks(body["webhooks"]))
+    webhooks = request.app[HUB].webhooks
+    hooks = webhooks.parse(body["webhooks"])
+    await webhooks.check_receivers(hooks)
+    webhooks.set_session_hooks(session.id, hooks)
     return _hooks_body(request, session.id)
 
 

@@ -4,11 +4,14 @@ Each lane (session, url) has at most one task, which sends the lane's oldest pen
 records the outcome, and moves on: one request in flight per session and receiver, so each
 session's events arrive in order. At most ``max_in_flight`` requests run at once overall.
 
-Outcomes: 2xx → delivered. 408, 429, 5xx, timeouts and connection errors → retried after
-``retry_initial_s * 2**(n-1)`` (capped at ``retry_max_s``, ±``retry_jitter``; a 429's
-``Retry-After`` is honoured up to the cap). Any other 3xx/4xx → failed at once (retrying cannot
-help). Past ``max_attempts`` or ``max_age_s`` → failed. Failed deliveries stay listed and can be
-re-queued by hand. HTTP never runs inside a database transaction.
+Outcomes: 2xx → delivered. 408, 429, 5xx, timeouts, connection errors and any other failure
+of the attempt → retried after ``retry_initial_s * 2**(n-1)`` (capped at ``retry_max_s``,
+±``retry_jitter``; a 429's ``Retry-After`` is honoured up to the cap). Any other 3xx/4xx →
+failed at once (retrying cannot help), and so is a receiver on an address webhooks may not reach
+(``events.netguard``). Past ``max_attempts`` or ``max_age_s`` → failed. Failed deliveries stay
+listed and can be re-queued by hand. What is kept of a refusal is its status and the length of
+its body, never the body (a receiver's answer is not ours to show). HTTP never runs inside a
+database transaction.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from typing import Protocol
 import aiohttp
 
 from supervisor.config import WebhooksConfig
+from supervisor.events.netguard import BlockedAddress, PublicResolver
 from supervisor.events.outbox import Delivery, Lane, Outbox
 from supervisor.logs import get_logger
+from supervisor.netpolicy import url_problem
 
 __all__ = ["Deliverer", "DeliveryObserver", "sign", "verify", "backoff_s", "HEADERS"]
 
@@ -41,7 +46,13 @@ HEADERS = {
     "attempt": "X-Zapvisor-Attempt",
 }
 _RETRIED_4XX = frozenset({408, 429})
+_BODY_COUNTED = 64 * 1024  # of a refusal's body, at most this much is read (to give its length)
 _log = get_logger()
+
+
+async def _body_length(resp: aiohttp.ClientResponse) -> str:
+    read = len(await resp.content.read(_BODY_COUNTED + 1))
+    return f"more than {_BODY_COUNTED} bytes" if read > _BODY_COUNTED else f"{read} bytes"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -71,7 +82,8 @@ class DeliveryObserver(Protocol):
     def webhook_attempt(self, outcome: str, reason: str, latency_s: float | None,
                         age_s: float) -> None:
         """``outcome``: delivered, retry or failed; ``reason``: ok, http_3xx/4xx/5xx,
-        timeout, connection, expired, max_attempts; ``latency_s``: the request's duration
+        timeout, connection, blocked (not a public address), error (anything else), expired,
+        max_attempts; ``latency_s``: the request's duration
         (None if none was sent); ``age_s``: since the delivery was queued."""
 
 
@@ -122,7 +134,9 @@ class Deliverer:
 
     async def run(self) -> None:
         """Deliver until :meth:`stop`."""
-        connector = aiohttp.TCPConnector(limit=self._cfg.max_in_flight)
+        # Every connection's addresses are checked, not only the ones seen when the hook was set.
+        resolver = None if self._cfg.allow_private_networks else PublicResolver()
+        connector = aiohttp.TCPConnector(limit=self._cfg.max_in_flight, resolver=resolver)
         timeout = aiohttp.ClientTimeout(total=self._cfg.timeout_s)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                          headers={"User-Agent": "zapvisor-webhooks"}) as http:
@@ -174,28 +188,41 @@ class Deliverer:
                          f"last error: {delivery.last_error}", "expired", age_s)
             return
         attempts = delivery.attempts + 1
-        body = self._body(delivery)
-        status, error, retry_after, reason = None, "", None, "ok"
         started = time.monotonic()
         async with self._slots:
-            assert self._http is not None
-            try:
-                async with self._http.post(delivery.url, data=body,
-                                           headers=self._headers(delivery, attempts, body),
-                                           allow_redirects=False) as resp:
-                    status = resp.status
-                    if status >= 300:
-                        snippet = (await resp.content.read(200)).decode(errors="replace")
-                        error = f"HTTP {status} {resp.reason}: {snippet}".strip()
-                        retry_after = _retry_after(resp.headers.get("Retry-After"))
-            except TimeoutError:
-                error, reason = f"no answer within {self._cfg.timeout_s:g}s", "timeout"
-            except aiohttp.ClientError as exc:
-                error, reason = f"{type(exc).__name__}: {exc}", "connection"
+            status, error, retry_after, reason = await self._send(delivery, attempts)
         latency = time.monotonic() - started
         if status is not None and status >= 300:
             reason = f"http_{status // 100}xx"
         self._settle(delivery, attempts, status, retry_after, error, reason, age_s, latency)
+
+    async def _send(self, delivery: Delivery, attempts: int) -> tuple[int | None, str, float | None, str]:
+        """One POST: (status, error, Retry-After, reason). Whatever goes wrong is an outcome
+        here (a failed attempt), never an exception that would leave the delivery unattempted."""
+        assert self._http is not None
+        problem = url_problem(delivery.url, self._cfg.allow_private_networks)
+        if problem is not None:  # a literal address never reaches the resolver
+            return None, f"refused: {problem}", None, "blocked"
+        body = self._body(delivery)
+        try:
+            async with self._http.post(delivery.url, data=body, allow_redirects=False,
+                                       headers=self._headers(delivery, attempts, body)) as resp:
+                if resp.status < 300:
+                    return resp.status, "", None, "ok"
+                return (resp.status, f"HTTP {resp.status} ({await _body_length(resp)})",
+                        _retry_after(resp.headers.get("Retry-After")), "ok")
+        except TimeoutError:
+            return None, f"no answer within {self._cfg.timeout_s:g}s", None, "timeout"
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, BlockedAddress):
+                return None, f"refused: {exc.os_error}", None, "blocked"
+            return None, f"{type(exc).__name__}: {exc}", None, "connection"
+        except aiohttp.ClientError as exc:
+            return None, f"{type(exc).__name__}: {exc}", None, "connection"
+        except Exception as exc:  # e.g. UnicodeError from an unusable host: still an attempt
+            _log.warning("webhooks.attempt_error", delivery_id=delivery.id, url=delivery.url,
+                         error=repr(exc))
+            return None, f"{type(exc).__name__}: {exc}", None, "error"
 
     def _settle(self, delivery: Delivery, attempts: int, status: int | None,
                 retry_after: float | None, error: str, reason: str, age_s: float,
@@ -206,8 +233,8 @@ class Deliverer:
             self._outbox.delivered(delivery, attempts, status or 0)
             outcome = "delivered"
             log.debug("webhooks.delivered", status=status, latency_ms=round((latency or 0) * 1000))
-        elif reason == "expired" or (status is not None and status < 500
-                                     and status not in _RETRIED_4XX):
+        elif reason in ("expired", "blocked") or (status is not None and status < 500
+                                                  and status not in _RETRIED_4XX):
             self._outbox.failed(delivery, attempts, status, error)
             outcome = "failed"
             log.warning("webhooks.failed", status=status, error=error)

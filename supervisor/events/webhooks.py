@@ -21,13 +21,14 @@ from supervisor.config import WebhooksConfig
 from supervisor.errors import InvalidRequest
 from supervisor.events.bus import EVENT_PATTERN, Event, matches
 from supervisor.events.delivery import Deliverer, DeliveryObserver, sign, verify
+from supervisor.events.netguard import check_receivers
 from supervisor.events.outbox import Delivery, Outbox, Target
 from supervisor.logs import get_logger
+from supervisor.netpolicy import url_problem
 
 __all__ = ["Hook", "Webhooks", "parse_hooks", "sign", "verify", "MAX_HOOKS_PER_SESSION"]
 
 MAX_HOOKS_PER_SESSION = 10
-_MAX_URL = 2048
 _log = get_logger()
 
 
@@ -48,8 +49,10 @@ class Hook:
         return {"url": self.url, "events": list(self.events), "secret_set": bool(self.secret)}
 
 
-def parse_hooks(value: object) -> list[Hook]:
-    """Validate a ``"webhooks"`` field: a list of ``{"url", "events"?, "secret"?}``."""
+def parse_hooks(value: object, allow_private: bool = False) -> list[Hook]:
+    """Validate a ``"webhooks"`` field: a list of ``{"url", "events"?, "secret"?}``; each URL
+    as netpolicy says (a valid host; no private address unless ``allow_private``). Where the
+    host names resolve is for :meth:`Webhooks.check_receivers`."""
     if not isinstance(value, list):
         raise InvalidRequest("'webhooks' must be a list of {\"url\", \"events\", \"secret\"}")
     if len(value) > MAX_HOOKS_PER_SESSION:
@@ -64,9 +67,11 @@ def parse_hooks(value: object) -> list[Hook]:
             raise InvalidRequest(f"{where}: unknown field(s) {', '.join(unknown)}; "
                                  "allowed: url, events, secret")
         url, events, secret = item.get("url"), item.get("events", []), item.get("secret", "")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")) \
-                or len(url) > _MAX_URL:
+        if not isinstance(url, str):
             raise InvalidRequest(f"{where}.url must be an http:// or https:// URL, got {url!r}")
+        problem = url_problem(url, allow_private)
+        if problem is not None:
+            raise InvalidRequest(f"{where}.url {url[:200]!r} {problem}")
         if not isinstance(events, list) or not all(
                 isinstance(e, str) and EVENT_PATTERN.fullmatch(e) for e in events):
             raise InvalidRequest(f"{where}.events must list event names such as "
@@ -83,6 +88,7 @@ class Webhooks:
     def __init__(self, config: WebhooksConfig, outbox: Outbox,
                  observer: DeliveryObserver | None = None) -> None:
         self.outbox = outbox
+        self.allow_private = config.allow_private_networks
         self.global_hook = Hook(config.url, config.events, config.secret) if config.url else None
         self._hooks: dict[str, list[Hook]] = {
             session: [Hook(h["url"], tuple(h["events"]), h["secret"]) for h in stored]
@@ -111,6 +117,15 @@ class Webhooks:
         the outbox, are still delivered)."""
         if event["event"] == "session.deleted" and event["session"] in self._hooks:
             self.set_session_hooks(event["session"], [])
+
+    def parse(self, value: object) -> list[Hook]:
+        """:func:`parse_hooks` under this daemon's ``allow_private_networks``."""
+        return parse_hooks(value, self.allow_private)
+
+    async def check_receivers(self, hooks: list[Hook]) -> None:
+        """InvalidRequest unless every hook's host resolves to public addresses only (when
+        private ones are not allowed): the set-time half of the SSRF rule."""
+        await check_receivers([hook.url for hook in hooks], self.allow_private)
 
     def session_hooks(self, session: str) -> list[Hook]:
         """A session's own webhooks."""

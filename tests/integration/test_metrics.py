@@ -45,7 +45,8 @@ def test_metrics_need_the_key_parse_and_move_with_sessions_and_webhooks(
         workdir: Path, free_port: int) -> None:
     with Receiver(status=503) as rx:
         d = Daemon(workdir, free_port, "http://127.0.0.1:9/",
-                   webhooks={"url": rx.url(), "retry_initial_s": 0.05, "retry_max_s": 0.2})
+                   webhooks={"url": rx.url(), "retry_initial_s": 0.05, "retry_max_s": 0.2,
+                             "allow_private_networks": True})
         d.start()
         try:
             with pytest.raises(urllib.error.HTTPError) as info:
@@ -153,7 +154,8 @@ def test_messages_sent_and_received_are_counted_per_session(workdir: Path, free_
 
     with run_simulator(**FAST_SIM) as sim, Receiver() as rx:
         d = wa_daemon(workdir, free_port, sim,
-                      webhooks={"url": rx.url(), "events": ["message", "message.sent"]})
+                      webhooks={"url": rx.url(), "events": ["message", "message.sent"],
+                                "allow_private_networks": True})
         try:
             d.start()
             d.client.post("/api/sessions", {"id": "a"})

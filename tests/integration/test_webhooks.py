@@ -22,7 +22,8 @@ from tests.support.procs import wait_until
 from tests.support.receiver import Received, Receiver
 
 SECRET = "s3cret-for-tests"
-FAST_RETRY = {"retry_initial_s": 0.05, "retry_max_s": 0.3, "timeout_s": 2.0}
+# The receiver runs on 127.0.0.1: a private address, refused unless allowed (SSRF).
+FAST_RETRY = {"retry_initial_s": 0.05, "retry_max_s": 0.3, "timeout_s": 2.0, "allow_private_networks": True}
 
 
 @pytest.fixture

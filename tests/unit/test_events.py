@@ -84,7 +84,7 @@ def test_listener_and_journal_errors_do_not_stop_the_bus() -> None:
 def _journaled(path: Path, history: int = 5) -> tuple[Store, Outbox, EventBus]:
     store = Store(path)
     outbox = Outbox(store, history=history, keep_failed=10)
-    hooks = Webhooks(WebhooksConfig(url="http://127.0.0.1:9/h"), outbox)
+    hooks = Webhooks(WebhooksConfig(url="http://127.0.0.1:9/h", allow_private_networks=True), outbox)
     bus = EventBus(history=history, journal=hooks.store_event, last_id=outbox.last_event_id(),
                    backlog=outbox.recent_events(history))
     return store, outbox, bus

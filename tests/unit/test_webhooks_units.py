@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from supervisor.config import WebhooksConfig
@@ -67,7 +68,7 @@ async def run_loop(tmp_path: Path, rx: Receiver, **cfg: object) -> tuple[dict[st
     """Publish one event to a webhook with these settings; run the loop until it settles."""
     store = Store(tmp_path / "z.db")
     outbox = Outbox(store, history=100, keep_failed=10)
-    webhooks = Webhooks(WebhooksConfig(url=rx.url(), **cfg), outbox)  # type: ignore[arg-type]
+    webhooks = Webhooks(WebhooksConfig(url=rx.url(), allow_private_networks=True, **cfg), outbox)  # type: ignore[arg-type]
     bus = EventBus(journal=webhooks.store_event)
     try:
         async with asyncio.TaskGroup() as tg:
@@ -97,3 +98,30 @@ async def test_gives_up_past_max_age(tmp_path: Path) -> None:
                                         retry_max_s=0.1, retry_jitter=0.0)
     assert counts["failed"] == 1 and 1 <= len(rx.requests()) <= 4
     assert errors[0].startswith("expired: older than max_age_s (0.2s)")
+
+
+@pytest.mark.asyncio
+async def test_any_failure_of_an_attempt_counts_as_an_attempt(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only aiohttp's errors: what once was a UnicodeError (a 64-character host label)
+    left the delivery at 0 attempts forever, a traceback a second, its lane stuck."""
+    def broken_post(*args: object, **kwargs: object) -> object:
+        raise UnicodeError("encoding with 'idna' codec failed (UnicodeError: label too long)")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "post", broken_post)
+    with Receiver() as rx:
+        counts, errors = await run_loop(tmp_path, rx, max_attempts=2, retry_initial_s=0.01,
+                                        retry_max_s=0.02)
+    assert counts["failed"] == 1 and rx.requests() == []
+    assert errors[0] == "gave up after 2 attempts; last: UnicodeError: encoding with 'idna' codec failed " \
+                        "(UnicodeError: label too long)"
+
+
+def test_hook_hosts_are_checked_as_dns_takes_them() -> None:
+    assert parse_hooks([{"url": "https://exämple.example/h"}])[0].url == "https://exämple.example/h"
+    for bad, needle in (("https://" + "a" * 64 + ".example/", "1 to 63"), ("http://a..b/", "1 to 63"),
+                        ("http://127.0.0.1:9/", "loopback"), ("http://[fe80::1]/", "link-local"),
+                        ("http://localhost/", "loopback"), ("http://192.168.1.10/", "private")):
+        with pytest.raises(InvalidRequest, match=needle):
+            parse_hooks([{"url": bad}])
+    assert parse_hooks([{"url": "http://127.0.0.1:9/"}], allow_private=True)[0].url == "http://127.0.0.1:9/"

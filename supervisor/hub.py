@@ -29,7 +29,8 @@ class Hub:
         self.config = config
         events = config.events
         self.outbox = Outbox(store, history=events.history,
-                             keep_failed=config.webhooks.keep_failed)
+                             keep_failed=config.webhooks.keep_failed,
+                             max_pending_per_lane=config.webhooks.max_pending_per_receiver)
         self.metrics = Metrics()
         self.webhooks = Webhooks(config.webhooks, self.outbox, observer=self.metrics)
         self.bus = EventBus(history=events.history, queue_size=events.subscriber_queue,

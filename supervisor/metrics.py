@@ -65,8 +65,12 @@ class Metrics:
                                 "Leftover processes of this install ended by the daemon",
                                 registry=r)
         self._deliveries = Counter("zapvisor_webhook_deliveries",
-                                   "Webhook deliveries finished, by outcome (delivered, failed)",
+                                   "Webhook deliveries finished, by outcome (delivered, failed, "
+                                   "overflow: not queued, its receiver's queue was full)",
                                    ["outcome"], registry=r)
+        self._sse_refused = Counter("zapvisor_sse_clients_refused",
+                                    "Event streams refused (503): [events] max_sse_clients were open",
+                                    registry=r)
         self._attempt_errors = Counter("zapvisor_webhook_attempt_errors",
                                        "Webhook attempts that did not succeed, by reason",
                                        ["reason"], registry=r)
@@ -128,6 +132,14 @@ class Metrics:
         self._attempt_errors.labels(reason).inc()
         if outcome == "failed":
             self._deliveries.labels("failed").inc()
+
+    def webhook_overflow(self) -> None:
+        """An event was not queued for a receiver whose queue was full."""
+        self._deliveries.labels("overflow").inc()
+
+    def sse_refused(self) -> None:
+        """An event stream was refused: too many were open."""
+        self._sse_refused.inc()
 
     def env_file_write(self, ok: bool) -> None:
         """The roles' dotenv file was rewritten (``ok``) or a rewrite failed."""

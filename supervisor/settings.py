@@ -225,9 +225,11 @@ class EventsConfig:
     sse_ping_interval_s: float = 15.0
     sse_send_timeout_s: float = 10.0
     resource_interval_s: float = 30.0
+    max_sse_clients: int = 100
 
     def __post_init__(self) -> None:
         _require(self.history >= 1, "history", "must be at least 1")
+        _require(self.max_sse_clients >= 1, "max_sse_clients", "must be at least 1")
         _require(self.subscriber_queue >= 1, "subscriber_queue", "must be at least 1")
         _require(self.sse_ping_interval_s > 0, "sse_ping_interval_s", "must be > 0")
         _require(self.sse_send_timeout_s > 0, "sse_send_timeout_s", "must be > 0")
@@ -249,6 +251,7 @@ class WebhooksConfig:
     retry_jitter: float = 0.2
     max_in_flight: int = 8
     keep_failed: int = 10000
+    max_pending_per_receiver: int = 10000
     allow_private_networks: bool = False
 
     def __post_init__(self) -> None:
@@ -264,6 +267,7 @@ class WebhooksConfig:
         _require(0 <= self.retry_jitter < 1, "retry_jitter", "must be in [0, 1)")
         _require(self.max_in_flight >= 1, "max_in_flight", "must be at least 1")
         _require(self.keep_failed >= 0, "keep_failed", "must be >= 0")
+        _require(self.max_pending_per_receiver >= 1, "max_pending_per_receiver", "must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ which ids are gone. Idle streams carry a ``: ping`` comment every ``sse_ping_int
 
 A client that falls ``subscriber_queue`` events behind is dropped by the bus (it may reconnect
 and resume); one that accepts no bytes for ``sse_send_timeout_s`` is disconnected. Neither can
-block the bus or the other streams. On daemon shutdown every stream ends cleanly.
+block the bus or the other streams. At most ``max_sse_clients`` streams are open at once:
+one more is a 503. On daemon shutdown every stream ends cleanly.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aiohttp_sse import EventSourceResponse
 
 from supervisor.api.httputil import ROW_ID_MAX, decimal
 from supervisor.api.keys import HUB, REGISTRY
-from supervisor.errors import InvalidRequest
+from supervisor.errors import InvalidRequest, Unavailable
 from supervisor.events.bus import Event, matches, parse_patterns
 from supervisor.logs import get_logger
 
@@ -64,6 +65,10 @@ async def _stream(request: web.Request, session: str | None) -> web.StreamRespon
         return (session is None or event["session"] == session) and matches(patterns, event["event"])
 
     bus = hub.bus
+    if bus.subscribers >= settings.max_sse_clients:
+        hub.metrics.sse_refused()
+        raise Unavailable(f"too many event streams open ({settings.max_sse_clients}, "
+                          "[events] max_sse_clients); try again later")
     # Subscribe, then read the history, with no await in between: nothing falls in a gap.
     with bus.subscribe(wants) as sub:
         backlog = bus.history(after, wants) if after is not None else []

@@ -46,6 +46,7 @@ HEADERS = {
     "attempt": "X-Zapvisor-Attempt",
 }
 _RETRIED_4XX = frozenset({408, 429})
+_OVERFLOW_LOG_S = 60.0
 _BODY_COUNTED = 64 * 1024  # of a refusal's body, at most this much is read (to give its length)
 _log = get_logger()
 
@@ -86,6 +87,9 @@ class DeliveryObserver(Protocol):
         max_attempts; ``latency_s``: the request's duration
         (None if none was sent); ``age_s``: since the delivery was queued."""
 
+    def webhook_overflow(self) -> None:
+        """An event was not queued for a receiver whose lane is full (stored as failed)."""
+
 
 def _retry_after(value: str | None) -> float | None:
     try:
@@ -108,6 +112,7 @@ class Deliverer:
         self._tg: asyncio.TaskGroup | None = None
         self._http: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._overflow_logged: dict[Lane, float] = {}
         self._stopping = asyncio.Event()
 
     @property
@@ -127,6 +132,17 @@ class Deliverer:
             woken = asyncio.Event()
             task = self._tg.create_task(self._lane(lane, woken), name=f"webhook-lane:{lane[0]}")
             self._lanes[lane] = (task, woken)
+
+    def overflowed(self, session: str, url: str) -> None:
+        """A delivery was stored as failed because its lane is full: counted, and logged at
+        most once a minute per lane (a dead receiver would otherwise log every event)."""
+        if self._observer is not None:
+            self._observer.webhook_overflow()
+        now = time.monotonic()
+        if now - self._overflow_logged.get((session, url), -_OVERFLOW_LOG_S) >= _OVERFLOW_LOG_S:
+            self._overflow_logged[(session, url)] = now
+            _log.warning("webhooks.lane_full", session_id=session or None, url=url,
+                         max_pending=self._cfg.max_pending_per_receiver)
 
     def stop(self) -> None:
         """Ask ``run()`` to end (in-flight requests are abandoned: they stay pending)."""

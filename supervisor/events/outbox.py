@@ -98,11 +98,13 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 class Outbox:
     """The journal and delivery tables. Event-loop only, like the store."""
 
-    def __init__(self, store: Store, history: int, keep_failed: int) -> None:
+    def __init__(self, store: Store, history: int, keep_failed: int,
+                 max_pending_per_lane: int = 10000) -> None:
         self._store = store
         self._db = store.connection
         self._history = history
         self._keep_failed = keep_failed
+        self._max_pending = max_pending_per_lane
 
     # -- the journal ------------------------------------------------------------------------
 
@@ -116,8 +118,11 @@ class Outbox:
         rows = self._db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
         return [_event(row) for row in reversed(rows.fetchall())]
 
-    def record(self, event: Event, targets: Sequence[Target]) -> list[Lane]:
-        """Store ``event`` and one pending delivery per target, atomically; their lanes."""
+    def record(self, event: Event, targets: Sequence[Target]) -> tuple[list[Lane], list[Lane]]:
+        """Store ``event`` and one delivery per target, atomically: (the lanes it was queued
+        in, the lanes that were full). A lane already holding ``max_pending_per_lane`` pending
+        deliveries (a receiver down for long) gets this one as ``failed`` instead, so that the
+        queue, and the database, stay bounded; it can still be re-queued by hand."""
         now = time.time()
         session = event["session"] or ""
         with self._store.transaction() as db:
@@ -126,17 +131,31 @@ class Outbox:
                 (event["id"], event["event"], event["session"], event["timestamp"],
                  json.dumps(event["payload"])),
             )
-            db.executemany(
-                "INSERT INTO deliveries (event_id, session, url, secret, status, next_at, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                [(event["id"], session, t.url, t.secret, now, now, now) for t in targets],
-            )
+            queued: list[Lane] = []
+            full: list[Lane] = []
+            for target in targets:
+                lane = (session, target.url)
+                is_full = self._pending_in(db, lane) >= self._max_pending
+                (full if is_full else queued).append(lane)
+                db.execute(
+                    "INSERT INTO deliveries (event_id, session, url, secret, status, next_at, "
+                    "created_at, updated_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (event["id"], session, target.url, target.secret,
+                     "failed" if is_full else "pending", now, now, now,
+                     f"not queued: {self._max_pending} deliveries already pending for this "
+                     "receiver (max_pending_per_receiver)" if is_full else None))
         if event["id"] % _PRUNE_EVERY == 0:
             try:
                 self.prune()
             except Exception:  # the event is stored: a failed clean-up must not hide that
                 _log.exception("outbox.prune_failed")
-        return [(session, t.url) for t in targets]
+        return queued, full
+
+    def _pending_in(self, db: sqlite3.Connection, lane: Lane) -> int:
+        """Pending deliveries of ``lane``, counted up to the cap only (an index range)."""
+        row = db.execute("SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE status = 'pending' "
+                         "AND session = ? AND url = ? LIMIT ?)", (*lane, self._max_pending)).fetchone()
+        return int(row[0])
 
     def prune(self) -> None:
         """Forget events beyond the history that no delivery needs, delivered rows of those

@@ -109,8 +109,10 @@ class Webhooks:
 
     def store_event(self, event: Event) -> None:
         """The bus's journal: store the event and its deliveries, then wake their lanes."""
-        lanes = self.outbox.record(event, self.targets(event))
+        lanes, full = self.outbox.record(event, self.targets(event))
         self.deliverer.wake(lanes)
+        for session, url in full:
+            self.deliverer.overflowed(session, url)
 
     def on_event(self, event: Event) -> None:
         """Bus listener: a deleted session's webhooks go with it (its last events, already in

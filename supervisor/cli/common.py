@@ -4,7 +4,9 @@ and how a result is printed (a table or lines for people, ``--json`` for scripts
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,9 +14,12 @@ import click
 from supervisor import config as config_mod
 from supervisor.apikey import load_api_key
 from supervisor.cli.client import Client
-from supervisor.errors import ZapvisorError
+from supervisor.errors import ConfigError, ZapvisorError
 
-__all__ = ["Commands", "client_command", "load_cli_config", "print_human"]
+__all__ = ["API_KEY_ENV", "Commands", "client_command", "load_cli_config", "print_human"]
+
+#: Where the CLI looks for the API key before the config (a flag would show it in ps).
+API_KEY_ENV = "ZAPVISOR_API_KEY"
 
 
 class Commands(list[click.Command]):
@@ -36,28 +41,53 @@ def load_cli_config(path: str | None) -> config_mod.Config:
     return config_mod.load(config_mod.find_config_file(path))
 
 
-def _client(ctx: click.Context, url: str | None, api_key: str | None) -> Client:
+def _read_key_file(path: str) -> str:
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--api-key-file {path}: cannot read it ({exc})") from None
+    if not key:
+        raise ConfigError(f"--api-key-file {path} is empty")
+    return key
+
+
+def _api_key(cfg: config_mod.Config, flag: str | None, key_file: str | None) -> str | None:
+    """The key, from (first found) --api-key, --api-key-file, ZAPVISOR_API_KEY, the config."""
+    if flag is not None:
+        # Any local user can read a command line (/proc/<pid>/cmdline, ps): say so, every time.
+        click.echo("zapvisor: warning: --api-key shows the key to every local user (ps, "
+                   f"/proc/*/cmdline); use {API_KEY_ENV} or --api-key-file instead", err=True)
+        return flag
+    if key_file is not None:
+        return _read_key_file(key_file)
+    if os.environ.get(API_KEY_ENV):
+        return os.environ[API_KEY_ENV]
+    try:
+        return load_api_key(cfg, create=False)[0]
+    except ZapvisorError:
+        return None  # the daemon will answer 401 with a clear message
+
+
+def _client(ctx: click.Context, url: str | None, api_key: str | None, key_file: str | None) -> Client:
     cfg = load_cli_config(ctx.obj["config_path"])
     if url is None:
         url = cfg.server.local_url
-    if api_key is None:
-        try:
-            api_key, _ = load_api_key(cfg, create=False)
-        except ZapvisorError:
-            api_key = None  # the daemon will answer 401 with a clear message
-    return Client(url, api_key)
+    return Client(url, _api_key(cfg, api_key, key_file))
 
 
 def client_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the connection options and a ``client`` argument."""
 
     @click.option("--url", envvar="ZAPVISOR_URL", help="daemon URL (default from the config)")
-    @click.option("--api-key", envvar="ZAPVISOR_API_KEY", help="API key (default from the config)")
+    @click.option("--api-key-file", metavar="PATH", envvar="ZAPVISOR_API_KEY_FILE",
+                  help="read the API key from this file")
+    @click.option("--api-key", help=f"the API key: visible to every local user, prefer "
+                                    f"{API_KEY_ENV} or --api-key-file (default: the config's)")
     @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
     @click.pass_context
-    def wrapper(ctx: click.Context, url: str | None, api_key: str | None, as_json: bool,
-                **kwargs: Any) -> None:
-        result = func(_client(ctx, url, api_key), **kwargs)
+    def wrapper(ctx: click.Context, url: str | None, api_key_file: str | None, api_key: str | None,
+                as_json: bool, **kwargs: Any) -> None:
+        result = func(_client(ctx, url, api_key, api_key_file), **kwargs)
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:

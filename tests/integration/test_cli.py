@@ -80,3 +80,25 @@ def test_cli_reads_the_generated_key(workdir: Path, free_port: int) -> None:
     finally:
         d.stop()
     assert API_KEY not in key_file.read_text()
+
+
+def test_the_key_comes_from_the_environment_or_a_file_and_the_flag_is_warned_about(
+        plain_daemon: Daemon) -> None:
+    cfg, wrong = plain_daemon.config_path, plain_daemon.workdir / "wrong_key"
+    wrong.write_text("not-the-key\n")
+    right = plain_daemon.workdir / "right_key"
+    right.write_text(API_KEY + "\n")
+    no_key = {"ZAPVISOR_API_KEY": ""}
+    from_env = zapvisor("list", config=cfg, env={"ZAPVISOR_API_KEY": API_KEY})
+    assert from_env.returncode == 0 and from_env.stderr == ""
+    from_file = zapvisor("list", "--api-key-file", str(right), config=cfg, env=no_key)
+    assert from_file.returncode == 0 and from_file.stderr == ""
+    # The file and the variable come before the config's key: a wrong one is used, and refused.
+    refused = zapvisor("list", "--api-key-file", str(wrong), config=cfg, env=no_key)
+    assert refused.returncode == 1 and "API key" in refused.stderr
+    # The flag still works, with a warning: any local user can read a command line.
+    flagged = zapvisor("list", "--api-key", API_KEY, config=cfg, env=no_key)
+    assert flagged.returncode == 0
+    assert "warning: --api-key shows the key to every local user" in flagged.stderr
+    missing = zapvisor("list", "--api-key-file", str(plain_daemon.workdir / "none"), config=cfg)
+    assert missing.returncode == 1 and "--api-key-file" in missing.stderr and "Traceback" not in missing.stderr

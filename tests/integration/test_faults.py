@@ -230,7 +230,7 @@ def test_full_state_disk_gives_clear_errors_and_keeps_old_state(
         with pytest.raises(ZapvisorError) as failed:
             for i in range(200):  # until SQLite can no longer grow its files
                 d.client.post("/api/sessions", {"id": f"s{i}", "start": False,
-                                                "metadata": {"pad": "x" * 60000}})
+                                                "metadata": {"pad": "x" * 15000}})  # < 16 KiB
         assert failed.value.status in (503, 429), failed.value
         assert "Traceback" not in d.log()
         assert d.client.get("/health")["status"] == "ok"

@@ -20,7 +20,7 @@ import os
 import resource
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,8 @@ def tighten_state_dir(layout: StateLayout) -> list[str]:
 
 
 def raise_file_limit() -> tuple[int, int]:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; (soft, hard) afterwards."""
+    """Raise the soft RLIMIT_NOFILE to the hard limit; (soft, hard) afterwards (Linux never
+    reports RLIM_INFINITY for open files)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         try:
@@ -101,7 +102,7 @@ class LoopErrorLimiter:
     """The daemon's asyncio exception handler: each distinct message is logged the first time,
     then only counted, with one summary per message and minute while it keeps coming."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._seen: dict[str, tuple[float, int]] = {}  # message -> (window start, suppressed)
 

@@ -139,8 +139,10 @@ class ConnectionGuard:
         self._by_transport[conn.transport] = conn
 
     def _lost(self, conn: _Tracked) -> None:
-        if self._open.pop(conn, 0) is None and conn.evicted:
-            self._closing -= 1
+        if conn in self._open:
+            del self._open[conn]
+            if conn.evicted:
+                self._closing -= 1
         if conn.transport is not None:
             self._by_transport.pop(conn.transport, None)
 

@@ -17,7 +17,15 @@ import pytest
 from supervisor.errors import ZapvisorError
 from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import wait_until
-from tests.support.wa import CONTACT, PHONE_A, fast_simulator, login, serving, wa_daemon, wait_event
+from tests.support.wa import (
+    CONTACT,
+    PHONE_A,
+    fast_simulator,
+    login,
+    serving,
+    wa_daemon,
+    wait_event,
+)
 from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome

@@ -5,10 +5,12 @@ of the receiver's answer, never the answer. No Chrome: sessions are created stop
 
 from __future__ import annotations
 
-import socket
+import ctypes
+import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,15 +20,23 @@ from tests.support.daemon import API_KEY, Daemon, write_config
 from tests.support.procs import wait_until
 from tests.support.receiver import Receiver
 
-HOSTNAME = socket.gethostname()
+#: A host name that resolves to 127.0.0.1 only inside the daemon's own mount namespace, where
+#: /etc/hosts says so (see _hosts_file_saying): to the daemon it is a name like any other.
+REBOUND = "receiver.rebound.test"
+_CLONE_NEWNS, _MS_REC, _MS_PRIVATE, _MS_BIND = 0x00020000, 0x4000, 0x40000, 0x1000
 
 
-def _resolves_privately(name: str) -> bool:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
-    except OSError:
-        return False
-    return bool(addresses) and all(a.startswith(("127.", "10.", "192.168.", "::1")) for a in addresses)
+def _hosts_file_saying(hosts: Path) -> Callable[[], None]:
+    """For ``preexec_fn``: the daemon gets a mount namespace of its own, in which ``hosts`` is
+    /etc/hosts (the host's own file is untouched). Needs root, as the suite runs in CI."""
+    def enter() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for ok in (libc.unshare(_CLONE_NEWNS) == 0,
+                   libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0,
+                   libc.mount(str(hosts).encode(), b"/etc/hosts", None, _MS_BIND, None) == 0):
+            if not ok:
+                raise OSError(ctypes.get_errno(), "cannot give the daemon its own /etc/hosts")
+    return enter
 
 
 PRIVATE = ["http://127.0.0.1:8083/api/sessions", "http://[::1]:9/", "http://localhost:9/",
@@ -37,8 +47,7 @@ PRIVATE = ["http://127.0.0.1:8083/api/sessions", "http://[::1]:9/", "http://loca
 def test_receivers_on_private_addresses_are_refused_when_set(plain_daemon: Daemon) -> None:
     d = plain_daemon
     d.client.post("/api/sessions", {"id": "s", "start": False})
-    urls = PRIVATE + ([f"http://{HOSTNAME}:9/"] if _resolves_privately(HOSTNAME) else [])
-    for url in urls:
+    for url in PRIVATE:
         for call in (lambda: d.client.post("/api/sessions", {"id": "new", "start": False,
                                                              "webhooks": [{"url": url}]}),
                      lambda: d.client.request("PUT", "/api/sessions/s/webhooks", {"webhooks": [{"url": url}]})):
@@ -51,24 +60,29 @@ def test_receivers_on_private_addresses_are_refused_when_set(plain_daemon: Daemo
     assert d.client.get("/api/sessions/s/webhooks")["webhooks"] == []
 
 
-@pytest.mark.skipif(not _resolves_privately(HOSTNAME), reason="the host name must resolve to a private address")
 def test_a_name_that_resolves_to_a_private_address_is_refused_at_connect_time(
         workdir: Path, free_port: int) -> None:
     """The config's URL names a host (no DNS when it is read); its address is only known, and
     refused, when the delivery connects: as it would be after a DNS rebinding."""
+    assert os.geteuid() == 0, "the suite runs as root (as CI does): the daemon gets its own /etc/hosts"
+    hosts = workdir / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n127.0.0.1 {REBOUND}\n")
     with Receiver() as rx:
-        url = f"http://{HOSTNAME}:{rx.port}/hook"
+        url = f"http://{REBOUND}:{rx.port}/hook"
         d = Daemon(workdir, free_port, "http://127.0.0.1:9/",
                    webhooks={"url": url, "retry_initial_s": 0.05, "retry_max_s": 0.1})
-        d.start()
+        d.start(preexec_fn=_hosts_file_saying(hosts))
         try:
             d.client.post("/api/sessions", {"id": "s", "start": False})
             wait_until(lambda: d.client.get("/api/webhooks")["deliveries"]["failed"] >= 1, 20,
                        message="the delivery refused")
             failed = d.client.get("/api/webhooks/deliveries?status=failed")["deliveries"][0]
-            assert failed["attempts"] == 1 and failed["last_error"].startswith(f"refused: {HOSTNAME} resolves to")
+            assert failed["attempts"] == 1 and failed["last_error"].startswith(f"refused: {REBOUND} resolves to")
             assert rx.requests() == []  # nothing ever reached the receiver
             assert 'zapvisor_webhook_attempt_errors_total{reason="blocked"} 1.0' in _metrics(d)
+            # Set through the API, the same name is refused at once: its addresses are looked up.
+            with pytest.raises(InvalidRequest, match="allow_private_networks"):
+                d.client.request("PUT", "/api/sessions/s/webhooks", {"webhooks": [{"url": url}]})
         finally:
             assert d.stop() == 0
 

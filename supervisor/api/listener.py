@@ -102,6 +102,11 @@ class ConnectionGuard:
         """Connections open now (those being closed to make room excluded)."""
         return len(self._open) - self._closing
 
+    @property
+    def busy(self) -> int:
+        """Requests being handled now, over all connections."""
+        return sum(conn.busy for conn in self._open)
+
     def factory(self, make: Callable[[], Any]) -> Callable[[], asyncio.Protocol]:
         """A protocol factory for ``loop.create_server`` around aiohttp's ``make``."""
 

@@ -4,7 +4,6 @@ max_pending_per_receiver: past it an event is stored as failed, not queued, and 
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +17,7 @@ from supervisor.events.webhooks import Webhooks
 from supervisor.metrics import Metrics
 from supervisor.store import Store
 from tests.support.daemon import API_KEY, Daemon
+from tests.support.procs import wait_until
 from tests.support.sse import SSEClient
 
 
@@ -33,15 +33,14 @@ def test_event_streams_past_the_cap_get_503(workdir: Path, free_port: int) -> No
             assert refused.value.code == 503 and b"max_sse_clients" in refused.value.read()
         # Closed ones free their places (the daemon sees the hang-up at its next write or ping).
         d.client.post("/api/sessions", {"id": "wake", "start": False})
-        for _ in range(50):
+        def accepted() -> bool:
             try:
                 with SSEClient(url, API_KEY) as again:
-                    assert again.status == 200
-                break
+                    return again.status == 200
             except urllib.error.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("no stream accepted after the others closed")
+                return False
+
+        wait_until(accepted, timeout=5, interval=0.1, message="a stream accepted after the others closed")
         request = urllib.request.Request(f"http://127.0.0.1:{free_port}/metrics", headers={"X-Api-Key": API_KEY})
         metrics = urllib.request.urlopen(request, timeout=10).read().decode()
         assert "zapvisor_sse_clients_refused_total 1.0" in metrics

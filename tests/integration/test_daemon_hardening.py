@@ -159,8 +159,7 @@ def test_a_flood_of_slow_connections_neither_silences_the_api_nor_fails_sessions
             assert time.monotonic() - started < 2.0
             time.sleep(0.5)
         # Past header_timeout_s the slow connections are closed by the daemon, not kept.
-        time.sleep(3.5)
-        clients[-1].settimeout(2)
+        clients[-1].settimeout(15)  # header_timeout_s is 3: the daemon ends it well before
         assert clients[-1].recv(1) == b""
         after = d.session("s1")
         assert after["state"] == "WORKING" and after["worker_pid"] == before["worker_pid"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,13 @@ async def _serve(guard: ConnectionGuard, release: asyncio.Event) -> tuple[web.Ap
     return runner, port
 
 
+async def _until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 async def _get(port: int, path: str) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
@@ -58,14 +67,13 @@ async def test_idle_connections_make_room_busy_ones_are_kept_the_rest_get_503() 
         idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(8)]
         for _, writer in idle:
             writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-        await asyncio.sleep(0.1)
-        assert guard.open == 8
+        await _until(lambda: guard.open == 8, "eight connections accepted")
         # ...and yet a real request is served: the oldest idle connection made room.
         assert b"200 OK" in await _get(port, "/health")
         assert guard.evicted == 1 and await asyncio.wait_for(idle[0][0].read(), 5) == b""
         # Requests in progress are never cut: with every slot busy, the next one is refused.
         slow = [asyncio.create_task(_get(port, "/slow")) for _ in range(8)]
-        await asyncio.sleep(0.3)
+        await _until(lambda: guard.busy == 8, "eight requests in progress")
         refused = await _get(port, "/health")
         assert refused.startswith(b"HTTP/1.1 503") and b"too many connections" in refused
         release.set()

@@ -21,7 +21,6 @@ from supervisor.envvars import ENV_PREFIX, env_overrides
 from supervisor.errors import ConfigError
 from supervisor.layout import StateLayout
 from supervisor.settings import (
-    SESSION_ID_RE,
     ChromeConfig,
     EventsConfig,
     InvalidValue,
@@ -35,24 +34,7 @@ from supervisor.settings import (
     WhatsAppConfig,
 )
 
-__all__ = [
-    "DEFAULT_PATHS",
-    "ENV_PREFIX",
-    "SESSION_ID_RE",
-    "ChromeConfig",
-    "Config",
-    "EventsConfig",
-    "LimitsConfig",
-    "LoggingConfig",
-    "RolesConfig",
-    "ServerConfig",
-    "SessionsConfig",
-    "StateConfig",
-    "WebhooksConfig",
-    "WhatsAppConfig",
-    "find_config_file",
-    "load",
-]
+__all__ = ["DEFAULT_PATHS", "ENV_PREFIX", "Config", "find_config_file", "load"]
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/zapvisor/config.toml"))
 

@@ -27,11 +27,11 @@ from typing import Protocol
 
 import aiohttp
 
-from supervisor.config import WebhooksConfig
 from supervisor.events.netguard import BlockedAddress, PublicResolver
 from supervisor.events.outbox import Delivery, Lane, Outbox
 from supervisor.logs import get_logger
 from supervisor.netpolicy import url_problem
+from supervisor.settings import WebhooksConfig
 
 __all__ = ["Deliverer", "DeliveryObserver", "sign", "verify", "backoff_s", "HEADERS"]
 

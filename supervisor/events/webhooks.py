@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.config import WebhooksConfig
 from supervisor.errors import InvalidRequest
 from supervisor.events.bus import EVENT_PATTERN, Event, matches
 from supervisor.events.delivery import Deliverer, DeliveryObserver, sign, verify
@@ -25,6 +24,7 @@ from supervisor.events.netguard import check_receivers
 from supervisor.events.outbox import Delivery, Outbox, Target
 from supervisor.logs import get_logger
 from supervisor.netpolicy import url_problem
+from supervisor.settings import WebhooksConfig
 
 __all__ = ["Hook", "Webhooks", "parse_hooks", "sign", "verify", "MAX_HOOKS_PER_SESSION"]
 

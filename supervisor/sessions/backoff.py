@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import random
 
-from supervisor.config import LimitsConfig
+from supervisor.settings import LimitsConfig
 
 __all__ = ["RestartPolicy", "CrashBreaker"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typing
 
-from supervisor.config import Config, WhatsAppConfig
+from supervisor.config import Config
+from supervisor.settings import WhatsAppConfig
 from worker import protocol
 
 __all__ = ["boot_spec", "whatsapp_spec"]

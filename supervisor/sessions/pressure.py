@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from supervisor.config import LimitsConfig
+from supervisor.settings import LimitsConfig
 
 __all__ = ["HostCpu", "Pressure", "sample"]
 

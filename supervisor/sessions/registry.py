@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supervisor.config import SESSION_ID_RE, Config
+from supervisor.config import Config
 from supervisor.errors import (
     Conflict,
     InvalidRequest,
@@ -31,6 +31,7 @@ from supervisor.sessions.context import SessionContext
 from supervisor.sessions.pressure import Pressure, sample
 from supervisor.sessions.profiles import remove_tree
 from supervisor.sessions.session import Session
+from supervisor.settings import SESSION_ID_RE
 from supervisor.states import RUNNING_STATES, State
 from supervisor.store import Store
 

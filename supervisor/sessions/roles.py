@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.config import SESSION_ID_RE
 from supervisor.errors import Conflict, InvalidRequest, NotFound, ZapvisorError
 from supervisor.events.bus import EventBus
 from supervisor.logs import get_logger
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.session import Session
+from supervisor.settings import SESSION_ID_RE
 from supervisor.states import State
 from supervisor.store import Store
 

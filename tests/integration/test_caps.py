@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.config import WebhooksConfig
 from supervisor.events.bus import EventBus
 from supervisor.events.outbox import Outbox
 from supervisor.events.webhooks import Webhooks
 from supervisor.metrics import Metrics
+from supervisor.settings import WebhooksConfig
 from supervisor.store import Store
 from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import wait_until

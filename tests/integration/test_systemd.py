@@ -144,8 +144,8 @@ class _Notes:
 def test_watchdog_is_withheld_while_checks_are_late() -> None:
     import asyncio
 
-    from supervisor.config import LimitsConfig
     from supervisor.sessions.housekeeping import Housekeeper
+    from supervisor.settings import LimitsConfig
 
     class _Registry:
         config = type("C", (), {"limits": LimitsConfig(check_interval_s=0.05)})()

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from supervisor.config import WhatsAppConfig
 from supervisor.sessions.bootspec import whatsapp_spec
+from supervisor.settings import WhatsAppConfig
 from tests.support.daemon import Daemon
 from tests.support.pages import PageServer
 from tests.support.wa import (

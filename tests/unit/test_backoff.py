@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from supervisor.config import LimitsConfig
 from supervisor.sessions.backoff import CrashBreaker, RestartPolicy
+from supervisor.settings import LimitsConfig
 
 
 def test_backoff_grows_caps_and_fails() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.config import WebhooksConfig
 from supervisor.events.bus import EventBus, matches, parse_patterns
 from supervisor.events.outbox import Outbox
 from supervisor.events.webhooks import Webhooks
+from supervisor.settings import WebhooksConfig
 from supervisor.store import Store
 
 

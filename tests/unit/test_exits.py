@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.config import LimitsConfig
 from supervisor.procs.process import SupervisorCause
 from supervisor.sessions.backoff import CrashBreaker, RestartPolicy
 from supervisor.sessions.exits import Action, Exit, decide, restart_kind
+from supervisor.settings import LimitsConfig
 from worker import protocol
 
 LIMITS = LimitsConfig(restart_backoff_initial_s=1.0, restart_backoff_factor=2.0,

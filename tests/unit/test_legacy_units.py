@@ -12,8 +12,9 @@ from aiohttp.test_utils import make_mocked_request
 
 from supervisor.api.dashboard import is_page
 from supervisor.api.httputil import prefers_html
-from supervisor.config import Config, ServerConfig
+from supervisor.config import Config
 from supervisor.sessions.bootspec import boot_spec
+from supervisor.settings import ServerConfig
 from worker.browser.executable import find_executable
 from worker.errors import ChromeNotFound
 

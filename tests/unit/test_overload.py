@@ -17,9 +17,10 @@ from supervisor.api.app import error_middleware
 from supervisor.api.httputil import json_object
 from supervisor.api.keys import BODY_TIMEOUT
 from supervisor.api.listener import ConnectionGuard, GuardedSite
-from supervisor.config import Config, StateConfig
+from supervisor.config import Config
 from supervisor.events.bus import EventBus
 from supervisor.sessions import registry as registry_mod
+from supervisor.settings import StateConfig
 from supervisor.store import Store
 
 

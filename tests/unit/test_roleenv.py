@@ -13,12 +13,13 @@ from typing import TypeVar
 
 import pytest
 
-from supervisor.config import Config, SessionsConfig, StateConfig
+from supervisor.config import Config
 from supervisor.events.bus import EventBus
 from supervisor.sessions import roleenv
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles
+from supervisor.settings import SessionsConfig, StateConfig
 from supervisor.store import Store
 
 T = TypeVar("T")

@@ -6,12 +6,13 @@ import asyncio
 import errno
 from pathlib import Path
 
-from supervisor.config import Config, LimitsConfig, StateConfig
+from supervisor.config import Config
 from supervisor.events.bus import EventBus
 from supervisor.procs.spawner import Child
 from supervisor.sessions.backoff import CrashBreaker
 from supervisor.sessions.context import SessionContext
 from supervisor.sessions.session import Session
+from supervisor.settings import LimitsConfig, StateConfig
 from supervisor.states import State
 from supervisor.store import Store
 
@@ -62,9 +63,9 @@ def test_a_failed_spawn_is_retried_with_backoff_then_fails(tmp_path: Path) -> No
 
 
 def test_one_runner_per_session_whoever_starts_it_first(tmp_path: Path) -> None:
-    from supervisor.config import ChromeConfig, SessionsConfig
     from supervisor.errors import Conflict
     from supervisor.sessions.registry import Registry
+    from supervisor.settings import ChromeConfig, SessionsConfig
 
     config = Config(state=StateConfig(dir=str(tmp_path)),
                     sessions=SessionsConfig(worker_spawn="exec"),

@@ -12,12 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from supervisor.config import WebhooksConfig
 from supervisor.errors import InvalidRequest
 from supervisor.events.bus import EventBus
 from supervisor.events.delivery import backoff_s, sign, verify
 from supervisor.events.outbox import Outbox
 from supervisor.events.webhooks import Hook, Webhooks, parse_hooks
+from supervisor.settings import WebhooksConfig
 from supervisor.store import Store
 from tests.support.receiver import Receiver
 

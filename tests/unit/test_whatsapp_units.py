@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import config
+from supervisor import settings
 from supervisor.errors import InvalidRequest
 from supervisor.sessions import bootspec, messaging, profiles
 from tests.support.workerproc import boot_args
@@ -86,7 +86,7 @@ def test_desktop_user_agent_drops_the_headless_marker() -> None:
 
 
 def _wa_spec(**changes: object) -> dict[str, object]:
-    return {**bootspec.whatsapp_spec(config.WhatsAppConfig()), **changes}
+    return {**bootspec.whatsapp_spec(settings.WhatsAppConfig()), **changes}
 
 
 def test_boot_spec_carries_and_checks_the_whatsapp_options(tmp_path: Path) -> None:

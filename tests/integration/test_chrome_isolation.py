@@ -111,9 +111,11 @@ def test_another_users_process_naming_the_profile_does_not_block_the_session(
          "import time; time.sleep(60)", f"--user-data-dir={profile}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: f"--user-data-dir={profile}" in psutil.Process(squatter.pid).cmdline(),
-                   5, message="the other user's process")
-        assert psutil.Process(squatter.pid).uids().real != os.geteuid()
+        # setpriv itself (still root) carries the same command line for a moment: wait for the
+        # process to be the other user's.
+        wait_until(lambda: psutil.Process(squatter.pid).uids().real != os.geteuid(), 5,
+                   message="the other user's process")
+        assert f"--user-data-dir={profile}" in psutil.Process(squatter.pid).cmdline()
         chrome_pid = _boot(worker, server.url("/"))
         assert chrome_pid != squatter.pid and squatter.poll() is None  # neither refused nor killed
     finally:

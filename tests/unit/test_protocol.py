@@ -55,7 +55,7 @@ def test_shapes() -> None:
 
 
 def test_size_cap_on_encode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protocol, "MAX_FRAME_BYTES", 64)
+    monkeypatch.setattr(protocol.frames, "MAX_FRAME_BYTES", 64)
     with pytest.raises(ProtocolError, match="exceeds 64"):
         protocol.encode(protocol.make_event("x", {"blob": "a" * 100}))
 

@@ -20,7 +20,7 @@ from worker.browser.chrome import Chrome
 from worker.drivers.base import Driver, DriverFatal
 from worker.driving import drive
 from worker.errors import BadBootSpec, BootFailure
-from worker.heartbeat import run_heartbeat
+from worker.heartbeat import Probes, run_heartbeat
 from worker.link import Link
 from worker.logs import get_logger
 from worker.ops import Operations
@@ -179,6 +179,10 @@ class Worker:
 
     async def _boot_and_drive(self, boot: Boot) -> None:
         self._boot = boot
+        # Beats from now on: launching Chrome on a busy host takes a while, and this worker is
+        # alive all along. The probes join once Chrome is attached.
+        probes = Probes(boot.spec["probe_interval_s"])
+        self._spawn("heartbeat", run_heartbeat(boot.spec["heartbeat_interval_s"], self._emit, probes))
         try:
             session = await boot_session(boot.spec, self._on_chrome_spawned, self._cdp_lost.set,
                                          self._page_crashed.set)
@@ -188,7 +192,7 @@ class Worker:
         self._session = session
         await self._reply(protocol.make_reply(boot.request_id, session.boot_result()))
         await self._emit(protocol.EV_STATE, {"state": protocol.WorkerState.STARTING})
-        self._spawn("heartbeat", run_heartbeat(session, self._emit, self.request_stop))
+        self._spawn("probes", probes.run(session.page, session.browser))
         self._spawn("chrome-watch", watch_chrome(session.chrome, self._cdp_lost, self._emit, self.request_stop))
         try:
             await drive(boot, session, self._emit, self._page_crashed, self._on_driver)

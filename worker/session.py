@@ -4,13 +4,10 @@ the ordered close (CDP ``Browser.close``, then the signal ladder)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import psutil
 
 from worker import protocol
 from worker.browser import cdp, proctree, profile
@@ -65,7 +62,7 @@ async def boot_session(
         user_agent=spec["chrome_user_agent"],
         extra_args=tuple(spec["chrome_extra_args"]),
     )
-    chrome = Chrome.spawn(options, markers)  # here, in the main thread (death signal)
+    chrome = Chrome.spawn(options)  # here, in the main thread (death signal)
     on_spawned(chrome)
     timeout = spec["launch_timeout_s"]
     try:
@@ -84,13 +81,6 @@ def _on_page_crash(error: Exception, then: Callable[[], None]) -> None:
     # The worker reloads the page (a navigation gives the tab a new renderer).
     log.error("page.crashed", error=str(error))
     then()
-
-
-def measure(chrome: Chrome) -> tuple[int, int]:
-    """(PSS bytes, process count) of Chrome's tree plus this worker. Blocking."""
-    pss, count = chrome.tree_memory()
-    own, own_count = proctree.memory([psutil.Process(os.getpid())])
-    return pss + own, count + own_count
 
 
 async def close_chrome(session: Session | None, chrome: Chrome | None, close_timeout_s: float,

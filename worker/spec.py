@@ -15,7 +15,8 @@ from worker import protocol
 from worker.errors import BadBootSpec
 
 _STRINGS = ("session_id", "profile_dir", "tmp_dir", "url", "chrome_executable", "chrome_user_agent")
-_NUMBERS = ("launch_timeout_s", "page_timeout_s", "heartbeat_interval_s", "close_timeout_s")
+_NUMBERS = ("launch_timeout_s", "page_timeout_s", "heartbeat_interval_s", "probe_interval_s",
+            "close_timeout_s")
 #: The ``[whatsapp]`` keys and their types, as the wire contract declares them.
 _WHATSAPP_HINTS = typing.get_type_hints(protocol.WhatsAppSpec)
 

@@ -17,7 +17,7 @@ from worker.logs import get_logger
 #: ``request_stop(exit code, kind, reason)``: ask the worker to shut down (the first call wins).
 RequestStop = Callable[[int, protocol.ExitKind, str], None]
 
-_PARENT_POLL_S = 0.5
+_PARENT_POLL_S = 5.0  # a fallback (the death signal and the socket's EOF come first): rare
 _EXIT_AFTER_CDP_LOSS_S = 1.0
 
 log = get_logger()

@@ -110,7 +110,10 @@ def test_boot_heartbeat_stop(spawn: Callable[..., WorkerProc], state_dir: Path, 
     assert [beat["seq"] for beat in beats] == list(range(beats[0]["seq"], beats[0]["seq"] + 3))
     for beat in beats:
         assert isinstance(beat["cdp_rtt_ms"], float) and beat["cdp_rtt_ms"] >= 0, beat
-        assert beat["pss_bytes"] > 10_000_000 and beat["processes"] >= 3 and beat["chrome_pid"] == chrome_pid
+        # Tiny: liveness and the latest probe results, never a measurement of processes.
+        assert set(beat) == {"seq", "cdp_rtt_ms", "browser_rtt_ms", "probe_failures", "page_stalled_s"}
+        assert beat["probe_failures"] == 0 and beat["page_stalled_s"] == 0.0
+        assert len(protocol.encode(protocol.make_event(protocol.EV_HEARTBEAT, beat))) < 200
     unknown = worker.request("no_such_op")
     assert not unknown["ok"] and unknown["error"]["type"] == protocol.WorkerErrorType.UNKNOWN_OPERATION
     started = time.monotonic()
@@ -193,17 +196,24 @@ def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, serv
 
 @pytest.mark.chrome
 @needs_chrome
-def test_frozen_chrome_is_detected_and_killed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+def test_frozen_chrome_is_reported_by_the_beats_that_keep_coming(
+        spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
+    """The worker reports a Chrome that stopped answering (failed probe rounds, counted); the
+    verdict is the supervisor's (tests/integration/test_sessions.py), so the worker stays."""
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"), close_timeout_s=2.0)
     chrome_pid = result["chrome_pid"]
-    os.kill(chrome_pid, signal.SIGSTOP)  # CDP socket open, nobody answering
-    exiting = worker.wait_event(protocol.EV_EXITING, 20)
-    assert exiting == {"code": protocol.EXIT_CRASH, "kind": protocol.ExitKind.CDP_UNRESPONSIVE,
-                       "reason": "Chrome not answering CDP"}
-    beats = [m["data"] for m in worker.seen if m.get("event") == protocol.EV_HEARTBEAT]
-    assert [beat["cdp_rtt_ms"] for beat in beats[-3:]] == [None, None, None]  # beats kept coming
-    assert worker.wait_exit(5) == protocol.EXIT_CRASH
+    os.kill(chrome_pid, signal.SIGSTOP)  # CDP pipe open, nobody answering
+    try:
+        beat = worker.wait_message(lambda m: m.get("event") == protocol.EV_HEARTBEAT
+                                   and m["data"]["probe_failures"] >= 3, 30, "three failed rounds")
+        assert beat["data"]["cdp_rtt_ms"] is None and beat["data"]["browser_rtt_ms"] is None
+        assert beat["data"]["page_stalled_s"] > 0
+        assert worker.proc.poll() is None  # the worker itself does not decide
+    finally:
+        os.kill(chrome_pid, signal.SIGCONT)
+    assert worker.request(protocol.OP_STOP)["ok"]
+    assert worker.wait_exit(15) == protocol.EXIT_OK
     assert_nothing_left(state_dir, tree, timeout=2)
 
 

@@ -35,6 +35,7 @@ def boot_args(state_dir: Path, session: str, url: str, **overrides: Any) -> dict
         "launch_timeout_s": 30.0,
         "page_timeout_s": 20.0,
         "heartbeat_interval_s": 0.5,
+        "probe_interval_s": 0.5,
         "close_timeout_s": 5.0,
     }
     spec.update(overrides)

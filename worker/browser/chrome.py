@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -105,19 +106,21 @@ def _install_devtools_fds(read_end: int, write_end: int) -> None:
 class Chrome:
     """One running Chrome. Create with :meth:`spawn`; always finish with :meth:`close`."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], executable: Path, markers: tuple[str, str] | None,
-                 devtools_fds: tuple[int, int]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], executable: Path, devtools_fds: tuple[int, int]) -> None:
         self._proc = proc
         self.executable = executable
-        self._markers = markers
         self._devtools_fds: tuple[int, int] | None = devtools_fds
         self._ps = psutil.Process(proc.pid)
+        # Refers to this very process until closed, whatever happens to its pid; readable
+        # once it exits. Our own unreaped child, so the pid cannot have been reused yet.
+        self._pidfd = os.pidfd_open(proc.pid)
+        self._exit: asyncio.Future[None] | None = None
         assert proc.stderr is not None
         self._drain = StderrDrain(proc.stderr)
         self._drain.start()
 
     @classmethod
-    def spawn(cls, options: LaunchOptions, markers: tuple[str, str] | None) -> Chrome:
+    def spawn(cls, options: LaunchOptions) -> Chrome:
         """Start Chrome. Call from the main thread: the death signal follows the forking thread."""
         # Only what Chrome needs (and the markers): nothing else the worker inherited.
         env = {**protocol.child_env(os.environ, display=not options.headless), "TMPDIR": options.tmp_dir}
@@ -152,7 +155,7 @@ class Chrome:
             os.close(commands_r)  # Chrome's ends: only Chrome holds them now
             os.close(answers_w)
         log.info("chrome.launched", chrome_pid=proc.pid, executable=str(options.executable))
-        return cls(proc, options.executable, markers, (answers_r, commands_w))
+        return cls(proc, options.executable, (answers_r, commands_w))
 
     @property
     def pid(self) -> int:
@@ -188,27 +191,42 @@ class Chrome:
     async def wait_exited(self, timeout: float | None = None, cut_short: asyncio.Event | None = None) -> int | None:
         """Wait until Chrome's main process has exited; its return code, or None on timeout.
 
-        Also returns None as soon as ``cut_short`` is set.
+        Also returns None as soon as ``cut_short`` is set. Woken by Chrome's pidfd becoming
+        readable (no polling: a hundred idle workers must not wake up twenty times a second).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._proc.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            if cut_short is not None and cut_short.is_set():
-                return None
-            await asyncio.sleep(0.05)  # waitpid(WNOHANG) poll: no thread, no child watcher
-        return self._proc.returncode
+        if self._proc.poll() is not None:
+            return self._proc.returncode
+        if self._exit is None:
+            self._exit = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().add_reader(self._pidfd, self._on_exit)
+        waiters: list[asyncio.Future[Any]] = [self._exit]
+        if cut_short is not None:
+            waiters.append(asyncio.ensure_future(cut_short.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for extra in waiters[1:]:
+                extra.cancel()
+        return self._proc.poll()
 
-    def tree_memory(self) -> tuple[int, int]:
-        """(PSS bytes, process count) of the Chrome tree. Blocking: run via asyncio.to_thread."""
-        return proctree.memory(proctree.tree(self._ps))
+    def _on_exit(self) -> None:
+        assert self._exit is not None
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        if not self._exit.done():
+            self._exit.set_result(None)
+
+    def _release_pidfd(self) -> None:
+        if self._pidfd < 0:
+            return
+        if self._exit is not None and not self._exit.done():
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            self._exit.cancel()
+        os.close(self._pidfd)
+        self._pidfd = -1
 
     def _collect(self) -> dict[int, psutil.Process]:
-        procs = {proc.pid: proc for proc in proctree.tree(self._ps)}
-        procs.update((proc.pid, proc) for proc in proctree.session_members(self._proc.pid))
-        if self._markers is not None:
-            procs.update((proc.pid, proc) for proc in proctree.marked_chrome(self._markers))
-        return procs
+        # Its own tree only, walked down from it: never every process of the host.
+        return {proc.pid: proc for proc in proctree.tree(self._ps)}
 
     def _signal_tree(self, procs: dict[int, psutil.Process], signum: signal.Signals) -> None:
         procs.update(self._collect())
@@ -245,5 +263,6 @@ class Chrome:
             how = "sigkill"
             self._signal_tree(procs, signal.SIGKILL)
         await self.wait_exited(5.0)  # SIGKILL cannot be refused; this only reaps
+        self._release_pidfd()
         log.info("chrome.exited", chrome_pid=self.pid, returncode=self._proc.returncode, how=how)
         return how

@@ -18,6 +18,8 @@ from worker.protocol import SESSION_ENV, STATE_DIR_ENV
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess)
 _UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+#: A bound on a walk: a session has a handful of processes; a fork bomb must not hang us.
+_MAX_TREE = 512
 
 
 def markers_from_env() -> tuple[str, str] | None:
@@ -40,12 +42,37 @@ def same_user(proc: psutil.Process) -> bool:
     return os.geteuid() in (uids.real, uids.effective)
 
 
-def tree(root: psutil.Process) -> list[psutil.Process]:
-    """``root`` and all its live descendants (root first); [] if root is gone."""
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
     try:
-        return [root, *root.children(recursive=True)]
-    except _UNREADABLE:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:  # each thread lists the children it forked (Chrome forks off-main)
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as file:
+                found.extend(int(child) for child in file.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def tree(root: psutil.Process) -> list[psutil.Process]:
+    """``root`` and all its live descendants (root first); [] if root is gone. Walked down
+    from ``root`` through /proc/PID/task/*/children: unlike psutil's ``children(recursive=
+    True)``, it never reads the other processes of the host."""
+    if not alive([root]):
         return []
+    found = [root]
+    index = 0
+    while index < len(found) and len(found) < _MAX_TREE:
+        for pid in _children(found[index].pid):
+            try:
+                found.append(psutil.Process(pid))
+            except _UNREADABLE:
+                continue
+        index += 1
+    return found
 
 
 def is_chrome(proc: psutil.Process) -> bool:
@@ -55,66 +82,6 @@ def is_chrome(proc: psutil.Process) -> bool:
     except _UNREADABLE:
         return False
     return "chrom" in name.lower()
-
-
-def marked_chrome(markers: tuple[str, str]) -> list[psutil.Process]:
-    """Chrome processes whose environment carries exactly these (state_dir, session) markers.
-
-    In practice only Chrome *main* processes match: Chrome's children (zygotes, renderers,
-    gpu, utility) overwrite their argv/environ area for their process titles, so their
-    /proc/<pid>/environ is garbage. Find those through :func:`session_members`.
-    """
-    state_dir, session = markers
-    found = []
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid() or not is_chrome(proc) or not same_user(proc):
-            continue
-        try:
-            env = proc.environ()
-        except _UNREADABLE:
-            continue
-        if env.get(STATE_DIR_ENV) == state_dir and env.get(SESSION_ENV) == session:
-            found.append(proc)
-    return found
-
-
-def session_members(sid: int) -> list[psutil.Process]:
-    """Processes in session ``sid``. Chrome is spawned as a session leader (sid = its pid) and
-    its children keep that sid when re-parented; Linux does not reuse a pid while a session
-    still carries it, so this finds a dead Chrome's leftovers safely."""
-    members = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getsid(proc.pid) == sid:
-                members.append(proc)
-        except OSError:  # gone, or not ours to inspect
-            continue
-    return members
-
-
-def users_of_profile(profile_dir: str) -> list[psutil.Process]:
-    """Live processes of our user started with ``--user-data-dir`` naming ``profile_dir``
-    (realpaths compared). Other users' processes do not count: they cannot open the profile
-    (0700), and counting them would let any local user fail a session at will."""
-    wanted = os.path.realpath(profile_dir)
-    users = []
-    for proc in psutil.process_iter():
-        if not same_user(proc):
-            continue
-        try:
-            cmdline = proc.cmdline()
-        except _UNREADABLE:
-            continue
-        for index, arg in enumerate(cmdline):
-            value = None
-            if arg.startswith("--user-data-dir="):
-                value = arg.split("=", 1)[1]
-            elif arg == "--user-data-dir" and index + 1 < len(cmdline):
-                value = cmdline[index + 1]
-            if value is not None and os.path.realpath(value) == wanted:
-                users.append(proc)
-                break
-    return users
 
 
 def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
@@ -152,16 +119,3 @@ def signal_all(procs: Iterable[psutil.Process], signum: signal.Signals) -> None:
             proc.send_signal(signum)
         except _UNREADABLE:
             continue
-
-
-def memory(procs: Iterable[psutil.Process]) -> tuple[int, int]:
-    """(summed PSS bytes, number of processes measured). Blocking: reads smaps."""
-    pss = 0
-    count = 0
-    for proc in procs:
-        try:
-            pss += proc.memory_full_info().pss
-        except _UNREADABLE:
-            continue
-        count += 1
-    return pss, count

@@ -36,5 +36,6 @@ class BootSpec(TypedDict):
     launch_timeout_s: float
     page_timeout_s: float
     heartbeat_interval_s: float
+    probe_interval_s: float  # CDP probes (their latest results ride on the heartbeats)
     close_timeout_s: float
     whatsapp: NotRequired[WhatsAppSpec]  # absent: the basic driver

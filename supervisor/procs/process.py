@@ -45,14 +45,12 @@ class WorkerProcess:
         session_id: str,
         spawner: Spawner,
         env: dict[str, str],
-        heartbeat_timeout_s: float,
         kill_grace_s: float,
         on_event: EventHandler,
     ) -> None:
         self.session_id = session_id
         self._spawner = spawner
         self._env = env
-        self._heartbeat_timeout_s = heartbeat_timeout_s
         self._kill_grace_s = kill_grace_s
         self._on_event = on_event
         self._log = get_logger(session_id=session_id)
@@ -62,6 +60,8 @@ class WorkerProcess:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._exited = asyncio.Event()
+        self._verdict = asyncio.Event()  # declared hung (supervisor.sessions.liveness)
+        self._verdict_stop_s: float | None = None
         self.started_at = 0.0
         self.last_heartbeat_at = 0.0
         self.heartbeat: dict[str, Any] = {}
@@ -107,7 +107,7 @@ class WorkerProcess:
         """Read frames and watch the heartbeat until the worker exits."""
         assert self._proc is not None
         reading = asyncio.ensure_future(self._read_loop())
-        watching = asyncio.ensure_future(self._watchdog())
+        watching = asyncio.ensure_future(self._end_when_hung())
         try:
             await self._proc.wait()
             # The socket may still hold the worker's last frames (its "exiting" event).
@@ -158,7 +158,6 @@ class WorkerProcess:
         if event == protocol.EV_HEARTBEAT:
             self.last_heartbeat_at = time.monotonic()
             self.heartbeat = data
-            self.chrome_pid = data.get("chrome_pid", self.chrome_pid)
         elif event == protocol.EV_EXITING:
             self.exit_reason = str(data.get("reason") or self.exit_reason)
             kind = data.get("kind")
@@ -166,18 +165,27 @@ class WorkerProcess:
                 self.exit_kind = str(kind)
         self._on_event(event, data)
 
-    async def _watchdog(self) -> None:
-        """Kill a worker whose event loop stopped sending heartbeats."""
-        timeout = self._heartbeat_timeout_s
-        while True:
-            silent = time.monotonic() - self.last_heartbeat_at
-            if silent > timeout:
-                self.set_exit(SupervisorCause.HEARTBEAT_TIMEOUT,
-                              f"no heartbeat for {silent:.1f}s (limit {timeout:g}s)")
-                self._log.warning("worker.heartbeat_missed", silent_s=round(silent, 1))
-                await self.terminate()
-                return
-            await asyncio.sleep(min(1.0, timeout - silent + 0.05))
+    @property
+    def hung(self) -> bool:
+        """True once declared hung: it is being ended."""
+        return self._verdict.is_set()
+
+    def declare_hung(self, kind: str, reason: str, stop_timeout_s: float | None) -> None:
+        """End this worker, which is hung (the verdict is the liveness monitor's): in the close
+        order when its own loop still answers (``stop_timeout_s``), else SIGTERM then SIGKILL."""
+        if self._verdict.is_set():
+            return
+        self.set_exit(kind, reason)
+        self._verdict_stop_s = stop_timeout_s
+        self._verdict.set()
+
+    async def _end_when_hung(self) -> None:
+        await self._verdict.wait()
+        self._log.warning("worker.hung", kind=self.exit_kind, reason=self.exit_reason)
+        if self._verdict_stop_s is None:
+            await self.terminate()
+        else:
+            await self.stop(self._verdict_stop_s)
 
     async def request(self, op: str, args: dict[str, Any] | None, timeout_s: float) -> dict[str, Any]:
         """Send a request and wait for its reply; raise the rebuilt error on failure."""

@@ -12,6 +12,7 @@ Neither passes on the daemon's environment: a worker (and the zygote) gets
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -28,6 +29,9 @@ __all__ = ["Child", "Spawner", "ExecSpawner", "ZygoteSpawner", "LOST"]
 _log = get_logger()
 #: Exit status of a worker whose zygote died before reporting it.
 LOST = 255
+_PR_SET_CHILD_SUBREAPER = 36
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_PRCTL.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 
 
 class Child(Protocol):
@@ -50,6 +54,8 @@ class Spawner(Protocol):
 
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child: ...
 
+    def reaper_pid(self) -> int | None: ...
+
     async def close(self) -> None: ...
 
 
@@ -58,10 +64,17 @@ def _worker_argv(fd: int, session_id: str) -> list[str]:
 
 
 class ExecSpawner:
-    """A fresh interpreter per worker (slower to start, nothing shared)."""
+    """A fresh interpreter per worker (slower to start, nothing shared). The daemon is then
+    the subreaper of its workers' descendants, so a dead worker's leftovers come back to it."""
 
     async def warm_up(self) -> None:
-        """Nothing to prepare."""
+        """Become the subreaper (the zygote is one in the other mode)."""
+        if _PRCTL(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            _log.warning("spawner.no_subreaper", errno=ctypes.get_errno())
+
+    def reaper_pid(self) -> int | None:
+        """Orphans of workers come to this process."""
+        return os.getpid()
 
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child:
         """Start ``python -m worker`` with ``fd`` inherited."""
@@ -158,6 +171,12 @@ class ZygoteSpawner:
     async def warm_up(self) -> None:
         """Start the zygote now, so the first session does not wait for its imports."""
         await self._ensure_started()
+
+    def reaper_pid(self) -> int | None:
+        """The zygote (a subreaper): orphans of workers come to it."""
+        if self._proc is None or self._proc.returncode is not None:
+            return None
+        return self._proc.pid
 
     async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Child:
         """Ask the zygote to fork a worker that gets ``fd`` and ``env``."""

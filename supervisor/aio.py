@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 __all__ = ["wait_first"]
 
+#: How often a stretchable deadline is looked at again.
+_RECHECK_S = 1.0
+
 
 async def wait_first(waiters: dict[str, Coroutine[Any, Any, Any]],
-                     timeout: float | None = None) -> set[str]:
+                     timeout: float | None = None,
+                     remaining: Callable[[], float] | None = None) -> set[str]:
     """Run the named waiters until the first finishes; return the names of those that did
-    (empty on timeout). The others are cancelled and awaited before returning."""
+    (empty on timeout). The others are cancelled and awaited before returning.
+
+    ``remaining`` (instead of ``timeout``) is a deadline that may stretch while waiting: it
+    says how many seconds are left, and is asked again every second."""
     tasks = {asyncio.ensure_future(coro): name for name, coro in waiters.items()}
     try:
-        done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if remaining is None:
+            done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        else:
+            done = set()
+            while not done and (left := remaining()) > 0:
+                done, _ = await asyncio.wait(tasks, timeout=min(left, _RECHECK_S),
+                                             return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import typing
 
 from supervisor.config import Config
+from supervisor.procs.reaper import marker_env
 from supervisor.settings import WhatsAppConfig
 from worker import protocol
 
-__all__ = ["boot_spec", "whatsapp_spec"]
+__all__ = ["boot_spec", "whatsapp_spec", "worker_env"]
 
 
 def whatsapp_spec(config: WhatsAppConfig) -> protocol.WhatsAppSpec:
@@ -37,6 +39,16 @@ def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str,
         "launch_timeout_s": cfg.chrome.launch_timeout_s,
         "page_timeout_s": cfg.chrome.page_timeout_s,
         "heartbeat_interval_s": cfg.limits.heartbeat_interval_s,
+        "probe_interval_s": cfg.limits.probe_interval_s,
         "close_timeout_s": cfg.chrome.close_timeout_s,
         "whatsapp": whatsapp_spec(cfg.whatsapp),
     }
+
+
+def worker_env(config: Config, session_id: str, headless: bool | None) -> dict[str, str]:
+    """A worker's own variables: its markers, and the display's for a windowed Chrome
+    (``headless`` overrides ``[chrome] headless`` when not None)."""
+    env = marker_env(config.state_dir, session_id)
+    if not (config.chrome.headless if headless is None else headless):
+        env.update((k, v) for k, v in os.environ.items() if k in protocol.DISPLAY_ENV)
+    return env

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from supervisor.config import Config
 from supervisor.events.bus import EventBus
 from supervisor.procs.spawner import Spawner
+from supervisor.procs.tracking import SessionProcs, Tracking
 from supervisor.sessions.backoff import CrashBreaker
+from supervisor.sessions.liveness import HostWatch
 from supervisor.store import Store
 
 __all__ = ["SessionContext"]
@@ -18,8 +19,9 @@ __all__ = ["SessionContext"]
 
 @dataclass(frozen=True)
 class SessionContext:
-    """What every session shares: config, store, event bus, start slots, crash breaker, and
-    the sweep that ends a session's leftover processes."""
+    """What every session shares: config, store, event bus, start slots, crash breaker, the
+    host watch (starvation stretches deadlines), how processes are tracked, and the end of a
+    session's leftover processes."""
 
     config: Config
     store: Store
@@ -27,5 +29,7 @@ class SessionContext:
     start_slots: asyncio.Semaphore
     breaker: CrashBreaker
     spawner: Spawner
-    sweep: Callable[[str], Any]  # async (session_id) -> number of processes ended
+    host: HostWatch
+    tracking: Tracking
+    end_leftovers: Callable[[str, SessionProcs], Awaitable[int]]
     logged_out: Callable[[str], None] = lambda session_id: None  # the account logged out

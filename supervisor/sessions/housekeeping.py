@@ -1,9 +1,8 @@
 """Periodic care that keeps sessions healthy for months without a cron restart.
 
-Every ``limits.check_interval_s``: read host pressure (admission), recycle a session whose
-Chrome tree stayed over ``memory_max_mb`` for ``memory_samples`` checks in a row, recycle one
-older than ``recycle_after_h`` (± jitter, so sessions never recycle together), report a status
-line to systemd. Separately, ``WATCHDOG=1`` is sent only while these checks keep succeeding
+Every ``limits.check_interval_s``: read host pressure (admission), recycle a session older
+than ``recycle_after_h`` (± jitter, so sessions never recycle together), report a status line
+to systemd (the memory limit is checked on each resource sample: supervisor.sessions.sampling). Separately, ``WATCHDOG=1`` is sent only while these checks keep succeeding
 on time, so a wedged event loop or database gets the daemon restarted by systemd.
 """
 
@@ -38,7 +37,6 @@ class Housekeeper:
         self._notifier = notifier
         self._rng = rng or random.Random()
         self._limits = registry.config.limits
-        self._strikes: Counter[str] = Counter()
         self._due: dict[str, tuple[float, float]] = {}  # id -> (ready_at, recycle due)
         self._last_status = ""
         self.last_ok = time.monotonic()
@@ -59,30 +57,12 @@ class Housekeeper:
         if now != was:
             _log.warning("host.pressure", reason=now or "cleared")
         for session in list(self._registry.sessions.values()):
-            self._check_memory(session)
             self._check_age(session)
         line = self.status_line()
         if line != self._last_status:
             self._notifier.status(line)
             self._last_status = line
         self.last_ok = time.monotonic()
-
-    def _check_memory(self, session: Session) -> None:
-        limit_mb = self._limits.memory_max_mb
-        worker = session.live_worker()
-        pss = worker.heartbeat.get("pss_bytes") if worker is not None else None
-        if not limit_mb or session.state != State.WORKING or not isinstance(pss, int):
-            self._strikes.pop(session.id, None)
-            return
-        if pss <= limit_mb * 2**20:
-            self._strikes.pop(session.id, None)
-            return
-        self._strikes[session.id] += 1
-        if self._strikes[session.id] >= self._limits.memory_samples:
-            del self._strikes[session.id]
-            reason = (f"memory {pss / 2**20:.0f} MB over {limit_mb} MB for "
-                      f"{self._limits.memory_samples} checks")
-            session.request_recycle(reason)
 
     def _check_age(self, session: Session) -> None:
         hours = self._limits.recycle_after_h

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,15 @@ from supervisor.errors import (
 )
 from supervisor.events.bus import EventBus
 from supervisor.logs import get_logger
-from supervisor.procs.reaper import find_marked, kill_marked, marker_env
+from supervisor.procs.cgroups import CgroupTree
+from supervisor.procs.process import WorkerProcess
+from supervisor.procs.reaper import marker_env
 from supervisor.procs.spawner import ExecSpawner, Spawner, ZygoteSpawner
+from supervisor.procs.tracking import Tracking
 from supervisor.sessions.backoff import CrashBreaker
 from supervisor.sessions.context import SessionContext
+from supervisor.sessions.leftovers import end_leftovers
+from supervisor.sessions.liveness import HostWatch
 from supervisor.sessions.pressure import Pressure, sample
 from supervisor.sessions.profiles import remove_tree
 from supervisor.sessions.session import Session
@@ -38,8 +44,6 @@ from supervisor.store import Store
 __all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
 
 _log = get_logger()
-_SWEEP_TRIES = 6  # 0.25, 0.5, 1, 2, 4 s apart: about 8 s for descriptors to come back
-_SWEEP_RETRY_S = 0.25
 
 
 def validate_session_id(value: object) -> str:
@@ -55,7 +59,8 @@ def validate_session_id(value: object) -> str:
 class Registry:
     """All sessions of this daemon."""
 
-    def __init__(self, config: Config, store: Store, bus: EventBus, tg: asyncio.TaskGroup) -> None:
+    def __init__(self, config: Config, store: Store, bus: EventBus, tg: asyncio.TaskGroup,
+                 cgroups: CgroupTree | None = None) -> None:
         self.config = config
         self.bus = bus
         self._store = store
@@ -66,14 +71,20 @@ class Registry:
             if config.sessions.worker_spawn == "zygote"
             else ExecSpawner()
         )
+        limits = config.limits
+        self.tracking = Tracking(cgroups, self.spawner.reaper_pid, self._worker_pids,
+                                 limits.cgroup_memory_max_mb, limits.cgroup_memory_high_mb)
+        self.host = HostWatch(limits, config.chrome, config.sessions, bus, self._workers)
         self._ctx = SessionContext(
             config=config,
             store=store,
             bus=bus,
-            start_slots=asyncio.Semaphore(config.sessions.max_concurrent_starts),
-            breaker=CrashBreaker(config.limits),
+            start_slots=asyncio.Semaphore(config.sessions.start_slots),
+            breaker=CrashBreaker(limits),
             spawner=self.spawner,
-            sweep=self.sweep,
+            host=self.host,
+            tracking=self.tracking,
+            end_leftovers=partial(end_leftovers, bus, config.chrome.close_timeout_s),
             logged_out=self._logged_out,
         )
         self.sessions: dict[str, Session] = {
@@ -250,8 +261,10 @@ class Registry:
         await asyncio.gather(*(self._halt(s) for s in self.sessions.values() if s.state != State.STOPPED))
 
     async def close(self) -> None:
-        """After shutdown: end the zygote."""
+        """After shutdown: end the zygote, remove our cgroup if we made it."""
         await self.spawner.close()
+        if self.tracking.cgroups is not None:
+            await asyncio.to_thread(self.tracking.cgroups.close)
 
     def kill_all(self) -> None:
         """The forced path: SIGKILL every worker now (their Chrome follow) and cut short
@@ -262,33 +275,11 @@ class Registry:
             if session.runner is not None:
                 session.runner.cancel()
 
-    async def sweep(self, session_id: str | None = None) -> int:
-        """End processes marked for this state dir (and session) whose owner is gone.
+    def _workers(self) -> list[WorkerProcess]:
+        return [s.worker for s in self.sessions.values() if s.worker is not None]
 
-        Never raises for want of resources: a sweep that hits EMFILE/ENFILE (reading /proc
-        takes descriptors: a connection flood can use them all) or cannot start its thread is
-        tried again, then given up with an error in the log. Its caller goes on (a restart, a
-        stop): a leftover process is ended by the next sweep, and the session is never FAILED
-        for it."""
-        delay = _SWEEP_RETRY_S
-        for attempt in range(1, _SWEEP_TRIES + 1):
-            try:
-                marked = await asyncio.to_thread(find_marked, self.config.state_dir, session_id)
-                if not marked:
-                    return 0
-                ended = await asyncio.to_thread(kill_marked, marked, self.config.chrome.close_timeout_s)
-            except (OSError, RuntimeError) as exc:  # RuntimeError: "can't start new thread"
-                if attempt == _SWEEP_TRIES:
-                    _log.error("sweep.gave_up", session_id=session_id, error=str(exc), tries=attempt)
-                    return 0
-                _log.warning("sweep.retry", session_id=session_id, error=str(exc), delay_s=delay)
-                await asyncio.sleep(delay)
-                delay *= 2
-                continue
-            if ended:
-                self.bus.publish("orphans.reaped", session_id, {"count": ended})
-            return ended
-        return 0
+    def _worker_pids(self) -> set[int]:
+        return {w.pid for w in self._workers() if w.pid is not None and w.returncode is None}
 
     def running_count(self) -> int:
         """Sessions with a live runner."""

@@ -1,72 +1,73 @@
-"""Resource samples of a session: the ``session.resource`` event, at a modest rate.
+"""A session's latest resource sample, and what follows from each new one.
 
-Every worker heartbeat carries its Chrome tree's memory (PSS), process count and CDP round
-trips; publishing each one would flood webhooks. A sample is taken from the first heartbeat of
-each worker, then once per ``[events] resource_interval_s``. CPU is read here with psutil over
-the worker's whole tree (worker, Chrome and Chrome's children): a few /proc reads per sample.
+Samples come from :class:`supervisor.sessions.sampling.Sampler` on their own schedule
+(``[limits] sample_interval_s``), never from a heartbeat; the API, ``/metrics`` and the
+memory limit all read :attr:`ResourceSampler.last`, so no request waits on /proc. Each worker
+is sampled a moment after it starts (a fresh CPU baseline), then once per interval, at an
+offset of its own so that a hundred sessions are not measured in the same second.
 """
 
 from __future__ import annotations
 
-import time
+import random
 from typing import Any
 
-import psutil
+from supervisor.procs.tracking import Usage
 
-__all__ = ["ResourceSampler", "tree_cpu_seconds"]
+__all__ = ["ResourceSampler"]
 
-
-def tree_cpu_seconds(pid: int) -> float | None:
-    """CPU seconds (user + system) used by ``pid``, its live descendants, and the children
-    they have reaped; None if ``pid`` is gone."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return None
-    total = 0.0
-    for proc in procs:
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            continue  # exited between the listing and now
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
+_FIRST_SAMPLE_S = 2.0
 
 
 class ResourceSampler:
-    """Turns a session's heartbeats into ``session.resource`` payloads, one per interval."""
+    """One session's samples: when the next is due, the last one, memory-limit strikes."""
 
-    def __init__(self, interval_s: float) -> None:
+    def __init__(self, interval_s: float, event_interval_s: float,
+                 rng: random.Random | None = None) -> None:
         self._interval_s = interval_s
+        self._event_interval_s = event_interval_s
+        self._rng = rng or random.Random()
         self._pid: int | None = None
         self._next_at = 0.0
+        self._event_at = 0.0
         self._cpu: tuple[float, float] | None = None  # (monotonic time, CPU seconds)
+        self.strikes = 0  # samples in a row over the memory limit
         self.last: dict[str, Any] = {}
 
-    def on_heartbeat(self, worker_pid: int | None, beat: dict[str, Any]) -> dict[str, Any] | None:
-        """The sample to publish for this heartbeat, or None when it is not time yet."""
-        now = time.monotonic()
+    def due(self, worker_pid: int, now: float) -> bool:
+        """True when ``worker_pid`` should be measured now."""
         if worker_pid != self._pid:
-            # A new worker (a start or a restart): sample at once, on a fresh CPU baseline.
-            self._pid, self._next_at, self._cpu = worker_pid, 0.0, None
-        if now < self._next_at or worker_pid is None:
-            return None
-        self._next_at = now + self._interval_s
-        cpu_s = tree_cpu_seconds(worker_pid)
+            # A new worker (a start or a restart): a first sample soon, on a fresh baseline.
+            self._pid, self._cpu, self.strikes, self.last = worker_pid, None, 0, {}
+            self._next_at = now + _FIRST_SAMPLE_S * self._rng.uniform(0.5, 1.5)
+            self._event_at = 0.0
+        return now >= self._next_at
+
+    def record(self, worker_pid: int, usage: Usage, now: float, extra: dict[str, Any],
+               memory_limit_bytes: int) -> dict[str, Any] | None:
+        """Keep a sample of ``worker_pid``; returns it when a ``session.resource`` event is due."""
+        if worker_pid != self._pid:
+            return None  # the worker changed while it was measured
+        first = self._cpu is None
+        # The second sample comes after a random part of the interval: spread, not in step.
+        self._next_at = now + self._interval_s * (self._rng.uniform(0.1, 1.0) if first else 1.0)
         percent = None
-        if cpu_s is not None and self._cpu is not None and now > self._cpu[0]:
-            percent = round(max(0.0, cpu_s - self._cpu[1]) / (now - self._cpu[0]) * 100, 1)
-        if cpu_s is not None:
-            self._cpu = (now, cpu_s)
+        if usage.cpu_seconds is not None and self._cpu is not None and now > self._cpu[0]:
+            percent = round(max(0.0, usage.cpu_seconds - self._cpu[1]) / (now - self._cpu[0]) * 100, 1)
+        if usage.cpu_seconds is not None:
+            self._cpu = (now, usage.cpu_seconds)
+        memory = usage.memory_bytes
+        self.strikes = self.strikes + 1 if memory_limit_bytes and memory and memory > memory_limit_bytes else 0
         self.last = {
-            "pss_bytes": beat.get("pss_bytes"),
-            "processes": beat.get("processes"),
-            "cpu_seconds": round(cpu_s, 2) if cpu_s is not None else None,
+            "memory_bytes": memory,
+            "memory_source": usage.memory_source,
+            "processes": usage.processes,
+            "cpu_seconds": round(usage.cpu_seconds, 2) if usage.cpu_seconds is not None else None,
             "cpu_percent": percent,
-            "cdp_rtt_ms": beat.get("cdp_rtt_ms"),
-            "browser_rtt_ms": beat.get("browser_rtt_ms"),
             "worker_pid": worker_pid,
-            "chrome_pid": beat.get("chrome_pid"),
+            **extra,
         }
+        if now < self._event_at:
+            return None
+        self._event_at = now + self._event_interval_s
         return self.last

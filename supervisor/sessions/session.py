@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
 from typing import Any
 
@@ -16,9 +15,8 @@ from supervisor.aio import wait_first
 from supervisor.errors import Conflict, ZapvisorError
 from supervisor.logs import get_logger
 from supervisor.procs.process import SupervisorCause, WorkerProcess
-from supervisor.procs.reaper import marker_env
 from supervisor.sessions.backoff import RestartPolicy
-from supervisor.sessions.bootspec import boot_spec
+from supervisor.sessions.bootspec import boot_spec, worker_env
 from supervisor.sessions.context import SessionContext
 from supervisor.sessions.exits import Action, Exit, decide, restart_kind
 from supervisor.sessions.page import PageFacts
@@ -60,7 +58,9 @@ class Session:
         self.page = PageFacts()  # what the page told about itself (version, sync, pairing)
         # Chrome with a window (False) or without (True) for this daemon run; None: the config's.
         self.headless: bool | None = None
-        self.resources = ResourceSampler(ctx.config.events.resource_interval_s)
+        self.resources = ResourceSampler(ctx.config.limits.sample_interval_s,
+                                         ctx.config.events.resource_interval_s)
+        self.procs = ctx.tracking.for_session(self.id)  # its processes: cgroup or tree
         self._log = get_logger(session_id=self.id)
 
     @property
@@ -172,14 +172,8 @@ class Session:
         """Spawn one worker, boot it through the start queue, wait for it to exit.
         Returns how long it ran once ready (0 if it never was)."""
         limits = self.ctx.config.limits
-        worker = WorkerProcess(
-            self.id,
-            self.ctx.spawner,
-            self._worker_env(),
-            heartbeat_timeout_s=limits.heartbeat_timeout_s,
-            kill_grace_s=limits.kill_grace_s,
-            on_event=self._on_worker_event,
-        )
+        worker = WorkerProcess(self.id, self.ctx.spawner, worker_env(self.ctx.config, self.id, self.headless),
+                               kill_grace_s=limits.kill_grace_s, on_event=self._on_worker_event)
         self.worker = worker
         self._ready.clear()
         ready_at = 0.0
@@ -190,7 +184,9 @@ class Session:
                         if self.state != State.STARTING:
                             self.transition(State.STARTING, "launching Chrome")
                         try:
+                            await asyncio.to_thread(self.procs.prepare)
                             await worker.spawn()
+                            await self._attach(worker)
                         except (OSError, ZapvisorError) as exc:
                             # EMFILE, EAGAIN, a zygote gone: a crash like any other, so it
                             # is retried with backoff rather than failing the session.
@@ -211,18 +207,18 @@ class Session:
             # Reached on every path, including a second cancellation in the middle of the
             # stop ladder: nothing of this worker may survive it.
             worker.kill()
-            ended = await self.ctx.sweep(self.id)
-            if ended:
-                self._log.warning("session.orphans_reaped", count=ended)
+            await self.ctx.end_leftovers(self.id, self.procs)
         return time.monotonic() - ready_at if ready_at else 0.0
 
-    def _worker_env(self) -> dict[str, str]:
-        """The worker's own variables: its markers, and the display's for a windowed Chrome."""
-        env = marker_env(self.ctx.config.state_dir, self.id)
-        headless = self.ctx.config.chrome.headless if self.headless is None else self.headless
-        if not headless:
-            env.update((k, v) for k, v in os.environ.items() if k in protocol.DISPLAY_ENV)
-        return env
+    async def _attach(self, worker: WorkerProcess) -> None:
+        """Put the new worker under its session's tracking before it starts Chrome; if that
+        fails (a cgroup removed under us), the worker is ended like a failed spawn."""
+        assert worker.pid is not None
+        try:
+            await asyncio.to_thread(self.procs.attach, worker.pid)
+        except OSError:
+            worker.kill()
+            raise
 
     async def _boot(self, worker: WorkerProcess) -> bool:
         """Send the boot request and wait for the first ready state.
@@ -238,8 +234,10 @@ class Session:
             await self._wait_exit_or_terminate(worker, cfg.chrome.close_timeout_s + 2)
             return False
         worker.chrome_pid = result.get("chrome_pid")
+        # Counted only while the host is not starved: a mass start on a small box is slow,
+        # not failed.
         done = await wait_first({"ready": self._ready.wait(), "exited": worker.wait_exited()},
-                                timeout=cfg.sessions.start_timeout_s)
+                                remaining=self.ctx.host.budget(cfg.sessions.start_timeout_s))
         if "ready" in done:
             return True
         if not done:
@@ -264,11 +262,7 @@ class Session:
 
     def _on_worker_event(self, event: str, data: dict[str, Any]) -> None:
         if event == protocol.EV_HEARTBEAT:
-            # Heartbeats are liveness, not news: a session.resource sample now and then.
-            sample = self.resources.on_heartbeat(self.worker.pid if self.worker else None, data)
-            if sample is not None:
-                self.ctx.bus.publish("session.resource", self.id, sample)
-            return
+            return  # liveness, not news (supervisor.sessions.liveness reads it)
         if event == protocol.EV_STATE:
             self._on_worker_state(str(data.get("state")), str(data.get("reason", "")))
             phone = data.get("phone_number")

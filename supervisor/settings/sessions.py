@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from supervisor.settings.rules import SESSION_ID_RE, require
@@ -14,7 +15,7 @@ class SessionsConfig:
     """[sessions]: limits and lifecycle of sessions."""
 
     max_sessions: int = 50
-    max_concurrent_starts: int = 4
+    max_concurrent_starts: int = 0  # 0: one per CPU core (start_slots)
     restore_on_boot: bool = True
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 15.0
@@ -23,14 +24,23 @@ class SessionsConfig:
     start_default_session: bool = False
     auto_cleanup_on_logout: bool = True
     cleanup_delay_s: float = 2.0
+    cgroups: str = "auto"
 
     def __post_init__(self) -> None:
         require(self.max_sessions >= 1, "max_sessions", "must be at least 1")
-        require(self.max_concurrent_starts >= 1, "max_concurrent_starts", "must be >= 1")
+        require(self.max_concurrent_starts >= 0, "max_concurrent_starts",
+                "must be >= 0 (0 = one per CPU core)")
+        require(self.cgroups in ("auto", "off"), "cgroups", "must be auto or off")
         require(self.worker_spawn in ("zygote", "exec"), "worker_spawn", "must be zygote or exec")
         require(self.cleanup_delay_s >= 0, "cleanup_delay_s", "must be >= 0")
         require(SESSION_ID_RE.fullmatch(self.default_session) is not None, "default_session",
                  "must be a valid session id (letters, digits, '_', '-')")
+
+    @property
+    def start_slots(self) -> int:
+        """Chrome launches at once: the configured number, or one per CPU this process may
+        run on (a launch is CPU-bound: more at once only makes each slower)."""
+        return self.max_concurrent_starts or len(os.sched_getaffinity(0)) or 1
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,12 @@ class LimitsConfig:
     check_interval_s: float = 10.0
     min_available_memory_mb: int = 256
     min_free_disk_mb: int = 512
+    sample_interval_s: float = 60.0
+    probe_interval_s: float = 10.0
+    starved_loop_lag_s: float = 1.0
+    starved_late_share: float = 0.25
+    cgroup_memory_max_mb: int = 0
+    cgroup_memory_high_mb: int = 0
 
     def __post_init__(self) -> None:
         require(self.heartbeat_interval_s > 0, "heartbeat_interval_s", "must be > 0")
@@ -90,3 +106,9 @@ class LimitsConfig:
         require(self.recycle_after_h >= 0, "recycle_after_h", "must be >= 0 (0 = never)")
         require(0 <= self.recycle_jitter < 1, "recycle_jitter", "must be in [0, 1)")
         require(self.check_interval_s > 0, "check_interval_s", "must be > 0")
+        require(self.sample_interval_s > 0, "sample_interval_s", "must be > 0")
+        require(self.probe_interval_s > 0, "probe_interval_s", "must be > 0")
+        require(self.starved_loop_lag_s > 0, "starved_loop_lag_s", "must be > 0")
+        require(0 < self.starved_late_share <= 1, "starved_late_share", "must be in (0, 1]")
+        for key in ("cgroup_memory_max_mb", "cgroup_memory_high_mb"):
+            require(getattr(self, key) >= 0, key, "must be >= 0 (0 = no limit)")

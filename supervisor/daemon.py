@@ -33,11 +33,14 @@ from supervisor.hardening import (
 from supervisor.hub import Hub
 from supervisor.layout import StateLayout
 from supervisor.logs import get_logger
+from supervisor.procs.cgroups import detect as detect_cgroups
 from supervisor.procs.reaper import find_marked, kill_marked
 from supervisor.sessions.housekeeping import Housekeeper, sweep_disk
+from supervisor.sessions.leftovers import boot_sweep
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles, start_default_session
+from supervisor.sessions.sampling import Sampler
 from supervisor.store import Store
 from supervisor.systemd import Notifier
 
@@ -115,12 +118,18 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, signals.put_nowait, sig)
     hub = Hub(config, store)
+    cgroups, why_not = (await asyncio.to_thread(detect_cgroups, config.state_dir)
+                        if config.sessions.cgroups == "auto" else (None, "[sessions] cgroups = off"))
     async with asyncio.TaskGroup() as tg:
-        registry = Registry(config, store, hub.bus, tg)
+        registry = Registry(config, store, hub.bus, tg, cgroups)
         hub.attach(registry)
+        _log.info("daemon.process_tracking", kind=registry.tracking.kind,
+                  cgroup=str(cgroups.base) if cgroups else None,
+                  memory_controller=cgroups.memory if cgroups else None, why_not_cgroup=why_not or None)
         # Delivers until hub.close() in _shutdown, so the sessions' last events still go out.
         tg.create_task(hub.run(), name="webhooks")
-        reaped = await registry.sweep()
+        reaped = await boot_sweep(config.state_dir, registry.tracking, config.chrome.close_timeout_s,
+                                  hub.bus)
         app = api.build_app(registry, api_key, config.server.max_body_bytes,
                             config.server.body_timeout_s, guard)
         app[HUB] = hub
@@ -149,7 +158,10 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
             await start_default_session(registry)
         notifier = Notifier()
         housekeeper = Housekeeper(registry, store, notifier)
-        background = [tg.create_task(housekeeper.run(), name="housekeeping")]
+        sampler = Sampler(config.limits, hub.bus, registry.sessions.values)
+        background = [tg.create_task(housekeeper.run(), name="housekeeping"),
+                      tg.create_task(registry.host.run(), name="liveness"),
+                      tg.create_task(sampler.run(), name="sampling")]
         if notifier.watchdog_interval_s:
             background.append(tg.create_task(housekeeper.run_watchdog(), name="watchdog"))
         notifier.ready(housekeeper.status_line())

@@ -24,6 +24,7 @@ from supervisor.events.outbox import Outbox
 from supervisor.states import State
 
 if TYPE_CHECKING:
+    from supervisor.sessions.liveness import HostWatch
     from supervisor.sessions.registry import Registry
     from supervisor.sessions.session import Session
 
@@ -39,8 +40,8 @@ def live_figures(session: Session) -> dict[str, Any]:
     sample = session.resources.last if worker is not None else {}
     rtt = beat.get("cdp_rtt_ms")
     return {
-        "memory_bytes": beat.get("pss_bytes"),
-        "processes": beat.get("processes"),
+        "memory_bytes": sample.get("memory_bytes"),
+        "processes": sample.get("processes"),
         "cpu_percent": sample.get("cpu_percent"),
         "heartbeat_rtt_s": rtt / 1000 if isinstance(rtt, (int, float)) else None,
         "uptime_s": round(worker.uptime_s(), 1) if worker is not None else None,
@@ -195,8 +196,9 @@ class _Live(Collector):
         yield by_state
         per_session = {
             "memory_bytes": ("zapvisor_session_memory_bytes",
-                             "PSS of the session's Chrome tree (latest heartbeat)"),
-            "processes": ("zapvisor_session_processes", "Processes in the session's Chrome tree"),
+                             "Memory of the session's processes: PSS, or its cgroup's working "
+                             "set (latest sample)"),
+            "processes": ("zapvisor_session_processes", "Processes of the session (latest sample)"),
             "cpu_percent": ("zapvisor_session_cpu_percent",
                             "CPU of the worker's whole tree over the last resource interval"),
             "heartbeat_rtt_s": ("zapvisor_session_heartbeat_rtt_seconds",
@@ -232,6 +234,24 @@ class _Live(Collector):
         breaker = self.registry.breaker.hold_s(time.monotonic()) > 0
         yield GaugeMetricFamily("zapvisor_breaker_open", "1 while the crash breaker holds restarts",
                                 value=int(breaker))
+        yield from _host(self.registry.host)
+
+
+def _host(host: HostWatch) -> Iterator[Metric]:
+    """The host watch: starvation (nothing is killed for silence while it lasts), loop lag."""
+    yield GaugeMetricFamily("zapvisor_host_starved",
+                            "1 while the host is starved (deadlines stretched, no kills)",
+                            value=int(host.starved))
+    yield CounterMetricFamily("zapvisor_host_starved_episodes",
+                              "Times the host became starved", value=host.episodes)
+    yield CounterMetricFamily("zapvisor_host_starved_seconds", "Seconds the host was starved",
+                              value=host.starved_seconds(time.monotonic()))
+    yield GaugeMetricFamily("zapvisor_event_loop_lag_seconds",
+                            "Worst lag of the daemon's event loop over the last seconds",
+                            value=host.loop_lag_s)
+    if host.pressure is not None:
+        yield GaugeMetricFamily("zapvisor_host_cpu_pressure_percent",
+                                "/proc/pressure/cpu some avg10", value=host.pressure)
 
 
 def _versions(sessions: list[Session]) -> Metric:

@@ -1,8 +1,8 @@
 """Health routes, open without the API key (for systemd, load balancers, monitors).
 
 ``/health`` is liveness: the event loop answers. ``/health/ready`` is readiness: 200 while new
-sessions may start, 503 with the reason while the host is short of memory or disk, or while
-the daemon shuts down.
+sessions may start, 503 with the reason while the host is short of memory or disk, while it
+is starved of CPU (supervisor.sessions.liveness), or while the daemon shuts down.
 """
 
 from __future__ import annotations
@@ -28,11 +28,14 @@ async def ready(request: web.Request) -> web.Response:
     """Readiness: may a new session start now?"""
     registry = request.app[REGISTRY]
     pressure = registry.pressure
-    reason = "shutting down" if registry.closing else pressure.reason
+    host = registry.host.status()
+    starved = "host starved: " + "; ".join(host["reasons"]) if host["starved"] else ""
+    reason = "shutting down" if registry.closing else pressure.reason or starved
     body = {
         "ready": not reason,
         "reason": reason or None,
         "available_memory_mb": round(pressure.available_memory_mb),
         "free_disk_mb": round(pressure.free_disk_mb),
+        "host_starved": host,
     }
     return web.json_response(body, status=503 if reason else 200)

@@ -45,6 +45,7 @@ def session_info(session: Session) -> dict[str, Any]:
     """Everything known about a session, as JSON."""
     worker = session.live_worker()
     beat = worker.heartbeat if worker is not None else {}
+    sample = session.resources.last if worker is not None else {}  # never measured here
     rec = session.record
     return {
         "id": session.id,
@@ -60,8 +61,9 @@ def session_info(session: Session) -> dict[str, Any]:
         "worker_pid": worker.pid if worker else None,
         "chrome_pid": worker.chrome_pid if worker else None,
         "uptime_s": round(worker.uptime_s(), 1) if worker else None,
-        "memory_bytes": beat.get("pss_bytes"),
-        "processes": beat.get("processes"),
+        "memory_bytes": sample.get("memory_bytes"),
+        "processes": sample.get("processes"),
+        "cpu_percent": sample.get("cpu_percent"),
         "cdp_rtt_ms": beat.get("cdp_rtt_ms"),
         "profile_dir": session.profile_dir,
         **session.page.as_dict(),
@@ -106,7 +108,8 @@ def _stats(app: web.Application) -> dict[str, Any]:
     memory = 0
     for session in registry.sessions.values():
         by_state[str(session.state)] += 1
-        memory += session_info(session)["memory_bytes"] or 0
+        if session.live_worker() is not None:
+            memory += session.resources.last.get("memory_bytes") or 0
     breaker = registry.breaker
     return {
         "sessions": len(registry.sessions),
@@ -119,6 +122,8 @@ def _stats(app: web.Application) -> dict[str, Any]:
         "breaker_trips": breaker.trips,
         "max_sessions": registry.config.sessions.max_sessions,
         "host": _host(app[HOST_CPU]),
+        "host_starved": registry.host.status(),
+        "process_tracking": registry.tracking.kind,
     }
 
 

@@ -8,7 +8,6 @@ import asyncio
 import errno
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -17,11 +16,8 @@ from supervisor.api.app import error_middleware
 from supervisor.api.httputil import json_object
 from supervisor.api.keys import BODY_TIMEOUT
 from supervisor.api.listener import ConnectionGuard, GuardedSite
-from supervisor.config import Config
 from supervisor.events.bus import EventBus
-from supervisor.sessions import registry as registry_mod
-from supervisor.settings import StateConfig
-from supervisor.store import Store
+from supervisor.sessions import leftovers
 
 
 async def _serve(guard: ConnectionGuard, release: asyncio.Event) -> tuple[web.AppRunner, int]:
@@ -88,25 +84,30 @@ async def test_idle_connections_make_room_busy_ones_are_kept_the_rest_get_503() 
 
 @pytest.mark.asyncio
 async def test_a_sweep_that_hits_emfile_is_retried_and_never_raises(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str | None] = []
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
 
-    def find_marked(state_dir: Path, session_id: str | None = None) -> list[object]:
-        calls.append(session_id)
-        if len(calls) <= 2:
-            raise OSError(errno.EMFILE, "Too many open files")
-        return []
+    class Procs:
+        """A session's processes whose /proc reads run out of descriptors twice."""
 
-    monkeypatch.setattr(registry_mod, "find_marked", find_marked)
-    monkeypatch.setattr(registry_mod, "_SWEEP_RETRY_S", 0.01)
-    store = Store(tmp_path / "z.db")
-    async with asyncio.TaskGroup() as tg:
-        registry = registry_mod.Registry(Config(state=StateConfig(dir=str(tmp_path))), store, EventBus(), tg)
-        assert await registry.sweep("s1") == 0 and calls == ["s1"] * 3
-        monkeypatch.setattr(registry_mod, "find_marked", lambda *args: (_ for _ in ()).throw(OSError(24, "EMFILE")))
-        assert await registry.sweep("s1") == 0  # given up, with an error logged, not raised
-        await registry.close()
-    store.close()
+        kind = "tree"
+
+        def end_leftovers(self, grace_s: float) -> int:
+            calls.append("end")
+            if len(calls) <= 2:
+                raise OSError(errno.EMFILE, "Too many open files")
+            return 0
+
+        def release(self) -> None:
+            calls.append("release")
+
+    monkeypatch.setattr(leftovers, "_RETRY_S", 0.01)
+    bus = EventBus()
+    assert await leftovers.end_leftovers(bus, 1.0, "s1", Procs()) == 0  # type: ignore[arg-type]
+    assert calls == ["end", "end", "end", "release"]
+    failing = Procs()
+    failing.end_leftovers = lambda grace_s: (_ for _ in ()).throw(OSError(24, "EMFILE"))  # type: ignore[method-assign]
+    assert await leftovers.end_leftovers(bus, 1.0, "s1", failing) == 0  # given up, logged, not raised
 
 
 @pytest.mark.asyncio

@@ -9,8 +9,10 @@ from pathlib import Path
 from supervisor.config import Config
 from supervisor.events.bus import EventBus
 from supervisor.procs.spawner import Child
+from supervisor.procs.tracking import Tracking
 from supervisor.sessions.backoff import CrashBreaker
 from supervisor.sessions.context import SessionContext
+from supervisor.sessions.liveness import HostWatch
 from supervisor.sessions.session import Session
 from supervisor.settings import LimitsConfig, StateConfig
 from supervisor.states import State
@@ -33,6 +35,10 @@ class FailingSpawner:
     async def close(self) -> None:
         """Nothing to close."""
 
+    def reaper_pid(self) -> int | None:
+        """No reaper."""
+        return None
+
 
 def test_a_failed_spawn_is_retried_with_backoff_then_fails(tmp_path: Path) -> None:
     limits = LimitsConfig(restart_backoff_initial_s=0.01, restart_backoff_factor=2,
@@ -42,12 +48,15 @@ def test_a_failed_spawn_is_retried_with_backoff_then_fails(tmp_path: Path) -> No
     record = store.insert_session("s", "running", {})
     spawner = FailingSpawner()
 
-    async def no_sweep(session_id: str) -> int:
+    async def no_leftovers(session_id: str, procs: object) -> int:
         return 0
 
     async def scenario() -> Session:
-        ctx = SessionContext(config=config, store=store, bus=EventBus(), start_slots=asyncio.Semaphore(1),
-                             breaker=CrashBreaker(limits), spawner=spawner, sweep=no_sweep)
+        bus = EventBus()
+        ctx = SessionContext(config=config, store=store, bus=bus, start_slots=asyncio.Semaphore(1),
+                             breaker=CrashBreaker(limits), spawner=spawner,
+                             host=HostWatch(limits, config.chrome, config.sessions, bus, list),
+                             tracking=Tracking(None, lambda: None, set), end_leftovers=no_leftovers)
         session = Session(record, ctx)
         session.transition(State.STARTING, "queued")
         await asyncio.wait_for(session.run(), timeout=30)  # returns once FAILED

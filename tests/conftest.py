@@ -7,12 +7,14 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from tests.support.daemon import Daemon
+from tests.support.daemon import Daemon, MakeDaemon
 from tests.support.pages import PageServer
+from tests.support.procs import kill_marked
 from tests.support.wa import fast_simulator
 from tests.wasim import RunningSimulator
 from worker import protocol
@@ -103,3 +105,20 @@ def plain_daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
         yield d
     finally:
         assert d.stop() == 0
+
+
+@pytest.fixture
+def make_daemon(workdir: Path, free_port: int, pages: PageServer) -> Iterator[MakeDaemon]:
+    """Build daemons on this test's state dir; all are killed and swept at the end."""
+    made: list[Daemon] = []
+
+    def factory(**overrides: dict[str, Any]) -> Daemon:
+        d = Daemon(workdir, free_port, pages.url("/"), **overrides)
+        made.append(d)
+        return d
+
+    yield factory
+    for d in made:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+    kill_marked(workdir / "state")

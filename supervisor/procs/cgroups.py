@@ -67,6 +67,10 @@ def _own_path() -> str | None:
 
 
 def _delegated(path: Path) -> bool:
+    """systemd marks a delegated cgroup with an xattr (``trusted.*`` is readable by root only),
+    and hands it to the unit's user: a cgroup a non-root user may write to was delegated."""
+    if os.geteuid() != 0 and os.access(path, os.W_OK) and os.access(path / "cgroup.procs", os.W_OK):
+        return True
     for name in _DELEGATE_XATTRS:
         try:
             if os.getxattr(path, name) in (b"1", b"1\n"):

@@ -158,7 +158,8 @@ class WorkerProcess:
         if event == protocol.EV_HEARTBEAT:
             self.last_heartbeat_at = time.monotonic()
             self.heartbeat = data
-        elif event == protocol.EV_EXITING:
+        elif event == protocol.EV_EXITING and not self._verdict.is_set():
+            # (A hung worker we stop says "stop requested": the verdict is the reason kept.)
             self.exit_reason = str(data.get("reason") or self.exit_reason)
             kind = data.get("kind")
             if kind in protocol.ExitKind.__members__.values():

@@ -242,7 +242,8 @@ def test_a_session_lifecycle_streams_and_resumes(workdir: Path, free_port: int) 
             assert states[0] == "STARTING" and "WORKING" in states
             assert states[-2:] == ["STOPPING", "STOPPED"]
             sample = next(m.data["payload"] for m in stream.seen if m.event == "session.resource")
-            assert sample["pss_bytes"] > 10_000_000 and sample["processes"] >= 2
+            assert sample["memory_bytes"] > 10_000_000 and sample["processes"] >= 2
+            assert sample["memory_source"] in ("pss", "cgroup") and sample["cpu_seconds"] > 0
             ids = [int(m.id) for m in stream.seen if m.id]
             assert ids == sorted(ids) and len(ids) == len(set(ids))
             # Reconnect from the WORKING event: only what followed, on the session's own stream.

@@ -106,7 +106,8 @@ def test_counters_follow_bus_events() -> None:
 @pytest.fixture
 def chrome_daemon(workdir: Path, free_port: int) -> Iterator[Daemon]:
     with PageServer() as pages:
-        d = Daemon(workdir, free_port, pages.url("/"), events={"resource_interval_s": 0.5})
+        d = Daemon(workdir, free_port, pages.url("/"), events={"resource_interval_s": 0.5},
+                   limits={"sample_interval_s": 0.5})
         try:
             yield d.start()
         finally:

@@ -32,7 +32,7 @@ def _recycled(d: Daemon, session_id: str) -> list[dict[str, object]]:
 def test_memory_over_the_limit_recycles_chrome_on_the_same_profile(
         daemons: list[Daemon], workdir: Path, free_port: int, pages: PageServer) -> None:
     d = Daemon(workdir, free_port, pages.url("/"),
-               limits={"memory_max_mb": 40, "memory_samples": 2, "check_interval_s": 0.3})
+               limits={"memory_max_mb": 40, "memory_samples": 2, "sample_interval_s": 0.3})
     daemons.append(d.start())
     d.client.post("/api/sessions", {"id": "fat"})
     first = d.wait_state("fat", "WORKING")

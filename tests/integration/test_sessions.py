@@ -6,48 +6,21 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
-from tests.support.daemon import Daemon
-from tests.support.pages import PageServer
-from tests.support.procs import kill_marked, marked_processes, pid_alive, wait_until
+from tests.support.daemon import MakeDaemon, create
+from tests.support.procs import marked_processes, pid_alive, wait_until
 from worker import protocol
 
 pytestmark = pytest.mark.chrome
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
-MakeDaemon = Callable[..., Daemon]
-
-
-@pytest.fixture
-def make_daemon(workdir: Path, free_port: int, pages: PageServer) -> Iterator[MakeDaemon]:
-    """Build daemons on this test's state dir; all are killed and swept at the end."""
-    made: list[Daemon] = []
-
-    def factory(**overrides: dict[str, Any]) -> Daemon:
-        d = Daemon(workdir, free_port, pages.url("/"), **overrides)
-        made.append(d)
-        return d
-
-    yield factory
-    for d in made:
-        if d.proc is not None and d.proc.poll() is None:
-            d.stop()
-    kill_marked(workdir / "state")
 
 
 def pids(info: dict[str, object]) -> tuple[object, object]:
     return info["worker_pid"], info["chrome_pid"]
-
-
-def create(d: Daemon, *ids: str) -> dict[str, dict[str, Any]]:
-    for session_id in ids:
-        d.client.post("/api/sessions", {"id": session_id})
-    return {session_id: d.wait_state(session_id, "WORKING") for session_id in ids}
 
 
 def test_three_sessions_each_with_own_worker_chrome_and_profile(make_daemon: MakeDaemon) -> None:

@@ -37,7 +37,7 @@ def test_unit_has_the_directives_that_matter() -> None:
     expected.update({"UMask": "0077", "LimitNOFILE": "65536", "ProtectProc": "invisible",
                      "PrivateDevices": "yes", "ProtectKernelTunables": "yes",
                      "ProtectKernelModules": "yes", "ProtectKernelLogs": "yes",
-                     "ProtectControlGroups": "yes", "ProtectClock": "yes", "ProtectHostname": "yes",
+                     "Delegate": "yes", "ProtectControlGroups": "no", "ProtectClock": "yes", "ProtectHostname": "yes",
                      "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
                      "LockPersonality": "yes", "RestrictRealtime": "yes", "RestrictSUIDSGID": "yes",
                      "SystemCallArchitectures": "native", "CapabilityBoundingSet": "",

@@ -150,3 +150,14 @@ class Daemon:
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last seen {seen}\n{self.log()[-6000:]}") from None
         return seen
+
+
+#: The ``make_daemon`` fixture (tests/conftest.py): a Daemon on this test's state dir.
+MakeDaemon = Callable[..., Daemon]
+
+
+def create(d: Daemon, *ids: str) -> dict[str, dict[str, Any]]:
+    """Create sessions ``ids`` and wait until each is WORKING; their infos."""
+    for session_id in ids:
+        d.client.post("/api/sessions", {"id": session_id})
+    return {session_id: d.wait_state(session_id, "WORKING") for session_id in ids}

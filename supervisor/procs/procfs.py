@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["ProcStat", "children", "cpu_seconds", "pss_bytes", "read_stat", "walk"]
+__all__ = ["ProcStat", "children", "cpu_seconds", "pss_bytes", "read_stat", "runs_module", "walk"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 #: A bound on a walk: a session has a handful of processes; a fork bomb must not hang us.
@@ -87,6 +87,17 @@ def walk(root: int) -> list[int]:
         seen.extend(child for child in children(seen[index]) if child not in seen)
         index += 1
     return seen[:MAX_TREE]
+
+
+def runs_module(pid: int, modules: frozenset[str]) -> bool:
+    """True if ``pid``'s command line is ``python ... -m <one of modules> ...``."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            argv = file.read().split(b"\0")
+    except OSError:
+        return False
+    return any(arg == b"-m" and argv[i + 1].decode(errors="replace") in modules
+               for i, arg in enumerate(argv[:-1]))
 
 
 def pss_bytes(pid: int) -> int | None:

@@ -31,6 +31,7 @@ from worker import protocol
 __all__ = ["CgroupProcs", "SessionProcs", "Tracking", "TreeProcs", "Usage", "end_processes"]
 
 _POLL_S = 0.05
+_WORKER_MODULES = frozenset({"worker", protocol.ZYGOTE_MODULE})
 
 
 @dataclass(frozen=True)
@@ -178,16 +179,15 @@ class TreeProcs:
         return _pss_usage(pids, procfs.cpu_seconds(pids) if pids else None)
 
     def end_leftovers(self, grace_s: float) -> int:
-        """End every orphan the reaper holds: children of it that are not workers (workers
-        name themselves at fork; a fork in flight still carries the reaper's own name)."""
+        """End every orphan the reaper holds: its children that are not workers. A worker
+        whose fork is still in flight is not known yet, so a child is also taken for a worker
+        by its command line (``python -m worker``, or the zygote's, which a fork keeps)."""
         reaper = self._reaper()
         if reaper is None:
             return 0
-        own = procfs.read_stat(reaper)
         workers = self._workers()
-        roots = [pid for pid in procfs.children(reaper) if pid not in workers
-                 and (stat := procfs.read_stat(pid)) is not None
-                 and stat.comm not in (protocol.WORKER_PROCESS_NAME, own.comm if own else "")]
+        roots = [pid for pid in procfs.children(reaper)
+                 if pid not in workers and not procfs.runs_module(pid, _WORKER_MODULES)]
         victims = [pid for root in roots for pid in procfs.walk(root)]
         ended = end_processes(victims, grace_s)
         if reaper == os.getpid():

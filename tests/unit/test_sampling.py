@@ -50,3 +50,12 @@ def test_procfs_reads_this_process_and_its_threads_children() -> None:
     assert (procfs.pss_bytes(os.getpid()) or 0) > 1_000_000
     assert procfs.read_stat(2**22 + 1) is None and procfs.walk(2**22 + 1) == []
     assert procfs.cpu_seconds([os.getpid(), 2**22 + 1]) >= me.cpu_seconds
+
+
+def test_runs_module_reads_the_command_line() -> None:
+    with open(f"/proc/{os.getpid()}/cmdline", "rb") as file:
+        argv = file.read().split(b"\0")
+    assert b"-m" in argv, "the suite runs as `python -m pytest` (scripts/dev.sh test)"
+    assert procfs.runs_module(os.getpid(), frozenset({argv[argv.index(b"-m") + 1].decode()}))
+    assert not procfs.runs_module(os.getpid(), frozenset({"worker"}))
+    assert not procfs.runs_module(2**22 + 1, frozenset({"worker"}))

@@ -153,14 +153,18 @@ async def _idle(run: Run, args: argparse.Namespace, n: int) -> dict[str, Any]:
     begin = await run.mark()
     await asyncio.sleep(args.settle_s)
     load = os.getloadavg()
-    host0, snap0, t0 = proctree.host_cpu_ticks(), run.snapshot(), time.monotonic()
+    all0, host0 = proctree.host_ticks(), proctree.host_cpu_ticks()
+    snap0, t0 = run.snapshot(), time.monotonic()
     await asyncio.sleep(args.idle_s)
-    host1, snap1, window = proctree.host_cpu_ticks(), run.snapshot(), time.monotonic() - t0
+    snap1, window = run.snapshot(), time.monotonic() - t0
+    host1, all1 = proctree.host_cpu_ticks(), proctree.host_ticks()
+    others = proctree.busiest(all0, all1, set(snap0) | set(snap1), window)
     cpu, procs = proctree.cpu_by_kind(snap0, snap1, window)
     own = sum(cpu[k] for k in ("supervisor", "zygote", "worker"))
     chrome = sum(cpu[k] for k in ("chrome-browser", "renderer", "chrome-other"))
-    # The whole host's busy time in the window, also as % of one core: the other tenants.
-    busy = 100.0 * (os.cpu_count() or 1) * (host1[0] - host0[0]) / max(1, host1[1] - host0[1])
+    # The whole host's busy and stolen time in the window, as % of one core: other tenants.
+    busy, steal = (100.0 * (os.cpu_count() or 1) * (host1[i] - host0[i]) / max(1, host1[2] - host0[2])
+                   for i in (0, 1))
     listing, _ = await run.get("/api/sessions")
     workers = [int(s["worker_pid"]) for s in listing["sessions"] if s.get("worker_pid")]
     memory = proctree.memory_per_session(workers, snap1)
@@ -170,7 +174,9 @@ async def _idle(run: Run, args: argparse.Namespace, n: int) -> dict[str, Any]:
     return {"window_s": round(window, 1), "load_at_window": [round(v, 2) for v in load],
             "cpu_percent": {k: round(v, 2) for k, v in cpu.items()}, "processes": procs,
             "cpu_own_percent": round(own, 2), "cpu_chrome_percent": round(chrome, 2),
-            "cpu_host_busy_percent": round(busy, 1), "working_at_end": states.count("WORKING"),
+            "cpu_host_busy_percent": round(busy, 1), "cpu_host_steal_percent": round(steal, 1),
+            "cpu_others_percent": round(sum(u[2] for u in others), 1),
+            "cpu_others_top": [(comm, pid, round(pct, 1)) for comm, pid, pct in others[:4]], "working_at_end": states.count("WORKING"),
             "list_p50_ms": _percentile(latencies, 50), "list_p99_ms": _percentile(latencies, 99),
             "list_max_ms": max(latencies, default=None), "list_requests": len(latencies),
             **memory, **counts, "sessions": n}

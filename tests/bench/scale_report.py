@@ -9,6 +9,7 @@ __all__ = ["render", "summary"]
 
 _COUNTS = (("hb missed", "heartbeat_missed"), ("kills", "kills"), ("restarts", "restarts"),
            ("breaker opens", "breaker_opens"), ("asyncio errors", "asyncio_errors"),
+           ("worker asyncio errors", "worker_asyncio_errors"),
            ("starved", "host_starved"), ("worker exits", "worker_exits"))
 _KINDS = (("supervisor", "supervisor"), ("zygote", "zygote"), ("workers", "worker"),
           ("chrome browser", "chrome-browser"), ("renderers", "renderer"),
@@ -28,7 +29,7 @@ def _counts(phase: dict[str, Any]) -> str:
     text = ", ".join(f"{label} {phase.get(key, '-')}" for label, key in _COUNTS)
     others = {k: v for k, v in phase.get("warnings", {}).items()
               if k not in ("worker.kill", "worker.heartbeat_missed", "breaker.open",
-                           "asyncio.error", "asyncio.error_repeated")}
+                           "asyncio.error", "asyncio.error_repeated", "asyncio.unhandled")}
     if others:
         text += "\n    other warnings/errors: " + ", ".join(f"{k} x{v}" for k, v in others.items())
     if phase.get("asyncio_messages"):
@@ -58,8 +59,11 @@ def _block(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
     load = " ".join(_num(v, ".2f") for v in idle["load_at_window"])
     lines += [
         f"idle: {idle['window_s']:g} s window after {args.settle_s:g} s settle "
-        f"(load {load}; host busy {idle['cpu_host_busy_percent']:.1f}% of a core); "
-        f"{idle['working_at_end']}/{n} WORKING at the end",
+        f"(load {load}); {idle['working_at_end']}/{n} WORKING at the end",
+        f"  host: busy {idle['cpu_host_busy_percent']:.1f}% of a core, steal "
+        f"{idle['cpu_host_steal_percent']:.1f}%; processes outside the daemon's tree "
+        f"{idle['cpu_others_percent']:.1f}% (" + ", ".join(
+            f"{comm}[{pid}] {pct}" for comm, pid, pct in idle["cpu_others_top"]) + ")",
         f"  {_counts(idle)}",
         "  CPU % of one core: " + ", ".join(f"{label} {cpu[key]:.2f} ({procs[key]})"
                                              for label, key in _KINDS),

@@ -5,8 +5,9 @@ A span is a pair of byte offsets in the log (taken with :func:`log_offset` at it
 belongs to the span its first byte is in. The names are the ones the code logs:
 ``worker.kill`` (SIGKILL after an ignored SIGTERM, procs/process.py), ``worker.heartbeat_missed``
 (the watchdog's SIGTERM), ``breaker.open`` (sessions/session.py), ``asyncio.error`` and
-``asyncio.error_repeated`` (hardening.LoopErrorLimiter), ``session.supervisor_error``; and
-``session.restart``, a bus event counted in ``zapvisor_events_total``.
+``asyncio.error_repeated`` (hardening.LoopErrorLimiter), the workers' ``asyncio.unhandled``
+(worker/main.py), ``session.supervisor_error``; and ``session.restart``, a bus event counted in
+``zapvisor_events_total``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["LogSpan", "log_offset", "metric_events", "read_span", "working_at"]
 
 _EVENT_METRIC = re.compile(r'^zapvisor_events_total\{event="([^"]+)"\} ([0-9.e+]+)$', re.M)
 _NOTEWORTHY = ("warning", "error", "critical")
+_WORKER_ASYNCIO = "asyncio.unhandled"
 
 
 def log_offset(path: Path) -> int:
@@ -50,16 +52,17 @@ class LogSpan:
         return sum(1 for entry in self.entries if entry.get("event") == event)
 
     def asyncio_errors(self) -> int:
-        """Unhandled exceptions the loop's handler saw: the first of each message is logged,
-        later ones are summed in ``asyncio.error_repeated`` lines (``times``)."""
+        """Unhandled exceptions the supervisor's loop handler saw: the first of each message is
+        logged, later ones are summed in ``asyncio.error_repeated`` lines (``times``)."""
         repeated = sum(int(e.get("times", 0)) for e in self.entries
                        if e.get("event") == "asyncio.error_repeated")
         return self.count("asyncio.error") + repeated
 
     def asyncio_messages(self) -> list[str]:
-        """The distinct messages of those errors."""
+        """The distinct messages of those errors and of the workers' (``asyncio.unhandled``:
+        worker/main.py; workers write to the daemon's log)."""
         return sorted({str(e.get("message")) for e in self.entries
-                       if str(e.get("event", "")).startswith("asyncio.error")})
+                       if str(e.get("event", "")).startswith(("asyncio.error", _WORKER_ASYNCIO))})
 
     def noteworthy(self) -> dict[str, int]:
         """Warning and error lines by event name."""
@@ -75,6 +78,7 @@ class LogSpan:
             "worker_exits": self.count("worker.exited"),
             "breaker_opens": self.count("breaker.open"),
             "asyncio_errors": self.asyncio_errors(),
+            "worker_asyncio_errors": self.count(_WORKER_ASYNCIO),
             "supervisor_errors": self.count("session.supervisor_error"),
             "tracebacks": self.tracebacks,
             "restart_lines": sum(1 for e in self.entries if e.get("event") == "session.state"

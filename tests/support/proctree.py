@@ -20,7 +20,7 @@ from typing import Any
 
 from worker.protocol import WORKER_PROCESS_NAME, ZYGOTE_MODULE
 
-__all__ = ["KINDS", "Proc", "alive", "cpu_by_kind", "descendants", "host_cpu_ticks", "memory_per_session", "pss_bytes",
+__all__ = ["KINDS", "Proc", "alive", "cpu_by_kind", "descendants", "busiest", "host_cpu_ticks", "host_ticks", "memory_per_session", "pss_bytes",
            "snapshot", "TICKS_PER_S"]
 
 KINDS = ("supervisor", "zygote", "worker", "chrome-browser", "renderer", "chrome-other", "other")
@@ -173,12 +173,33 @@ def memory_per_session(workers: list[int], snap: dict[tuple[int, int], Proc]) ->
     }
 
 
-def host_cpu_ticks() -> tuple[int, int]:
-    """(busy, total) ticks of the whole host since boot, from /proc/stat."""
+def host_cpu_ticks() -> tuple[int, int, int]:
+    """(busy, steal, total) ticks of the whole host since boot, from /proc/stat. Steal is time
+    the hypervisor gave to other machines: not busy here, but not ours to use either."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     values = [int(v) for v in first[:8]]  # user nice system idle iowait irq softirq steal
     total = sum(values)
-    return total - values[3] - values[4], total
+    return total - values[3] - values[4] - values[7], values[7], total
+
+
+def host_ticks() -> dict[tuple[int, int], tuple[str, int]]:
+    """Every process of the host (kernel threads too): (pid, start) -> (comm, CPU ticks).
+    One scan of /proc: for the benchmark's two ends of a window, to name the other tenants."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (stat := _stat(int(name))) is not None:
+            found[int(name), stat[2]] = (stat[0], stat[3])
+    return found
+
+
+def busiest(before: dict[tuple[int, int], tuple[str, int]],
+            after: dict[tuple[int, int], tuple[str, int]], exclude: set[tuple[int, int]],
+            seconds: float) -> list[tuple[str, int, float]]:
+    """Processes of the host outside ``exclude`` by CPU between two :func:`host_ticks`, as
+    (comm, pid, % of one core), busiest first."""
+    used = [(comm, key[0], 100.0 * (ticks - before.get(key, (comm, 0))[1]) / TICKS_PER_S / seconds)
+            for key, (comm, ticks) in after.items() if key not in exclude]
+    return sorted((u for u in used if u[2] > 0), key=lambda u: -u[2])
 
 
 def alive(keys: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:

@@ -230,7 +230,8 @@ class Worker:
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     # pyppeteer runs tasks of its own; their failures are logged here, not dumped raw.
-    log.warning("asyncio.unhandled", message=context.get("message"), error=repr(context.get("exception")))
+    log.warning("asyncio.unhandled", message=context.get("message"), error=repr(context.get("exception")),
+                task=repr(context.get("task") or context.get("future"))[:300])
 
 
 def run(fd: int, session_id: str) -> int:

@@ -11,7 +11,7 @@
     ├── RequestTimeout                 408  the request body did not arrive in time
     ├── NotOnWhatsApp                  422  the recipient's number has no WhatsApp account
     ├── Conflict                       409  the session exists, or is in the wrong state
-    ├── PayloadTooLarge                413  body over server.max_body_bytes
+    ├── PayloadTooLarge                413  body over server.max_body_bytes, media over its limit
     ├── TooManySessions                429  sessions.max_sessions reached
     ├── Overloaded                     429  host memory or disk under its floor (Retry-After)
     ├── Unavailable                    503  shutting down, or a worker did not answer
@@ -165,6 +165,7 @@ _FROM_WIRE: dict[str, type[ZapvisorError]] = {
     protocol.ErrorType.NOT_FOUND: NotFound,
     protocol.ErrorType.NOT_ON_WHATSAPP: NotOnWhatsApp,
     protocol.ErrorType.UNAVAILABLE: Unavailable,
+    protocol.ErrorType.TOO_LARGE: PayloadTooLarge,
 }
 
 

@@ -1,5 +1,5 @@
 """The requests a booted (or booting) worker answers: stop, and the page driver's own
-(send_text, pairing_code, logout). ``boot`` is read before any of these (worker.main)."""
+(send_text, pairing_code, logout, the messaging operations). ``boot`` is read before any of these (worker.main)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from worker.drivers.base import Driver, OperationRefused
 from worker.logs import get_logger
 
 #: Operations the page driver carries out (worker.drivers.base.Driver.request).
-DRIVER_OPS = frozenset({protocol.OP_SEND_TEXT, protocol.OP_PAIRING_CODE, protocol.OP_LOGOUT})
+DRIVER_OPS = frozenset({protocol.OP_SEND_TEXT, protocol.OP_PAIRING_CODE, protocol.OP_LOGOUT,
+                        *protocol.MESSAGING_OPS})
 
 log = get_logger()
 

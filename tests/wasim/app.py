@@ -5,7 +5,8 @@ Routes:
                        ``?build=2024|2026`` picks the build for this load (default: config)
     GET /_wasim/*.js   the page's scripts
     GET /_sim/ws       the page's channel back to "WhatsApp's servers"
-    /_sim/...          the test controls (see controls.py)
+    /_sim/...          the test controls (see controls.py, messaging.py)
+    /_sim/mms...       WhatsApp's media servers (messaging.py)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from . import directory
+from . import directory, messaging
 from .config import BUILDS
 from .controls import add_control_routes
 from .hub import ControlError, Hub, PageClient, SimConfig
@@ -145,6 +146,9 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
         client.synced = False
         client.ref_live = False
         client.pairing_code = None
+    elif kind in messaging.RPCS:
+        await ws.send_json({"type": "reply", "req_id": data.get("req_id"), "ok": True,
+                            **messaging.answer(hub, client, str(kind), data)})
     elif kind in ("ref", "pairing_code", "sent", "query_exists", "group_info"):
         reply: dict[str, Any] = {"type": "reply", "req_id": data.get("req_id"), "ok": True}
         if kind == "ref":
@@ -155,6 +159,8 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
         elif kind == "sent":
             _record_sent(hub, client, data)
         else:
+            if kind == "query_exists":  # a number check: the test reads the pace back
+                client.activity.append({"kind": "query", "id": data.get("id"), "at": time.monotonic()})
             reply.update(directory.answer(hub, kind, data))
         await ws.send_json(reply)
 
@@ -171,7 +177,9 @@ def _record_sent(hub: Hub, client: PageClient, data: dict[str, Any]) -> None:
                         "t": data.get("t"), "type": data.get("msg_type", "chat"),
                         "from": data.get("from"), "participant": data.get("participant"),
                         "delivered": data.get("delivered", True) is not False,
-                        "reason": data.get("reason")})
+                        "reason": data.get("reason"), "quoted_id": data.get("quoted_id"),
+                        "mentions": data.get("mentions") or [],
+                        **{k: data[k] for k in messaging.MEDIA_FIELDS if k in data}})
 
     async def server_ack() -> None:
         await asyncio.sleep(hub.config.ack_delay_ms / 1000)
@@ -197,7 +205,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def make_app(config: SimConfig | None = None) -> web.Application:
     """Build the simulator application."""
-    app = web.Application()
+    app = web.Application(client_max_size=256 * 1024 * 1024)  # media in test controls
     app[HUB] = Hub(config or SimConfig())
     sockets: set[web.WebSocketResponse] = set()
     app[SOCKETS] = sockets
@@ -205,5 +213,6 @@ def make_app(config: SimConfig | None = None) -> web.Application:
     app.router.add_get("/_wasim/{name}.js", script)
     app.router.add_get("/_sim/ws", page_socket)
     add_control_routes(app, HUB)
+    messaging.add_routes(app, HUB)
     app.on_shutdown.append(_on_shutdown)
     return app

@@ -18,7 +18,7 @@ from . import directory
 from .hub import MODES, WA_STATES, ControlError, Hub, PageClient
 from .inbound import incoming_args
 
-__all__ = ["add_control_routes"]
+__all__ = ["add_control_routes", "control_route"]
 
 Handler = Callable[[Hub, dict[str, Any]], Awaitable[Any]]
 
@@ -135,23 +135,28 @@ async def reset(hub: Hub, body: dict[str, Any]) -> Any:
     return {"ok": True}
 
 
+def control_route(key: web.AppKey[Hub], handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A POST route running `handler` on the hub with the JSON body; ControlError -> its status."""
+    async def route(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "body must be a JSON object"}, status=400)
+        try:
+            result = await handler(request.app[key], body)
+        except ControlError as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        return result if isinstance(result, web.StreamResponse) else web.json_response(result)
+    return route
+
+
 def add_control_routes(app: web.Application, key: web.AppKey[Hub]) -> None:
     """Mount the /_sim/ controls on `app` (the hub lives at app[key])."""
 
     def post(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def route(request: web.Request) -> web.StreamResponse:
-            try:
-                body = await request.json() if request.can_read_body else {}
-            except ValueError:
-                return web.json_response({"error": "body must be JSON"}, status=400)
-            if not isinstance(body, dict):
-                return web.json_response({"error": "body must be a JSON object"}, status=400)
-            try:
-                result = await handler(request.app[key], body)
-            except ControlError as exc:
-                return web.json_response({"error": exc.message}, status=exc.status)
-            return result if isinstance(result, web.StreamResponse) else web.json_response(result)
-        return route
+        return control_route(key, handler)
 
     async def clients(request: web.Request) -> web.StreamResponse:
         hub = request.app[key]

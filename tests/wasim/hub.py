@@ -64,6 +64,11 @@ class PageClient:
     pairing_phone: str | None = None
     pairing_code_deadline: float | None = None
     sent: list[dict[str, Any]] = field(default_factory=list)
+    #: What the page told the server besides sends: reactions, revokes, read receipts, chat
+    #: states, number queries ({"kind", ..., "at": monotonic seconds}; messaging.py).
+    activity: list[dict[str, Any]] = field(default_factory=list)
+    #: Older messages per chat id, still on the server (loadEarlierMsgs fetches them).
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     queued: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
 
@@ -103,6 +108,8 @@ class Hub:
         self.clients: dict[str, PageClient] = {}
         #: LIDs "WhatsApp's servers" handed out: lid user -> phone digits (see directory.py).
         self.lids: dict[str, str] = {}
+        #: The media servers' files: directPath -> (bytes, mimetype) (messaging.py).
+        self.media: dict[str, tuple[bytes, str]] = {}
         self._cmd_ids = itertools.count(1)
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -121,6 +128,7 @@ class Hub:
                     fut.set_exception(ControlError(410, "simulator was reset"))
         self.clients.clear()
         self.lids.clear()
+        self.media.clear()
         self.mode = "normal"
         self.config = dataclasses.replace(self.initial)
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import directory
+from . import directory, mms
 from .hub import ControlError, Hub, PageClient, new_message_id
 
 __all__ = ["MEDIA_TYPES", "incoming_args"]
 
 #: Media types and their default mimetype.
-MEDIA_TYPES = {"image": "image/jpeg", "video": "video/mp4", "document": "application/pdf"}
+MEDIA_TYPES = {"image": "image/jpeg", "video": "video/mp4", "document": "application/pdf",
+               "audio": "audio/mpeg", "ptt": "audio/ogg; codecs=opus", "sticker": "image/webp"}
 _USER_ID = ("@c.us", "@lid")
 
 
@@ -52,8 +53,9 @@ def _route(body: dict[str, Any]) -> dict[str, Any]:
     return {"from": sender, "kind": kind, "author": author}
 
 
-def _content(body: dict[str, Any]) -> dict[str, Any]:
-    """Text, or media fields with defaults (thumbnail drawn by the page)."""
+def _content(hub: Hub, body: dict[str, Any]) -> dict[str, Any]:
+    """Text, or media fields with defaults (thumbnail drawn by the page). Media bytes (``data``,
+    base64; else ``size`` random bytes) go to the media server, under the message's directPath."""
     kind = body.get("type") or "chat"
     if kind == "chat":
         if not isinstance(body.get("body"), str):
@@ -69,8 +71,10 @@ def _content(body: dict[str, Any]) -> dict[str, Any]:
     size = body.get("size", 48213)
     if not isinstance(size, int) or size <= 0:
         raise ControlError(400, "size must be a positive integer (bytes)")
-    media: dict[str, Any] = {"type": kind, "caption": caption, "size": size,
-                             "mimetype": str(body.get("mimetype") or MEDIA_TYPES[kind])}
+    data = mms.media_bytes(body.get("data"), size)
+    mimetype = str(body.get("mimetype") or MEDIA_TYPES[kind])
+    media: dict[str, Any] = {"type": kind, "caption": caption, "size": len(data), "mimetype": mimetype,
+                             "direct_path": mms.store_media(hub, data, mimetype)}
     if kind == "document":
         media["filename"] = str(body.get("filename") or "document.pdf")
     return media
@@ -102,9 +106,13 @@ def _lid_addressing(hub: Hub, args: dict[str, Any], body: dict[str, Any]) -> Non
 def incoming_args(hub: Hub, client: PageClient, body: dict[str, Any]) -> dict[str, Any]:
     """The `incoming` command for `client`'s page, validated, with the build's addressing."""
     args = _route(body)
-    content = _content(body)
+    content = _content(hub, body)
     if client.build == "2026":
         _lid_addressing(hub, args, body)
     content["msg_type"] = content.pop("type")  # "type" is the channel's own message field
-    return {**args, **content, "pushname": body.get("pushname"),
+    mentions = body.get("mentions") or []
+    if not isinstance(mentions, list):
+        raise ControlError(400, "mentions must be a list of ids")
+    return {**args, **content, "pushname": body.get("pushname"), "quoted_id": body.get("quoted_id"),
+            "mentions": [str(m) for m in mentions],
             "id": str(body.get("id") or new_message_id()), "t": int(body.get("t") or time.time())}

@@ -142,8 +142,9 @@ class SimControl:
                  author: str | None = None, pushname: str | None = None,
                  queue: bool = False, **fields: Any) -> dict[str, Any]:
         """Deliver a message from `sender` (…@c.us, …@lid, …@g.us + author, …@newsletter,
-        status). `fields`: type (image|video|document, body None) with caption, mimetype,
-        filename, size; sender_phone / author_phone (2026: the phone behind a LID)."""
+        status). `fields`: type (image|video|document|audio|ptt|sticker, body None) with caption,
+        mimetype, filename, size or data (base64 bytes); quoted_id, mentions; sender_phone /
+        author_phone (2026: the phone behind a LID)."""
         return self._obj("POST", "incoming", {
             "phone": phone, "client_id": client_id, "from": sender, "body": body, "kind": kind,
             "author": author, "pushname": pushname, "queue": queue or None, **fields})
@@ -168,6 +169,21 @@ class SimControl:
         """Every message the page sent, in order: [{id, to, body, t, type, from, participant,
         delivered, reason}]; delivered false = WhatsApp accepted it (ack 1) but nobody got it."""
         return self._list("sent", {"phone": phone, "client_id": client_id})
+
+    def control(self, name: str, **body: Any) -> dict[str, Any]:
+        """POST /_sim/<name>: the phone's messaging controls (reaction, revoke, edit, group,
+        group-event, history; see tests/wasim/messaging.py)."""
+        return self._obj("POST", name, body)
+
+    def activity(self, *, phone: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """What the page told the server (reaction, revoke, seen, chatstate, query), in order."""
+        return self._list("activity", {"phone": phone, "kind": kind})
+
+    def media(self, direct_path: str) -> bytes:
+        """The bytes the media servers keep under ``direct_path`` (a sent or received file)."""
+        query = urllib.parse.urlencode({"direct_path": direct_path})
+        with urllib.request.urlopen(f"{self.url}_sim/media?{query}", timeout=self.timeout) as resp:
+            return bytes(resp.read())
 
     def mode(self, mode: str) -> dict[str, Any]:
         """normal | fail_load | hang | no_debug, for the next page loads."""

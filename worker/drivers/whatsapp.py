@@ -22,6 +22,8 @@ from worker.browser.cdp import Page
 from worker.drivers.base import DriverFatal, Emit, OperationRefused
 from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.drivers.login import LOGIN_STATES, Login
+from worker.drivers.mediapipe import refusal
+from worker.drivers.pageops import PageOps, page_event, send_options
 from worker.drivers.pairing import PairingCodes
 from worker.drivers.scriptedpage import PageIncomplete, ScriptedPage
 from worker.logs import get_logger
@@ -47,6 +49,7 @@ class WhatsAppDriver:
         self._started = time.monotonic()
         self._login = Login(options, self._emit, self._page_call, self._open_chat)
         self._pairing = PairingCodes(options, self._emit, self._page_call, self._login)
+        self._ops = PageOps(self._logged_in_page, options, spec["tmp_dir"], self._send, lambda: self._tg)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -54,7 +57,8 @@ class WhatsAppDriver:
         """See :class:`worker.drivers.base.Driver`."""
         self._emit_fn = emit
         self._inbox = Inbox(MessagePolicy(self._opts), emit,
-                            lambda to, text: self._send_text(to, text, protocol.MessageOrigin.BOT))
+                            lambda to, text: self._send("sendText", to, text, {}, {"body": text},
+                                                        protocol.MessageOrigin.BOT))
         wa = self._wa = ScriptedPage(page, self._spec["url"], self._spec["chrome_user_agent"],
                                      self._opts.ready_timeout_s, _SCRIPT, self._events.put_nowait)
         await wa.prepare()
@@ -94,6 +98,8 @@ class WhatsAppDriver:
                 await self._inbox.receive(event, info, self._tg)
             elif kind == "ack":
                 await self._emit(protocol.EV_MESSAGE_ACK, {"id": event.get("id"), "ack": event.get("ack")})
+            elif (mapped := page_event(event)) is not None:
+                await self._emit(*mapped)
             elif kind == "logout":
                 await login.logged_out()
             elif kind == "error":
@@ -139,9 +145,13 @@ class WhatsAppDriver:
     # -- operations ----------------------------------------------------------------------
 
     async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        """See :class:`worker.drivers.base.Driver`: send_text, pairing_code, logout."""
+        """See :class:`worker.drivers.base.Driver`: send_text, pairing_code, logout and the
+        messaging operations (worker.drivers.pageops)."""
         if op == protocol.OP_SEND_TEXT:
-            return await self._send_text(str(args.get("to")), str(args.get("text")), protocol.MessageOrigin.API)
+            text = str(args.get("text"))
+            return await self._send("sendText", str(args.get("to")), text, send_options(args), {"body": text})
+        if op in protocol.MESSAGING_OPS:
+            return await self._ops.request(op, args)
         if op == protocol.OP_PAIRING_CODE:
             if self._wa is None or self._login.wa_state not in LOGIN_STATES:
                 raise OperationRefused(protocol.ErrorType.CONFLICT,
@@ -158,20 +168,20 @@ class WhatsAppDriver:
                                    f"not logged in (session is {self._login.reported})")
         return self._wa
 
-    async def _send_text(self, to: str, text: str, origin: protocol.MessageOrigin) -> dict[str, Any]:
-        """Send ``text`` to chat ``to``. Every send goes through here, the API's and the bot's,
-        and is reported as EV_MESSAGE_SENT before its result goes anywhere else (the page does
-        not echo our own sends as ``message`` events)."""
+    async def _send(self, call: str, to: str, payload: Any, options: dict[str, Any],
+                    report: dict[str, Any], origin: protocol.MessageOrigin = protocol.MessageOrigin.API,
+                    ) -> dict[str, Any]:
+        """Send ``payload`` (a text, or a staged media spec) to chat ``to`` with the page function
+        ``call``. Every send goes through here, the API's and the bot's, and is reported as
+        EV_MESSAGE_SENT (with ``report``'s fields) before its result goes anywhere else (the page
+        does not echo our own sends as ``message`` events)."""
         wa = self._logged_in_page()
-        result: dict[str, Any] = await wa.call("sendText", to, text, timeout_s=self._opts.send_timeout_s)
-        refused = result.get("error")
-        if isinstance(refused, dict):  # WhatsApp's own answer about the recipient
-            kinds = {kind.value: kind for kind in protocol.ErrorType}
-            raise OperationRefused(kinds.get(str(refused.get("type")), protocol.ErrorType.WORKER_ERROR),
-                                   str(refused.get("message")))
+        result: dict[str, Any] = await wa.call(call, to, payload, options, timeout_s=self._opts.send_timeout_s)
+        refusal(result)  # WhatsApp's own answer about the recipient or the message
         await self._emit(protocol.EV_MESSAGE_SENT, {
             "id": result.get("id"), "to": result.get("to"), "ack": result.get("ack"),
-            "timestamp": result.get("timestamp"), "body": text, "origin": origin})
+            "timestamp": result.get("timestamp"), "type": "chat", **report, "origin": origin,
+            "reply_to": options.get("reply_to"), "mentions": options.get("mentions") or []})
         return result
 
     async def _logout(self) -> dict[str, Any]:

@@ -19,7 +19,8 @@ stream. Both sides use these two and nothing else to touch the socket.
 
 The contract is split by subject, and every name is re-exported here: ``process`` (exit codes,
 environment markers, the zygote's messages, exit kinds), ``names`` (operations, events, states,
-error types), ``spec`` (the boot request), ``frames`` (encoding).
+error types), ``messaging`` (media, reactions, chats, groups: operations and events),
+``spec`` (the boot request), ``frames`` (encoding).
 """
 
 from __future__ import annotations
@@ -34,6 +35,32 @@ from worker.protocol.frames import (
     make_reply,
     make_request,
     read_message,
+)
+from worker.protocol.messaging import (
+    EV_GROUP_JOIN,
+    EV_GROUP_LEAVE,
+    EV_MESSAGE_EDITED,
+    EV_MESSAGE_REACTION,
+    EV_MESSAGE_REVOKED,
+    MEDIA_SCRATCH,
+    MESSAGING_OPS,
+    OP_CHAT_MESSAGES,
+    OP_CHECK_NUMBER,
+    OP_DOWNLOAD_MEDIA,
+    OP_GROUP_INFO,
+    OP_LIST_CHATS,
+    OP_LIST_CONTACTS,
+    OP_LIST_GROUPS,
+    OP_MARK_READ,
+    OP_PRESENCE,
+    OP_PROFILE_PICTURE,
+    OP_REACT,
+    OP_REVOKE,
+    OP_SEND_MEDIA,
+    DownloadArgs,
+    MediaKind,
+    PresenceState,
+    SendMediaArgs,
 )
 from worker.protocol.names import (
     EV_CHROME_EXITED,
@@ -89,5 +116,9 @@ __all__ = [
     "EV_LOGOUT", "EV_MESSAGE", "EV_MESSAGE_SENT", "EV_MESSAGE_ACK", "EV_PAGE", "EV_SYNC",
     "EV_PAIRING_CODE", "EV_INCOMPATIBLE", "WhatsAppSpec", "BootSpec", "MAX_FRAME_BYTES",
     "ProtocolError", "encode", "read_message", "make_request", "make_reply", "make_error",
-    "make_event", "kind_of",
+    "make_event", "kind_of", "MEDIA_SCRATCH", "MESSAGING_OPS", "MediaKind", "PresenceState",
+    "SendMediaArgs", "DownloadArgs", "OP_SEND_MEDIA", "OP_DOWNLOAD_MEDIA", "OP_REACT", "OP_REVOKE",
+    "OP_MARK_READ", "OP_PRESENCE", "OP_CHECK_NUMBER", "OP_LIST_CHATS", "OP_CHAT_MESSAGES",
+    "OP_LIST_CONTACTS", "OP_PROFILE_PICTURE", "OP_LIST_GROUPS", "OP_GROUP_INFO",
+    "EV_MESSAGE_REACTION", "EV_MESSAGE_REVOKED", "EV_MESSAGE_EDITED", "EV_GROUP_JOIN", "EV_GROUP_LEAVE",
 ]

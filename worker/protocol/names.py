@@ -25,6 +25,7 @@ class ErrorType(enum.StrEnum):
     NOT_FOUND = "NotFound"  # the thing asked about does not exist
     UNAVAILABLE = "Unavailable"  # the page did not answer in time, or failed
     NOT_ON_WHATSAPP = "NotOnWhatsApp"  # the recipient's number has no WhatsApp account
+    TOO_LARGE = "PayloadTooLarge"  # a media file over the size allowed
     WORKER_ERROR = "WorkerError"  # anything else
 
 

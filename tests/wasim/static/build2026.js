@@ -68,7 +68,11 @@
 
   /** The modules used past login: they register `late_modules_ms` after Debug.VERSION. */
   const LATE = ['WAWebCollections', 'WAWebSendMsgChatAction', 'WAWebFindChatAction', 'WAWebApiContact',
-    'WAWebQueryExistsJob', 'WAWebMsgKey', 'WAWebUserPrefsMeUser'];
+    'WAWebQueryExistsJob', 'WAWebMsgKey', 'WAWebUserPrefsMeUser', 'WAWebMsgReply', 'WAWebSendReactionMsgAction',
+    'WAWebAddonReactionTableMode', 'WAWebMsgActionCapability', 'WAWebUpdateUnreadChatAction',
+    'WAWebChatStateBridge', 'WAWebChatLoadMessages', 'WAWebContactProfilePicThumbBridge', 'WAWebLidMigrationUtils',
+    'WAWebMediaOpaqueData', 'WAWebPrepRawMedia', 'WAWebMediaStorage', 'WAWebMmsMediaTypes', 'WAWebMediaMmsV4Upload',
+    'WAWebDownloadManager'];
 
   /** WhatsApp's module registry: require() throws for what is not (yet) registered. */
   function registry() {

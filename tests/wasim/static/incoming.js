@@ -31,13 +31,16 @@
   }
 
   function mediaFields(cmd) {
-    const out = { type: cmd.msg_type, body: thumbnail(cmd.msg_type), mimetype: cmd.mimetype, size: cmd.size,
-      directPath: '/v/t62.7118-24/' + randomHex(12) + '_n.enc?ccb=11-4&oh=01_' + randomHex(16) +
+    const drawn = ['image', 'video', 'document'].includes(cmd.msg_type);
+    const out = { type: cmd.msg_type, body: drawn ? thumbnail(cmd.msg_type) : '', mimetype: cmd.mimetype, size: cmd.size,
+      directPath: cmd.direct_path || '/v/t62.7118-24/' + randomHex(12) + '_n.enc?ccb=11-4&oh=01_' + randomHex(16) +
         '&oe=' + Math.floor(cmd.t + 14 * 86400).toString(16).toUpperCase() + '&_nc_sid=5e03e0',
       mediaKey: randomB64(32), mediaKeyTimestamp: cmd.t, filehash: randomB64(32), encFilehash: randomB64(32) };
     if (cmd.caption !== null && cmd.caption !== undefined) out.caption = cmd.caption;
     if (cmd.msg_type === 'document') out.filename = cmd.filename;
-    else Object.assign(out, cmd.msg_type === 'video' ? { width: 640, height: 360 } : { width: 1280, height: 960 });
+    else if (cmd.msg_type === 'video' || cmd.msg_type === 'image') {
+      Object.assign(out, cmd.msg_type === 'video' ? { width: 640, height: 360 } : { width: 1280, height: 960 });
+    }
     return out;
   }
 
@@ -58,6 +61,13 @@
       isStatusV3: isStatus, broadcast: isStatus, isForwarded: false, mentionedJidList: [] },
     cmd.msg_type && cmd.msg_type !== 'chat' ? mediaFields(cmd) : {}));
     if (!author) delete msg.author;
+    if (cmd.quoted_id) {  // a reply: the quoted message's context (static/messaging.js)
+      const quoted = W.Msg.get(cmd.quoted_id);
+      if (!quoted) { const e = new Error('no such message to quote: ' + cmd.quoted_id); e.status = 404; throw e; }
+      Object.assign(msg, quoted.msgContextInfo(chat));
+    }
+    msg.mentionedJidList = (cmd.mentions || []).map((w) => new M.Wid(w));
+    if (W.messaging) W.messaging.contact(author || remote, cmd.pushname);
     chat.set({ t: msg.t, unreadCount: (chat.unreadCount || 0) + 1 });
     chat.msgs.add(msg);
     W.Msg.add(msg);

@@ -52,11 +52,12 @@
     get(key) { return this[key]; }
     set(key, value) {
       const attrs = typeof key === 'object' ? key : { [key]: value };
-      const changed = [];
+      const changed = [], previous = {};
       for (const [k, v] of Object.entries(attrs)) {
-        if (this[k] !== v) { this[k] = v; changed.push(k); }
+        if (this[k] !== v) { previous[k] = this[k]; this[k] = v; changed.push(k); }
       }
-      for (const k of changed) this.trigger('change:' + k, this, this[k]);
+      // (model, value, previous value): wwebjs's change:body listener reads the third as prevBody.
+      for (const k of changed) this.trigger('change:' + k, this, this[k], previous[k]);
       if (changed.length) this.trigger('change', this);
       return this;
     }
@@ -201,6 +202,16 @@
       return out;
     }
     getLinks() { return []; }
+    /** The reply fields of a message quoting this one (wwebjs Utils.js sendMessage spreads them;
+     * wa-js getQuotedMsgKey.ts reads quotedStanzaID, quotedParticipant, quotedRemoteJid). */
+    msgContextInfo(chat) {
+      const remote = this.id.remote;
+      return { quotedMsg: { type: this.type, body: this.body, caption: this.caption },
+        quotedStanzaID: this.id.id, quotedParticipant: this.id.fromMe ? this.from : (this.author || this.from),
+        quotedRemoteJid: chat && String(chat.id) !== String(remote) ? remote : undefined };
+    }
+    canReply() { return this.type !== 'revoked' && this.type !== 'gp2'; }
+    unsafe() { return this; }
     get isSentByMe() { return !!(this.id && this.id.fromMe); }
   }
 

@@ -188,6 +188,7 @@
     localStorage.setItem(LS.auth, JSON.stringify(auth));
     const known = [{ phone: cmd.phone, lid: cmd.lid }].concat(cmd.contacts || []);  // 2026: us + address book
     if (core.lids) for (const c of known) core.lids.learn(c.phone, c.lid);
+    for (const c of cmd.contacts || []) W.messaging.contact(c.phone + '@c.us');  // the address book
     setTimeout(async () => {
       const g = ++gen;
       setState('OPENING');
@@ -227,7 +228,11 @@
         setState(cmd.state);
         if (cmd.state === 'CONNECTED' && auth && !W.Socket.hasSynced) runSync(gen);
         return { state: W.Socket.state };
-      default: return fail(400, 'unknown command ' + cmd.cmd);
+      default: {
+        if (!auth) fail(409, 'page is not paired');
+        const done = W.messaging.command(cmd);
+        return done === undefined ? fail(400, 'unknown command ' + cmd.cmd) : done;
+      }
     }
   }
 
@@ -242,6 +247,7 @@
     await sleep(cfg.boot_ms);
     if (cfg.no_debug) { ui.note('Loading WhatsApp (simulator)… (no_debug: this page never becomes ready)'); return; }
     W = Mods.build(core);
+    window.__wasimMessaging.build(core, W);
     if (B26) B26.extend(W, core);
     W.Socket.set('state', 'OPENING');
     W.Socket.on('change:state change:hasSynced', report);

@@ -33,9 +33,12 @@
 
   /** What the server records of a sent message (GET /_sim/sent); `verdict` from static/lid.js. */
   function sentRecord(chat, msg, verdict) {
-    return Object.assign({ id: String(msg.id), to: String(chat.id), body: msg.body, t: msg.t,
+    const media = msg.directPath ? { direct_path: msg.directPath, mimetype: msg.mimetype, filename: msg.filename || null,
+      caption: msg.caption || null, size: msg.size } : {};
+    return Object.assign({ id: String(msg.id), to: String(chat.id), body: msg.directPath ? null : msg.body, t: msg.t,
       msg_type: msg.type, from: msg.from ? String(msg.from) : null,
-      participant: msg.id.participant ? String(msg.id.participant) : null }, verdict || {});
+      participant: msg.id.participant ? String(msg.id.participant) : null,
+      quoted_id: msg.quotedStanzaID || null, mentions: (msg.mentionedJidList || []).map(String) }, media, verdict || {});
   }
 
   window.__wasimSetup = { LS, loadConfig, loadKeys, sentRecord };

@@ -56,7 +56,11 @@ def add_mms_routes(app: web.Application, hub_of: web.AppKey[Hub]) -> None:
     """Mount the media server's two routes."""
 
     async def upload(request: web.Request) -> web.StreamResponse:
-        data = await request.content.read(MAX_UPLOAD_BYTES)
+        data = b""
+        while chunk := await request.content.read(1 << 20):
+            data += chunk
+            if len(data) >= MAX_UPLOAD_BYTES:
+                break
         if len(data) >= MAX_UPLOAD_BYTES:
             return web.json_response({"error": "file too large for WhatsApp"}, status=413)
         path = store_media(request.app[hub_of], data, request.content_type)

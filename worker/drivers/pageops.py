@@ -104,6 +104,8 @@ class PageOps:
         }[op]()
         result: dict[str, Any] = await wa.call(*call, timeout_s=self._opts.send_timeout_s)
         mediapipe.refusal(result)
+        for item in result.get("messages", []):  # shaped like message events
+            item["type"] = item.pop("msg_type", None)
         return result
 
     async def _send_media(self, wa: ScriptedPage, args: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from supervisor.settings import (
     InvalidValue,
     LimitsConfig,
     LoggingConfig,
+    MediaConfig,
     RolesConfig,
     ServerConfig,
     SessionsConfig,
@@ -49,6 +50,7 @@ class Config:
     chrome: ChromeConfig = field(default_factory=ChromeConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)

@@ -37,6 +37,7 @@ from supervisor.procs.cgroups import detect as detect_cgroups
 from supervisor.procs.reaper import find_marked, kill_marked
 from supervisor.sessions.housekeeping import Housekeeper, sweep_disk
 from supervisor.sessions.leftovers import boot_sweep
+from supervisor.sessions.mediastore import MediaKeeper
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles, start_default_session
@@ -159,9 +160,12 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         notifier = Notifier()
         housekeeper = Housekeeper(registry, store, notifier)
         sampler = Sampler(config.limits, hub.bus, registry.sessions.values)
+        keeper = MediaKeeper(registry)  # [media] auto_download
+        hub.bus.listen(keeper.on_event)
         background = [tg.create_task(housekeeper.run(), name="housekeeping"),
                       tg.create_task(registry.host.run(), name="liveness"),
-                      tg.create_task(sampler.run(), name="sampling")]
+                      tg.create_task(sampler.run(), name="sampling"),
+                      tg.create_task(keeper.run(), name="media")]
         if notifier.watchdog_interval_s:
             background.append(tg.create_task(housekeeper.run_watchdog(), name="watchdog"))
         notifier.ready(housekeeper.status_line())

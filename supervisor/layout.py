@@ -9,12 +9,16 @@
       sessions/<id>/         one folder per session (0700)
         profile/             its Chrome profile: the WhatsApp login
         tmp/                 its Chrome's TMPDIR (swept at boot)
+          zv-media/          media in transit between the daemon and the worker
+        media/               received media saved by [media] auto_download (kept keep_days)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from worker import protocol
 
 __all__ = ["StateLayout"]
 
@@ -56,3 +60,11 @@ class StateLayout:
     def tmp_dir(self, session_id: str) -> Path:
         """A session's Chrome scratch space (its TMPDIR)."""
         return self.session_dir(session_id) / "tmp"
+
+    def media_scratch(self, session_id: str) -> Path:
+        """Media in transit between the daemon and the session's worker (protocol.MEDIA_SCRATCH)."""
+        return self.tmp_dir(session_id) / protocol.MEDIA_SCRATCH
+
+    def media_dir(self, session_id: str) -> Path:
+        """Received media saved automatically ([media] auto_download)."""
+        return self.session_dir(session_id) / "media"

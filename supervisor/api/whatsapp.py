@@ -5,7 +5,8 @@ session, a role, or the default session). The replaced systems' send routes are 
                                             (or ?format=json) -> {"mimetype", "data": base64}
     POST /api/sessions/{id}/pairing-code    {"phone"} -> {"code", "display", "phone"}
     POST /api/sessions/{id}/logout          log the account out (session.logout follows)
-    POST /api/sessions/{id}/messages        {"to", "text"} -> 201 {"id", "to", "ack", "timestamp", "session"}
+    POST /api/sessions/{id}/messages        {"to", "text", "reply_to"?, "mentions"?} -> 201 {"id", "to",
+                                            "ack", "timestamp", "session"} (media: api/media.py)
     POST /api/send                          {"to", "text", "sessionId"? | "role"?} (default session)
 """
 
@@ -33,7 +34,7 @@ routes = web.RouteTableDef()
 _NO_STORE = {"Cache-Control": "no-store"}  # a QR is valid for seconds
 _SEND_FIELDS: dict[str, type | tuple[type, ...]] = {
     "to": (str, int), "text": str, "phoneNumber": (str, int), "message": str,
-    "sessionId": str, "session": str, "role": str,
+    "sessionId": str, "session": str, "role": str, "reply_to": str, "mentions": list,
 }
 _WHY_NO_QR = {
     State.WORKING: "it is WORKING (already logged in)",
@@ -108,14 +109,15 @@ def _one(body: dict[str, Any], *names: str) -> Any:
 async def send(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     """Send ``body``'s text (``text`` or ``message``) to its ``to`` or ``phoneNumber``."""
     return await messaging.send_text(session, _one(body, "to", "phoneNumber"),
-                                     _one(body, "text", "message"))
+                                     _one(body, "text", "message"), body.get("reply_to"),
+                                     body.get("mentions"))
 
 
 @routes.post("/api/sessions/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
     """Send a text through this session."""
     body = await json_object(request)
-    check_fields(body, {"to": (str, int), "text": str})
+    check_fields(body, {"to": (str, int), "text": str, "reply_to": str, "mentions": list})
     session = request.app[REGISTRY].get(request.match_info["id"])
     return web.json_response(await send(session, body), status=201)
 

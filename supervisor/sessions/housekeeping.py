@@ -1,8 +1,8 @@
 """Periodic care that keeps sessions healthy for months without a cron restart.
 
 Every ``limits.check_interval_s``: read host pressure (admission), recycle a session older
-than ``recycle_after_h`` (± jitter, so sessions never recycle together), report a status line
-to systemd (the memory limit is checked on each resource sample: supervisor.sessions.sampling). Separately, ``WATCHDOG=1`` is sent only while these checks keep succeeding
+than ``recycle_after_h`` (± jitter, so sessions never recycle together), delete received media
+kept longer than ``[media] keep_days``, report a status line to systemd (the memory limit is checked on each resource sample: supervisor.sessions.sampling). Separately, ``WATCHDOG=1`` is sent only while these checks keep succeeding
 on time, so a wedged event loop or database gets the daemon restarted by systemd.
 """
 
@@ -16,6 +16,7 @@ from collections import Counter
 
 from supervisor.layout import StateLayout
 from supervisor.logs import get_logger
+from supervisor.sessions.mediastore import prune
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.session import Session
 from supervisor.states import State
@@ -58,6 +59,9 @@ class Housekeeper:
             _log.warning("host.pressure", reason=now or "cleared")
         for session in list(self._registry.sessions.values()):
             self._check_age(session)
+        pruned = prune(self._registry.config.layout, self._registry.config.media.keep_days)
+        if pruned:
+            _log.info("media.pruned", files=pruned, keep_days=self._registry.config.media.keep_days)
         line = self.status_line()
         if line != self._last_status:
             self._notifier.status(line)

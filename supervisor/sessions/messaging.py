@@ -17,16 +17,21 @@ from supervisor.states import State
 from worker import protocol
 
 __all__ = [
+    "call_worker",
     "chat_id",
     "check_text",
     "logout",
+    "message_id",
     "pairing_code",
+    "reply_fields",
     "phone_digits",
     "send_text",
 ]
 
 _SEPARATORS = re.compile(r"[\s().\-/]+")
 _CHAT_ID = re.compile(r"^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,15})?@g\.us|\d{5,20}@lid)$")
+_MESSAGE_ID = re.compile(r"(?:true|false)_[0-9A-Za-z.:-]{1,40}@[a-z.]{1,20}_[0-9A-Za-z]{1,64}"
+                         r"(?:_[0-9A-Za-z.:-]{1,40}@[a-z.]{1,20})?")
 _REQUEST_MARGIN_S = 5.0  # the worker's own timeout fires first and says what happened
 
 
@@ -70,20 +75,43 @@ def check_text(value: object, max_chars: int, field: str = "text") -> str:
     return value
 
 
-async def _call(session: Session, needs: State, op: str, args: dict[str, Any],
-                timeout_s: float) -> dict[str, Any]:
+async def call_worker(session: Session, needs: State, op: str, args: dict[str, Any],
+                      timeout_s: float) -> dict[str, Any]:
+    """The worker's answer to ``op``; Conflict naming the state unless the session is ``needs``."""
     worker = session.worker
     if session.state != needs or worker is None:
         raise Conflict(f"session {session.id!r} is {session.state}; {op} needs it {needs}")
     return await worker.request(op, args, timeout_s)
 
 
-async def send_text(session: Session, to: object, text: object) -> dict[str, Any]:
+def message_id(value: object, field: str = "message id") -> str:
+    """A WhatsApp message id as events carry it (``true_<chat>_<id>[_<participant>]``)."""
+    if isinstance(value, str) and _MESSAGE_ID.fullmatch(value):
+        return value
+    raise InvalidRequest(f"{field} {str(value)[:80]!r} is not a message id: use the id of a "
+                         "message event or a send result (true_…@c.us_3EB0…)")
+
+
+def reply_fields(reply_to: object = None, mentions: object = None) -> dict[str, Any]:
+    """``reply_to`` (a message id) and ``mentions`` (user ids or phone numbers) for a send."""
+    out: dict[str, Any] = {}
+    if reply_to is not None:
+        out["reply_to"] = message_id(reply_to, "reply_to")
+    if mentions is not None:
+        if not isinstance(mentions, list) or len(mentions) > 256:
+            raise InvalidRequest("mentions must be a list of at most 256 user ids or phone numbers")
+        out["mentions"] = [chat_id(m, "mentions") for m in mentions]
+    return out
+
+
+async def send_text(session: Session, to: object, text: object, reply_to: object = None,
+                    mentions: object = None) -> dict[str, Any]:
     """Send a text through ``session``: {"id", "to", "ack", "timestamp", "session"}. The worker
     reports the send as a ``message.sent`` event (as it does for the bot's replies)."""
     config = session.ctx.config.whatsapp
-    args = {"to": chat_id(to), "text": check_text(text, config.max_text_chars)}
-    result = await _call(session, State.WORKING, protocol.OP_SEND_TEXT, args,
+    args = {"to": chat_id(to), "text": check_text(text, config.max_text_chars),
+            **reply_fields(reply_to, mentions)}
+    result = await call_worker(session, State.WORKING, protocol.OP_SEND_TEXT, args,
                          config.send_timeout_s + _REQUEST_MARGIN_S)
     return {**result, "session": session.id}
 
@@ -92,7 +120,7 @@ async def pairing_code(session: Session, phone: object) -> dict[str, Any]:
     """Ask the page for a code to type on the phone ``phone`` instead of scanning the QR."""
     digits = phone_digits(phone)
     timeout = session.ctx.config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
-    result = await _call(session, State.SCAN_QR_CODE, protocol.OP_PAIRING_CODE, {"phone": digits},
+    result = await call_worker(session, State.SCAN_QR_CODE, protocol.OP_PAIRING_CODE, {"phone": digits},
                          timeout)
     code = str(result.get("code", "")).replace("-", "")
     return {"code": code, "display": f"{code[:4]}-{code[4:]}", "phone": digits}
@@ -102,6 +130,6 @@ async def logout(session: Session) -> dict[str, Any]:
     """Log the account out; answers once the page has (session.logout was published first, and
     the profile cleanup, if configured, follows)."""
     timeout = session.ctx.config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
-    await _call(session, State.WORKING, protocol.OP_LOGOUT, {}, timeout)
+    await call_worker(session, State.WORKING, protocol.OP_LOGOUT, {}, timeout)
     cleanup = session.ctx.config.sessions.auto_cleanup_on_logout
     return {"id": session.id, "logged_out": True, "profile_cleanup": cleanup}

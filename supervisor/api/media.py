@@ -1,0 +1,64 @@
+"""Media routes of the control API: send a file, download a received one.
+
+    POST /api/sessions/{id}/media                    send a file: JSON {"to", "data": base64 |
+                                                     "url", "kind"?, "caption"?, "filename"?,
+                                                     "mimetype"?, "voice"?, "reply_to"?, "mentions"?}
+                                                     or multipart/form-data (a "file" part and
+                                                     the same fields) -> 201 {"id", "to", "kind", ...}
+    GET  /api/sessions/{id}/messages/{msg}/media     the file, streamed (a saved copy first)
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from supervisor.api.keys import REGISTRY
+from supervisor.api.uploads import staged_upload
+from supervisor.sessions import media, mediastore
+from supervisor.sessions.messaging import message_id
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+_CHUNK = 256 * 1024
+
+
+@routes.post("/api/sessions/{id}/media")
+async def post_media(request: web.Request) -> web.Response:
+    """Send an image, video, audio, voice note, document or sticker."""
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    staged, fields = await staged_upload(request, session)
+    to = fields.get("to")
+    result = await media.send_media(
+        session, str(to) if isinstance(to, int) and not isinstance(to, bool) else to, staged,
+        kind=fields.get("kind"), caption=fields.get("caption"), voice=bool(fields.get("voice")),
+        reply_to=fields.get("reply_to"), mentions=fields.get("mentions"))
+    return web.json_response(result, status=201)
+
+
+@routes.get("/api/sessions/{id}/messages/{msg}/media")
+async def get_media(request: web.Request) -> web.StreamResponse:
+    """A received (or sent) message's file, decrypted by the page; at most [media]
+    max_download_bytes (413 beyond)."""
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    mid = message_id(request.match_info["msg"])
+    found = mediastore.saved(session.ctx.config.layout, session.id, mid)
+    path, info = found if found is not None else await media.download(session, mid)
+    try:
+        filename = str(info.get("filename") or "")
+        headers = {"Content-Length": str(path.stat().st_size), "Cache-Control": "no-store"}
+        if filename:
+            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        answer = web.StreamResponse(headers=headers)
+        answer.content_type = str(info.get("mimetype") or "application/octet-stream").split(";")[0]
+        await answer.prepare(request)
+        with path.open("rb") as source:
+            while chunk := source.read(_CHUNK):
+                await answer.write(chunk)
+        await answer.write_eof()
+        return answer
+    finally:
+        if found is None:
+            path.unlink(missing_ok=True)

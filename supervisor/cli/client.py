@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import mimetypes
+import secrets
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from supervisor.errors import DaemonNotRunning, ZapvisorError, from_http
@@ -20,12 +23,17 @@ class Client:
         self.api_key = api_key
         self.timeout_s = timeout_s
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Send one request; return the decoded JSON answer."""
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                raw: tuple[bytes, str] | None = None) -> Any:
+        """Send one request (a JSON ``body``, or ``raw`` bytes with their content type);
+        return the decoded JSON answer."""
         data = json.dumps(body).encode() if body is not None else None
+        content_type = "application/json"
+        if raw is not None:
+            data, content_type = raw
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         if self.api_key:
             req.add_header("X-Api-Key", self.api_key)
         try:
@@ -47,6 +55,18 @@ class Client:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST ``body`` to ``path``."""
         return self.request("POST", path, body if body is not None else {})
+
+    def post_file(self, path: str, fields: dict[str, str], file: Path) -> Any:
+        """POST ``fields`` and the file ``file`` (its part named "file") as multipart/form-data."""
+        boundary = f"zapvisor-{secrets.token_hex(12)}"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                 for name, value in fields.items()]
+        mimetype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        name = file.name.replace('"', "'")
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                     f"Content-Type: {mimetype}\r\n\r\n".encode() + file.read_bytes() + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self.request("POST", path, raw=(body, f"multipart/form-data; boundary={boundary}"))
 
     def delete(self, path: str) -> Any:
         """DELETE ``path``."""

@@ -1,10 +1,11 @@
-"""WhatsApp commands of the ``zapvisor`` CLI: ``qr``, ``send``, ``pairing-code``, ``logout``,
+"""WhatsApp commands of the ``zapvisor`` CLI: ``qr``, ``send`` (a text or a file), ``pairing-code``, ``logout``,
 ``roles``/``role``, and the wait behind ``create --wait`` (added to the group by supervisor/cli/main.py)."""
 
 from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -88,11 +89,24 @@ def qr(client: Client, session_id: str) -> Any:
 @COMMANDS.command()
 @click.argument("session_id")
 @click.argument("to")
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="send this file (image, video, audio, document, sticker) instead of a text")
+@click.option("--caption", help="the file's caption")
+@click.option("--voice", is_flag=True, help="send the audio file as a voice note")
 @client_command
-def send(client: Client, session_id: str, to: str, text: str) -> Any:
-    """Send TEXT to TO (a phone number like +244 929 782 402, or a chat id ...@c.us, ...@g.us)."""
-    return client.post(_path(session_id, "/messages"), {"to": to, "text": text})
+def send(client: Client, session_id: str, to: str, text: str | None, file: Path | None,
+         caption: str | None, voice: bool) -> Any:
+    """Send TEXT, or a file (--file PATH), to TO (a phone number like +244 929 782 402, or a
+    chat id ...@c.us, ...@g.us)."""
+    if file is None:
+        if text is None or caption is not None or voice:
+            raise click.UsageError("give TEXT, or --file PATH (with --caption, --voice)")
+        return client.post(_path(session_id, "/messages"), {"to": to, "text": text})
+    if text is not None:
+        raise click.UsageError("give TEXT or --file, not both (use --caption for the file's text)")
+    fields = {"to": to, **({"caption": caption} if caption else {}), **({"voice": "true"} if voice else {})}
+    return client.post_file(_path(session_id, "/media"), fields, file)
 
 
 @COMMANDS.command("pairing-code")

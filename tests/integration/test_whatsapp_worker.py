@@ -57,8 +57,8 @@ def test_api_and_bot_sends_emit_message_sent(worker: WorkerProc, sim: RunningSim
     events = [m for m in worker.seen if m.get("event") == protocol.EV_MESSAGE_SENT]
     assert len(events) == 1 and index[id(events[0])] < index[id(reply)]
     assert events[0]["data"] == {"id": result["id"], "to": chat, "ack": result["ack"],
-                                 "timestamp": result["timestamp"], "body": "olá",
-                                 "origin": protocol.MessageOrigin.API}
+                                 "timestamp": result["timestamp"], "body": "olá", "type": "chat",
+                                 "origin": protocol.MessageOrigin.API, "reply_to": None, "mentions": []}
 
     sim.incoming(chat, "!ping", phone=PHONE_A)
     bot = worker.wait_event(protocol.EV_MESSAGE_SENT, 20, origin=protocol.MessageOrigin.BOT)

@@ -9,6 +9,7 @@ tests/artifacts/ (not committed) for people to look at.
 from __future__ import annotations
 
 import asyncio
+import base64
 import configparser
 import fnmatch
 import re
@@ -351,6 +352,28 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         await tab.has_text("#send-result", "Sent to")
         sent = await blocking(sim.sent, phone=PHONE_A)
         assert [(m["to"], m["body"]) for m in sent] == [(f"{CONTACT}@c.us", "hello from the dashboard")]
+        # Send a file: the text becomes its caption; the bytes reach WhatsApp intact.
+        report = workdir / "report.pdf"
+        report.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40)
+        await tab.page.evaluate("() => { document.querySelector('#send-text').value = 'the report'; }")
+        await (await tab.page.querySelector("#send-file")).uploadFile(str(report))
+        await tab.click("form.send button[type=submit]")
+        await tab.until("() => document.querySelectorAll('#session-events [data-event=\"message.sent\"]')"
+                        ".length >= 2", what="the file's message.sent")
+        document = (await blocking(sim.sent, phone=PHONE_A))[-1]
+        assert (document["type"], document["filename"], document["caption"]) == ("document", "report.pdf", "the report")
+        assert await blocking(sim.media, document["direct_path"]) == report.read_bytes()
+
+        # An incoming photo shows as a link that downloads it (the key in a header, not the link).
+        photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+        await blocking(sim.incoming, f"{CONTACT}@c.us", None, phone=PHONE_A, type="image",
+                       data=base64.b64encode(photo).decode(), mimetype="image/png")
+        await tab.visible("#session-events a.media-link")
+        await tab.click("#session-events a.media-link")
+        size = await tab.until("() => { const a = document.querySelector('#session-events a.media-link');"
+                               " return a.dataset.ready && fetch(a.href).then(r => r.blob()).then(b => b.size); }",
+                               what="the photo fetched")
+        assert size == len(photo)
         await tab.has_text("#session-events", "session.qr")
         await tab.has_text("#session-events", "Working")
         await tab.has_text("#detail-memory", "MB")

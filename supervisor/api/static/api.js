@@ -62,3 +62,24 @@ export const del = (path) => api('DELETE', path);
 export function sessionPath(id, rest = '') {
   return `/api/sessions/${encodeURIComponent(id)}${rest ? `/${rest}` : ''}`;
 }
+
+/** POST a multipart form (a file to send); ApiError like `api` when it fails. */
+export async function upload(path, form) {
+  const resp = await fetch(path, {method: 'POST', headers: keyHeaders(auth.key, {Accept: 'application/json'}),
+    body: form, cache: 'no-store'}).catch(() => { throw new ApiError(0, 'NetworkError', 'The daemon cannot be reached.'); });
+  const data = await resp.json().catch(() => null);
+  if (resp.status === 401) unauthorized();
+  if (!resp.ok) throw new ApiError(resp.status, data?.error?.type ?? 'Error', data?.error?.message ?? resp.statusText);
+  return data;
+}
+
+/** A file of the API as a Blob (the key goes in a header, never in a link). */
+export async function blob(path) {
+  const resp = await fetch(path, {headers: keyHeaders(), cache: 'no-store'});
+  if (resp.status === 401) unauthorized();
+  if (!resp.ok) {
+    const data = await resp.json().catch(() => null);
+    throw new ApiError(resp.status, data?.error?.type ?? 'Error', data?.error?.message ?? resp.statusText);
+  }
+  return resp.blob();
+}

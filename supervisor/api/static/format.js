@@ -74,8 +74,13 @@ export function describe(event) {
     case 'session.deleted': return 'deleted';
     case 'session.restart': return `restart: ${p.reason ?? p.kind ?? ''}`;
     case 'session.recycled': return `recycled: ${p.reason ?? ''}`;
-    case 'message': return `${p.from_me || p.fromMe ? 'sent' : 'from'} ${p.from_me || p.fromMe ? p.to ?? '' : p.from ?? ''}: ${p.body ?? `[${p.type ?? 'message'}]`}`;
-    case 'message.sent': return `sent to ${p.to ?? ''}: ${p.body ?? ''}`;
+    case 'message': return `${p.from_me || p.fromMe ? 'sent' : 'from'} ${p.from_me || p.fromMe ? p.to ?? '' : p.from ?? ''}: ${p.has_media ? `[${p.type}] ${p.caption ?? ''}` : p.body ?? `[${p.type ?? 'message'}]`}`;
+    case 'message.sent': return `sent to ${p.to ?? ''}: ${p.type && p.type !== 'chat' ? `[${p.type}] ` : ''}${p.body ?? ''}`;
+    case 'message.reaction': return `${p.sender_id ?? ''} reacted ${p.emoji || '(removed)'} to ${p.message_id ?? ''}`;
+    case 'message.revoked': return `message ${p.id ?? ''} deleted for everyone`;
+    case 'message.edited': return `message ${p.id ?? ''} edited: ${p.body ?? ''}`;
+    case 'group.join': return `${(p.participants || []).join(', ')} joined ${p.group_id ?? ''}`;
+    case 'group.leave': return `${(p.participants || []).join(', ')} left ${p.group_id ?? ''}`;
     case 'message.ack': return `message ${p.id ?? ''} ack ${p.ack}`;
     case 'exiting': return `worker exiting: ${p.reason ?? `code ${p.code}`}`;
     case 'chrome_exited': return `Chrome exited (${p.returncode})`;

@@ -1,7 +1,7 @@
 // One session: its QR code (large, following each new one) or the phone number it is linked
 // to, its figures and roles, the actions, a form to send a test message, and its recent events.
 
-import {ApiError, get, post, sessionPath} from './api.js';
+import {ApiError, blob, get, post, sessionPath, upload} from './api.js';
 import {fill, h, setText} from './dom.js';
 import {bytes, clock, duration, percent, phone, showState} from './format.js';
 import {QUIET_EVENTS, onChange, onEvent, rolesOf, scheduleRefresh, store, uptimeOf} from './store.js';
@@ -35,8 +35,9 @@ function details() {
 function sendForm(id) {
   const to = h('input', {id: 'send-to', name: 'to', required: true, inputMode: 'tel',
     autocomplete: 'off', placeholder: '+244 929 782 402', 'aria-describedby': 'send-to-hint'});
-  const text = h('textarea', {id: 'send-text', name: 'text', required: true, rows: 3},
+  const text = h('textarea', {id: 'send-text', name: 'text', rows: 3},
     'Test message from zapvisor');
+  const file = h('input', {id: 'send-file', name: 'file', type: 'file', 'aria-describedby': 'send-file-hint'});
   const result = h('p.result', {id: 'send-result', role: 'status'});
   const button = h('button.primary', {type: 'submit'}, 'Send');
   const fieldset = h('fieldset', {},
@@ -44,6 +45,8 @@ function sendForm(id) {
     h('div.field', {}, h('label', {for: 'send-to'}, 'To'), to,
       h('p.hint', {id: 'send-to-hint'}, 'A phone number with its country code, or a chat id (…@c.us, …@g.us).')),
     h('div.field', {}, h('label', {for: 'send-text'}, 'Text'), text),
+    h('div.field', {}, h('label', {for: 'send-file'}, 'File'), file,
+      h('p.hint', {id: 'send-file-hint'}, 'Optional: an image, video, audio, document or sticker; the text becomes its caption.')),
     button);
   const form = h('form.send', {}, fieldset, result);
   form.addEventListener('submit', async (ev) => {
@@ -51,7 +54,16 @@ function sendForm(id) {
     button.disabled = true;
     setText(result, 'Sending…');
     try {
-      const sent = await post(sessionPath(id, 'messages'), {to: to.value.trim(), text: text.value});
+      let sent;
+      if (file.files.length) {
+        const form = new FormData();
+        form.append('to', to.value.trim());
+        if (text.value.trim()) form.append('caption', text.value);
+        form.append('file', file.files[0]);
+        sent = await upload(sessionPath(id, 'media'), form);
+      } else {
+        sent = await post(sessionPath(id, 'messages'), {to: to.value.trim(), text: text.value});
+      }
       setText(result, `✔ Sent to ${sent.to} at ${clock(sent.timestamp)} (id ${sent.id}).`);
       result.dataset.messageId = sent.id;
     } catch (err) {
@@ -61,6 +73,28 @@ function sendForm(id) {
     }
   });
   return {form, fieldset};
+}
+
+/** An incoming media message's event item, with a link that downloads its file (fetched with
+ * the key in a header, then handed to the browser as a blob). */
+function withMedia(id, item, event) {
+  const p = event.payload || {};
+  if (event.event !== 'message' || !p.has_media || !p.id) return item;
+  const name = p.filename || `${p.type ?? 'media'}.${(p.mimetype || 'application/bin').split('/')[1].split(';')[0]}`;
+  const link = h('a.media-link', {href: '#', download: name, dataset: {media: p.id}}, `⬇ ${name}`);
+  link.addEventListener('click', async (ev) => {
+    if (link.dataset.ready) return;
+    ev.preventDefault();
+    try {
+      link.href = URL.createObjectURL(await blob(sessionPath(id, `messages/${encodeURIComponent(p.id)}/media`)));
+      link.dataset.ready = '1';
+      link.click();
+    } catch (err) {
+      link.replaceWith(h('span.error', {}, `✖ ${err.message}`));
+    }
+  });
+  item.append(' ', link);
+  return item;
 }
 
 export function sessionView(main, {params, navigate}) {
@@ -198,7 +232,7 @@ export function sessionView(main, {params, navigate}) {
   const addEvent = (event) => {
     if (QUIET_EVENTS.has(event.event)) return;
     eventsNote.hidden = true;
-    events.prepend(eventItem(event, false));
+    events.prepend(withMedia(id, eventItem(event, false), event));
     while (events.children.length > MAX_EVENTS) events.lastElementChild.remove();
   };
 

@@ -17,7 +17,15 @@ import pytest
 from supervisor.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from tests.support.media import b64, download, file_server, sample
 from tests.support.procs import wait_until
-from tests.support.wa import CONTACT, PHONE_A, fast_simulator, login, serving, wa_daemon, wait_event
+from tests.support.wa import (
+    CONTACT,
+    PHONE_A,
+    fast_simulator,
+    login,
+    serving,
+    wa_daemon,
+    wait_event,
+)
 from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome

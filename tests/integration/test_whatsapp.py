@@ -114,7 +114,8 @@ def test_login_send_receive_restart_logout(daemon: Daemon, sim: RunningSimulator
         "id": hello["id"], "from": f"{CONTACT}@c.us", "to": f"{PHONE_A}@c.us", "chat_id": f"{CONTACT}@c.us",
         "body": "hello there", "type": "chat", "timestamp": 0, "from_me": False, "author": None,
         "kind": "private", "notify_name": "Ana", "sender_id": f"{CONTACT}@c.us",
-        "sender_phone": CONTACT, "has_media": False, "mimetype": None, "filename": None, "size": None}
+        "sender_phone": CONTACT, "has_media": False, "mimetype": None, "filename": None, "size": None,
+        "caption": None, "quoted_id": None, "mentions": []}
 
     # A bot command is answered by the session itself, in that chat.
     sim.incoming(f"{CONTACT}@c.us", "!ping", phone=PHONE_A)

@@ -73,6 +73,13 @@ def pages() -> Iterator[PageServer]:
         yield server
 
 
+@pytest.fixture(params=["2024", "2026"])
+def sim_each_build(request: pytest.FixtureRequest) -> Iterator[RunningSimulator]:
+    """The simulator with test timings, once per WhatsApp Web build it models."""
+    with fast_simulator(ref_ttl_s=20.0, build=request.param) as running:
+        yield running
+
+
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
     """The WhatsApp Web simulator, with QR codes that live 20 s (tests may override)."""

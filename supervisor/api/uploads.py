@@ -24,6 +24,7 @@ from aiohttp import web
 from yarl import URL
 
 from supervisor import jsonlimits
+from supervisor.api.httputil import check_fields
 from supervisor.api.keys import BODY_TIMEOUT
 from supervisor.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 from supervisor.events.netguard import PublicResolver
@@ -166,12 +167,7 @@ async def staged_upload(request: web.Request, session: Session) -> tuple[media.S
                 raise InvalidRequest("multipart requests need a part named file (or a url field)")
         else:
             fields = await _json_body(request, limit)
-        unknown = sorted(set(fields) - set(FIELDS))
-        if unknown:
-            raise InvalidRequest(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
-        for key, kind in FIELDS.items():
-            if key in fields and not isinstance(fields[key], kind):
-                raise InvalidRequest(f"field {key!r} has the wrong type")
+        check_fields(fields, FIELDS)
         staged.filename = fields.get("filename") or staged.filename
         staged.mimetype = fields.get("mimetype") or staged.mimetype
         sources = [key for key in ("data", "url") if key in fields] + (["file"] if staged.size else [])

@@ -4,7 +4,6 @@ Real daemon, workers and Chrome; the simulator plays the phone and WhatsApp's se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,9 @@ GROUP = "120363000000000007@g.us"
 MEMBER, HIDDEN, JOINER = "5511900000001", "5511900000002", "5511900000003"
 
 
-@pytest.fixture(params=["2024", "2026"])
-def sim(request: pytest.FixtureRequest) -> Iterator[RunningSimulator]:
-    with fast_simulator(ref_ttl_s=20.0, build=request.param) as running:
-        yield running
+@pytest.fixture
+def sim(sim_each_build: RunningSimulator) -> RunningSimulator:
+    return sim_each_build
 
 
 def _event(d: Daemon, name: str, match: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,9 @@ pytestmark = pytest.mark.chrome
 CHAT = f"{CONTACT}@c.us"
 
 
-@pytest.fixture(params=["2024", "2026"])
-def sim(request: pytest.FixtureRequest) -> Iterator[RunningSimulator]:
-    with fast_simulator(ref_ttl_s=20.0, build=request.param) as running:
-        yield running
+@pytest.fixture
+def sim(sim_each_build: RunningSimulator) -> RunningSimulator:
+    return sim_each_build
 
 
 def _sent(sim: RunningSimulator, message_id: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ simulator plays WhatsApp (research/whatsapp-anchors.md §10 for what changed in 
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,9 @@ STRANGER = "5511988887777"  # a number the session never chatted with
 NOBODY = "5511977776666"  # a number that is not on WhatsApp
 
 
-@pytest.fixture(params=["2024", "2026"])
-def sim(request: pytest.FixtureRequest) -> Iterator[RunningSimulator]:
-    with fast_simulator(ref_ttl_s=20.0, build=request.param) as running:
-        yield running
+@pytest.fixture
+def sim(sim_each_build: RunningSimulator) -> RunningSimulator:
+    return sim_each_build
 
 
 def build_of(sim: RunningSimulator) -> str:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from supervisor.errors import ZapvisorError
 from supervisor.layout import StateLayout
 from supervisor.logs import get_logger
 from supervisor.sessions import media
@@ -102,6 +101,6 @@ class MediaKeeper:
                 path, info = await media.download(session, message_id)
                 save(layout, session_id, message_id, path, info)
                 _log.info("media.saved", session_id=session_id, message_id=message_id, size=info.get("size"))
-            except (ZapvisorError, OSError) as exc:  # the session went, the page refused, disk full
+            except Exception as exc:  # the session went, the page refused, disk full: log, go on
                 _log.warning("media.auto_download_failed", session_id=session_id,
                              message_id=message_id, error=str(exc))

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from supervisor.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from supervisor.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
 from tests.support.media import b64, download, file_server, sample
 from tests.support.procs import wait_until
 from tests.support.wa import (
@@ -82,6 +90,20 @@ def test_sends_every_kind_in_every_form(workdir: Path, free_port: int, sim: Runn
             kinds = {e["payload"]["id"]: e["payload"]["type"] for e in events if e["event"] == "message.sent"}
             assert all(kinds[result["id"]] == kind for kind, result in sends.items())
 
+            # The CLI: zapvisor send SESSION TO --file PATH [--caption …] [--voice].
+            def cli(*args: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run([sys.executable, "-m", "supervisor", "--config", str(d.config_path),
+                                       "send", "a", f"+{CONTACT}", *args], capture_output=True, text=True,
+                                      timeout=60)
+            out = cli("--file", str(doc), "--caption", "via the cli", "--json")
+            assert out.returncode == 0, out.stderr
+            record = _sent(sim, json.loads(out.stdout)["id"])
+            assert (record["type"], record["caption"]) == ("document", "via the cli")
+            assert sim.media(record["direct_path"]) == files["document"]
+            out = cli("--file", str(voice), "--voice", "--json")
+            assert out.returncode == 0 and _sent(sim, json.loads(out.stdout)["id"])["type"] == "ptt"
+            assert cli("some text", "--file", str(doc)).returncode == 2  # a usage error
+
 
 def test_receives_and_downloads_media_replies_and_mentions(workdir: Path, free_port: int,
                                                             sim: RunningSimulator) -> None:
@@ -119,6 +141,7 @@ def test_receives_and_downloads_media_replies_and_mentions(workdir: Path, free_p
 
 def test_bad_inputs_are_clear_4xx(workdir: Path, free_port: int) -> None:
     with fast_simulator(ref_ttl_s=20.0) as sim:
+        sim.config(missing=["WAWebSendReactionMsgAction"])  # a build without reactions
         d = wa_daemon(workdir, free_port, sim, media={"max_image_bytes": 4096})
         with serving(d):
             d.client.post("/api/sessions", {"id": "a", "start": False})
@@ -128,6 +151,9 @@ def test_bad_inputs_are_clear_4xx(workdir: Path, free_port: int) -> None:
             login(d, sim, "a", PHONE_A)
             unknown = f"false_{CHAT}_0123456789ABCDEF0123456789ABCDEF"
             with pytest.raises(NotFound, match="no message"):
+                d.client.delete(f"/api/sessions/a/messages/{unknown}")
+            # A page without a feature still logs in and sends; the feature says what is missing.
+            with pytest.raises(Unavailable, match="lacks WAWebSendReactionMsgAction.sendReactionToMsg"):
                 d.client.request("PUT", f"/api/sessions/a/messages/{unknown}/reaction", {"emoji": "👍"})
             status, _, body = download(d, f"/api/sessions/a/messages/{unknown}/media")
             assert status == 404 and json.loads(body)["error"]["type"] == "NotFound"

@@ -67,7 +67,8 @@ OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_vers
 OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
 # Operations of the WhatsApp driver (worker/whatsapp.py); refused unless its page is logged in
 # (or, for pairing_code, shows a QR).
-OP_SEND_TEXT: Final = "send_text"  # args: {"to": chat id, "text"} -> {"id", "to", "ack", "timestamp"}
+# args: {"to": chat id, "text", "reply_to"?, "mentions"?} -> {"id", "to", "ack", "timestamp"}
+OP_SEND_TEXT: Final = "send_text"
 OP_PAIRING_CODE: Final = "pairing_code"  # args: {"phone": digits} -> {"code": 8 characters}
 OP_LOGOUT: Final = "logout"  # args: {} -> {}; EV_LOGOUT follows once the page logged out
 

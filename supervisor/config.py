@@ -9,6 +9,7 @@ names it and the file it came from.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import typing
@@ -59,9 +60,10 @@ class Config:
     base_dir: str = "."
     env_aliases: tuple[str, ...] = ()  # zapnode variables that set keys (for the log)
 
-    @property
+    @functools.cached_property
     def state_dir(self) -> Path:
-        """The absolute state directory (relative paths are taken from the config's folder)."""
+        """The absolute state directory (relative paths are taken from the config's folder);
+        resolved once (a listing of hundreds of sessions must not call realpath for each)."""
         return (Path(self.base_dir) / self.state.dir).resolve()
 
     @property
@@ -74,7 +76,7 @@ class Config:
         """Where clients reach the API: ``[roles] base_url``, else the local address."""
         return self.roles.base_url.rstrip("/") or self.server.local_url
 
-    @property
+    @functools.cached_property
     def layout(self) -> StateLayout:
         """Where each file of the state directory lives."""
         return StateLayout(self.state_dir)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["ProcStat", "children", "cpu_seconds", "pss_bytes", "read_stat", "runs_module", "walk"]
+__all__ = ["ProcStat", "children", "cpu_seconds", "pss_bytes", "read_stat", "resident_pages",
+           "runs_module", "walk"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 #: A bound on a walk: a session has a handful of processes; a fork bomb must not hang us.
@@ -98,6 +99,15 @@ def runs_module(pid: int, modules: frozenset[str]) -> bool:
         return False
     return any(arg == b"-m" and argv[i + 1].decode(errors="replace") in modules
                for i, arg in enumerate(argv[:-1]))
+
+
+def resident_pages(pid: int) -> int | None:
+    """Resident size in pages (``statm``: one number, unlike ``smaps_rollup``); None if gone."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as file:
+            return int(file.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def pss_bytes(pid: int) -> int | None:

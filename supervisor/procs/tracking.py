@@ -28,9 +28,10 @@ from supervisor.procs import procfs
 from supervisor.procs.cgroups import CgroupTree, SessionCgroup
 from worker import protocol
 
-__all__ = ["CgroupProcs", "SessionProcs", "Tracking", "TreeProcs", "Usage", "end_processes"]
+__all__ = ["CgroupProcs", "PssCache", "SessionProcs", "Tracking", "TreeProcs", "Usage", "end_processes"]
 
 _POLL_S = 0.05
+_PSS_REFRESH = 10
 _WORKER_MODULES = frozenset({"worker", protocol.ZYGOTE_MODULE})
 
 
@@ -60,15 +61,33 @@ class SessionProcs(Protocol):
     def release(self) -> None: ...
 
 
-def _pss_usage(pids: list[int], cpu: float | None) -> Usage:
-    total = 0
-    counted = 0
-    for pid in pids:
-        pss = procfs.pss_bytes(pid)
-        if pss is not None:
-            total += pss
-            counted += 1
-    return Usage(cpu, total if counted else None, "pss", counted)
+class PssCache:
+    """PSS per process, read again only when the process's resident size moved (by 2% or
+    1 MiB), and at least every ``_PSS_REFRESH`` samples (what other processes share with it
+    changes its PSS too). ``smaps_rollup`` walks every mapping of a process, a few ms for a
+    Chrome; ``statm`` is one number: an idle session costs a few statm reads per sample."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[int, int, int]] = {}  # pid -> (resident pages, pss, age)
+
+    def usage(self, pids: list[int], cpu: float | None) -> Usage:
+        """Summed PSS of ``pids``."""
+        known: dict[int, tuple[int, int, int]] = {}
+        total = 0
+        for pid in pids:
+            pages = procfs.resident_pages(pid)
+            if pages is None:
+                continue  # exited since it was listed
+            last = self._known.get(pid)
+            if last is not None and last[2] < _PSS_REFRESH and abs(pages - last[0]) <= max(last[0] // 50, 256):
+                known[pid] = (last[0], last[1], last[2] + 1)
+            elif (pss := procfs.pss_bytes(pid)) is not None:
+                known[pid] = (pages, pss, 0)
+            else:
+                continue
+            total += known[pid][1]
+        self._known = known
+        return Usage(cpu, total if known else None, "pss", len(known))
 
 
 def end_processes(pids: list[int], grace_s: float, kill: Callable[[], None] | None = None) -> int:
@@ -126,6 +145,7 @@ class CgroupProcs:
                  memory_high_mb: int) -> None:
         self.cgroup: SessionCgroup = tree.session(session_id)
         self._max, self._high = memory_max_mb, memory_high_mb
+        self._pss = PssCache()
 
     def prepare(self) -> None:
         """Create the cgroup (before the worker exists)."""
@@ -142,7 +162,7 @@ class CgroupProcs:
         memory = self.cgroup.memory_bytes()
         if memory is not None:
             return Usage(cpu, memory, "cgroup", len(pids))
-        return _pss_usage(pids, cpu)
+        return self._pss.usage(pids, cpu)
 
     def end_leftovers(self, grace_s: float) -> int:
         """End what is left in the cgroup once its worker exited."""
@@ -166,6 +186,7 @@ class TreeProcs:
     def __init__(self, reaper: Callable[[], int | None], workers: Callable[[], set[int]]) -> None:
         self._reaper = reaper  # the pid orphans are re-parented to (the zygote, or us)
         self._workers = workers  # every live worker's pid: the reaper's legitimate children
+        self._pss = PssCache()
 
     def prepare(self) -> None:
         """Nothing to make."""
@@ -176,7 +197,7 @@ class TreeProcs:
     def measure(self, worker_pid: int | None) -> Usage:
         """CPU and PSS of the worker's tree."""
         pids = procfs.walk(worker_pid) if worker_pid else []
-        return _pss_usage(pids, procfs.cpu_seconds(pids) if pids else None)
+        return self._pss.usage(pids, procfs.cpu_seconds(pids) if pids else None)
 
     def end_leftovers(self, grace_s: float) -> int:
         """End every orphan the reaper holds: its children that are not workers. A worker

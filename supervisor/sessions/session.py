@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from typing import Any
 
@@ -63,12 +64,12 @@ class Session:
         self.procs = ctx.tracking.for_session(self.id)  # its processes: cgroup or tree
         self._log = get_logger(session_id=self.id)
 
-    @property
+    @functools.cached_property
     def profile_dir(self) -> str:
         """The session's Chrome profile (0700)."""
         return str(self.ctx.config.layout.profile_dir(self.id))
 
-    @property
+    @functools.cached_property
     def tmp_dir(self) -> str:
         """The session's TMPDIR (Chrome's scratch)."""
         return str(self.ctx.config.layout.tmp_dir(self.id))

@@ -67,8 +67,8 @@ class ChromeConfig:
 class LimitsConfig:
     """[limits]: liveness, restart backoff and the global crash breaker."""
 
-    heartbeat_interval_s: float = 2.0
-    heartbeat_timeout_s: float = 15.0
+    heartbeat_interval_s: float = 5.0
+    heartbeat_timeout_s: float = 30.0
     kill_grace_s: float = 3.0
     restart_backoff_initial_s: float = 1.0
     restart_backoff_max_s: float = 60.0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import random
 
+import pytest
+
 from supervisor.procs import procfs
-from supervisor.procs.tracking import Usage
+from supervisor.procs.tracking import PssCache, Usage
 from supervisor.sessions.resources import ResourceSampler
 
 
@@ -59,3 +61,22 @@ def test_runs_module_reads_the_command_line() -> None:
     assert procfs.runs_module(os.getpid(), frozenset({argv[argv.index(b"-m") + 1].decode()}))
     assert not procfs.runs_module(os.getpid(), frozenset({"worker"}))
     assert not procfs.runs_module(2**22 + 1, frozenset({"worker"}))
+
+
+def test_pss_is_read_again_only_when_resident_size_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    resident = {os.getpid(): 10_000}
+    reads: list[int] = []
+    monkeypatch.setattr(procfs, "resident_pages", lambda pid: resident.get(pid))
+    monkeypatch.setattr(procfs, "pss_bytes", lambda pid: reads.append(pid) or 40 * 2**20)
+    cache = PssCache()
+    assert cache.usage([os.getpid()], 1.0) == Usage(1.0, 40 * 2**20, "pss", 1)
+    for _ in range(3):
+        cache.usage([os.getpid()], 1.0)
+    assert len(reads) == 1  # an idle process: statm only
+    resident[os.getpid()] = 10_500  # 5% more resident: read again
+    cache.usage([os.getpid()], 1.0)
+    assert len(reads) == 2
+    for _ in range(11):
+        cache.usage([os.getpid()], 1.0)
+    assert len(reads) == 3  # refreshed every tenth sample even when still
+    assert cache.usage([2**22 + 1], None) == Usage(None, None, "pss", 0)

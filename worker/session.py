@@ -61,6 +61,8 @@ async def boot_session(
         headless=spec["chrome_headless"],
         user_agent=spec["chrome_user_agent"],
         extra_args=tuple(spec["chrome_extra_args"]),
+        lean=tuple(spec["chrome_lean"]),
+        js_heap_max_mb=spec["chrome_js_heap_max_mb"],
     )
     chrome = Chrome.spawn(options)  # here, in the main thread (death signal)
     on_spawned(chrome)

@@ -17,6 +17,7 @@ from worker.errors import BadBootSpec
 _STRINGS = ("session_id", "profile_dir", "tmp_dir", "url", "chrome_executable", "chrome_user_agent")
 _NUMBERS = ("launch_timeout_s", "page_timeout_s", "heartbeat_interval_s", "probe_interval_s",
             "close_timeout_s")
+_LEAN = tuple(protocol.ChromeLean)
 #: The ``[whatsapp]`` keys and their types, as the wire contract declares them.
 _WHATSAPP_HINTS = typing.get_type_hints(protocol.WhatsAppSpec)
 
@@ -92,6 +93,12 @@ def _problem(message: dict[str, Any]) -> str | None:
     extra = args.get("chrome_extra_args")
     if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
         return "chrome_extra_args must be a list of strings"
+    lean = args.get("chrome_lean")
+    if not isinstance(lean, list) or not all(name in _LEAN for name in lean):
+        return f"chrome_lean must be a list of {', '.join(_LEAN)}"
+    heap = args.get("chrome_js_heap_max_mb")
+    if isinstance(heap, bool) or not isinstance(heap, int) or heap < 0:
+        return "chrome_js_heap_max_mb must be an integer >= 0"
     if "whatsapp" in args:
         return _whatsapp_problem(args["whatsapp"])
     return None

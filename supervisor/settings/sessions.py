@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from supervisor.settings.rules import SESSION_ID_RE, require
+from worker import protocol
 
 __all__ = ["SessionsConfig", "ChromeConfig", "LimitsConfig"]
 
@@ -51,6 +52,8 @@ class ChromeConfig:
     headless: bool = True
     extra_args: tuple[str, ...] = ()
     user_agent: str = ""
+    lean: tuple[str, ...] = protocol.CHROME_LEAN_DEFAULT
+    js_heap_max_mb: int = 0
     launch_timeout_s: float = 30.0
     page_timeout_s: float = 60.0
     close_timeout_s: float = 5.0
@@ -61,6 +64,12 @@ class ChromeConfig:
         require(not any(arg.startswith("--remote-debugging") for arg in self.extra_args),
                  "extra_args", "must not set --remote-debugging-*: DevTools is the worker's pipe "
                  "(a port would be open to every local user)")
+        known = tuple(protocol.ChromeLean)
+        unknown = [name for name in self.lean if name not in known]
+        require(not unknown, "lean", f"names unknown optimisations {unknown}: known are {', '.join(known)}")
+        require(len(set(self.lean)) == len(self.lean), "lean", "names an optimisation twice")
+        require(self.js_heap_max_mb == 0 or self.js_heap_max_mb >= 64, "js_heap_max_mb",
+                 "must be 0 (V8's own) or at least 64")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from tests.support.pages import PageServer  # noqa: E402
 from tests.support.procs import kill_marked, wait_until  # noqa: E402
 from worker.browser.chrome import LaunchOptions, build_args  # noqa: E402
 from worker.browser.executable import find_executable  # noqa: E402
+from worker.protocol import CHROME_LEAN_DEFAULT  # noqa: E402
 
 
 def tree_pss(pid: int) -> int:
@@ -92,7 +93,8 @@ def bench_zapvisor(n: int, url: str, concurrent: int) -> dict[str, float]:
 
 
 async def _bare_one(binary: Path, profile: Path, url: str) -> tuple[subprocess.Popen[bytes], object]:
-    args = build_args(LaunchOptions(binary, str(profile), str(profile) + "-tmp", True, "", ()))
+    args = build_args(LaunchOptions(binary, str(profile), str(profile) + "-tmp", True, "", (),
+                                    CHROME_LEAN_DEFAULT))  # the flags of a default session
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
     while True:

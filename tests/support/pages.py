@@ -7,6 +7,8 @@ Routes:
     /      a simple HTML page titled "zapvisor test page"
     /hang  never answers (until the server shuts down): a page load that times out
     /big   a page whose script allocates some memory (about 50 MB of arrays)
+    /heap  a page that reports its V8 heap limit (performance.memory.jsHeapSizeLimit) back:
+           the server keeps each in ``heap_limits``
 
 The aiohttp app runs on its own event loop in a background thread, so it works from both
 sync and async tests.
@@ -25,6 +27,13 @@ TITLE = "zapvisor test page"
 _INDEX = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{TITLE}</title></head>
 <body><h1>{TITLE}</h1><p id="status">ready</p></body></html>
+"""
+
+_HEAP = """<!doctype html>
+<html><head><meta charset="utf-8"><title>heap page</title></head>
+<body><p>heap</p><script>
+fetch('/heap-limit?bytes=' + performance.memory.jsHeapSizeLimit);
+</script></body></html>
 """
 
 _BIG = """<!doctype html>
@@ -46,6 +55,7 @@ class PageServer:
         self._release: asyncio.Event | None = None
         self.port = 0
         self.user_agents: list[str] = []  # User-Agent of every request to "/", in order
+        self.heap_limits: list[int] = []  # what every /heap page reported, in order
 
     def url(self, path: str = "/") -> str:
         """Absolute URL of ``path`` on this server."""
@@ -73,6 +83,8 @@ class PageServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/hang", self._hang)
         app.router.add_get("/big", self._big)
+        app.router.add_get("/heap", self._heap)
+        app.router.add_get("/heap-limit", self._heap_limit)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -90,6 +102,13 @@ class PageServer:
 
     async def _big(self, request: web.Request) -> web.Response:
         return web.Response(text=_BIG, content_type="text/html")
+
+    async def _heap(self, request: web.Request) -> web.Response:
+        return web.Response(text=_HEAP, content_type="text/html")
+
+    async def _heap_limit(self, request: web.Request) -> web.Response:
+        self.heap_limits.append(int(request.query["bytes"]))
+        return web.Response(text="ok", content_type="text/plain")
 
     async def _hang(self, request: web.Request) -> web.Response:
         assert self._release is not None

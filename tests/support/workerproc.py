@@ -32,6 +32,8 @@ def boot_args(state_dir: Path, session: str, url: str, **overrides: Any) -> dict
         "chrome_headless": True,
         "chrome_extra_args": [],
         "chrome_user_agent": "",
+        "chrome_lean": list(protocol.CHROME_LEAN_DEFAULT),
+        "chrome_js_heap_max_mb": 0,
         "launch_timeout_s": 30.0,
         "page_timeout_s": 20.0,
         "heartbeat_interval_s": 0.5,

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from worker import protocol
-from worker.browser import proctree
+from worker.browser import flags, proctree
 from worker.browser.executable import is_headless_shell
 from worker.browser.stderr import StderrDrain
 from worker.errors import (
@@ -53,10 +53,14 @@ class LaunchOptions:
     headless: bool
     user_agent: str
     extra_args: Sequence[str]
+    lean: Sequence[str] = ()  # [chrome] lean: ChromeLean names (browser.flags)
+    js_heap_max_mb: int = 0  # [chrome] js_heap_max_mb: 0 = V8's own
 
 
 def build_args(options: LaunchOptions) -> list[str]:
-    """The full argv for Chrome (executable first, start URL last)."""
+    """The full argv for Chrome (executable first, start URL last): our base flags, the lean
+    ones, then the user's ``extra_args``, with the list switches merged (see browser.flags).
+    ValueError for an unknown lean name."""
     args = [
         str(options.executable),
         "--remote-debugging-pipe",
@@ -81,9 +85,11 @@ def build_args(options: LaunchOptions) -> list[str]:
         args.append("--headless=new")
     if options.user_agent:
         args.append(f"--user-agent={options.user_agent}")
+    sandbox = flags.sandboxed([*args, *options.extra_args])
+    args.extend(flags.lean_flags(options.lean, sandbox, options.js_heap_max_mb))
     args.extend(options.extra_args)
     args.append("about:blank")
-    return args
+    return flags.merge_list_switches(args)
 
 
 def _install_devtools_fds(read_end: int, write_end: int) -> None:

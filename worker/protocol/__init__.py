@@ -103,7 +103,9 @@ from worker.protocol.process import (
     child_env,
 )
 from worker.protocol.spec import (
+    CHROME_LEAN_DEFAULT,
     BootSpec,
+    ChromeLean,
     WhatsAppSpec,
 )
 
@@ -114,7 +116,8 @@ __all__ = [
     "MessageOrigin", "LogoutOrigin", "OP_BOOT", "OP_STOP", "OP_SEND_TEXT", "OP_PAIRING_CODE",
     "OP_LOGOUT", "EV_STATE", "EV_HEARTBEAT", "EV_CHROME_EXITED", "EV_EXITING", "EV_QR",
     "EV_LOGOUT", "EV_MESSAGE", "EV_MESSAGE_SENT", "EV_MESSAGE_ACK", "EV_PAGE", "EV_SYNC",
-    "EV_PAIRING_CODE", "EV_INCOMPATIBLE", "WhatsAppSpec", "BootSpec", "MAX_FRAME_BYTES",
+    "EV_PAIRING_CODE", "EV_INCOMPATIBLE", "WhatsAppSpec", "BootSpec", "ChromeLean",
+    "CHROME_LEAN_DEFAULT", "MAX_FRAME_BYTES",
     "ProtocolError", "encode", "read_message", "make_request", "make_reply", "make_error",
     "make_event", "kind_of", "MEDIA_SCRATCH", "MESSAGING_OPS", "MediaKind", "PresenceState",
     "SendMediaArgs", "DownloadArgs", "OP_SEND_MEDIA", "OP_DOWNLOAD_MEDIA", "OP_REACT", "OP_REVOKE",

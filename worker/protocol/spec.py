@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+import enum
+from typing import Final, NotRequired, TypedDict
+
+
+class ChromeLean(enum.StrEnum):
+    """The named Chrome optimisations of ``[chrome] lean`` (worker.browser.flags turns each
+    into Chrome flags; the README's table gives each one's measured effect)."""
+
+    IN_PROCESS_GPU = "in-process-gpu"  # the GPU thread in the browser process
+    NETWORK_SERVICE_IN_PROCESS = "network-service-in-process"  # no network utility process
+    NO_ZYGOTE = "no-zygote"  # no zygotes: only where Chrome runs without its sandbox
+    OPTIMIZE_FOR_SIZE = "optimize-for-size"  # V8 trades some speed for a smaller heap
+    NO_SERVER_FEATURES = "no-server-features"  # features a server never uses, disabled
+
+
+#: ``[chrome] lean`` by default: what held on the WhatsApp simulator's page (bench_chrome_flags).
+CHROME_LEAN_DEFAULT: Final[tuple[str, ...]] = tuple(lean.value for lean in (
+    ChromeLean.IN_PROCESS_GPU,
+    ChromeLean.NETWORK_SERVICE_IN_PROCESS,
+    ChromeLean.NO_ZYGOTE,
+    ChromeLean.OPTIMIZE_FOR_SIZE,
+    ChromeLean.NO_SERVER_FEATURES,
+))
 
 
 class WhatsAppSpec(TypedDict):
@@ -33,6 +55,8 @@ class BootSpec(TypedDict):
     chrome_headless: bool
     chrome_extra_args: list[str]
     chrome_user_agent: str  # "" = Chrome's own
+    chrome_lean: list[str]  # ChromeLean names; [] = Chrome's own process model
+    chrome_js_heap_max_mb: int  # V8's --max-old-space-size; 0 = V8's own
     launch_timeout_s: float
     page_timeout_s: float
     heartbeat_interval_s: float

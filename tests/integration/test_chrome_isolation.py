@@ -72,7 +72,7 @@ def test_chrome_listens_on_no_tcp_port_and_speaks_cdp_over_its_pipe(
     worker = spawn()
     chrome_pid = _boot(worker, server.url("/"))
     tree = process_tree(chrome_pid)
-    assert len(tree) >= 3, tree
+    assert len(tree) >= 2, tree  # browser and renderer at least
     listening = [(proc.pid, proc.name(), conn.laddr) for proc in tree
                  for conn in proc.net_connections(kind="inet")
                  if conn.status == psutil.CONN_LISTEN or conn.type == socket.SOCK_DGRAM]

@@ -88,7 +88,7 @@ def boot_working(
     worker.wait_event(protocol.EV_STATE, 30, state=protocol.WorkerState.STARTING)
     worker.wait_event(protocol.EV_STATE, 30, state=protocol.WorkerState.WORKING)
     tree = process_tree(reply["result"]["chrome_pid"])
-    assert len(tree) >= 3, tree  # browser, zygotes, renderer...
+    assert len(tree) >= 2, tree  # browser and renderer at least ([chrome] lean: no zygotes, GPU, network)
     return reply["result"], tree
 
 
@@ -184,7 +184,7 @@ def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, serv
         line = supervisor.stdout.readline()  # bounded by the fake supervisor's own timeouts
         pids = json.loads(line)
         tree = process_tree(pids["chrome"])
-        assert len(tree) >= 3 and {p.pid for p in marked_processes(state_dir)} == {pids["worker"], pids["chrome"]}
+        assert len(tree) >= 2 and {p.pid for p in marked_processes(state_dir)} == {pids["worker"], pids["chrome"]}
         supervisor.kill()
         supervisor.wait(timeout=5)
         assert_nothing_left(state_dir, tree, timeout=5)

@@ -1,5 +1,6 @@
 """[chrome] lean and js_heap_max_mb: each name's flags, the merging of Chrome's list switches
-with the user's extra_args, no-zygote only without the sandbox, and the config's validation."""
+with the user's extra_args, no-zygote only without the sandbox, the way to the worker and its
+checks there (the config's own checks are in test_config)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from supervisor import config
-from supervisor.errors import ConfigError
 from supervisor.sessions.bootspec import boot_spec
 from tests.support.workerproc import boot_args
 from worker import protocol
@@ -96,22 +96,6 @@ def test_merge_keeps_order_drops_duplicates_and_empty_lists() -> None:
 def test_unknown_name_is_refused() -> None:
     with pytest.raises(ValueError, match="single-process"):
         lean_flags(["single-process"], sandbox=False)
-
-
-@pytest.mark.parametrize(("text", "needle"), [
-    ('[chrome]\nlean = ["in-process-gpu", "single-process"]\n', "[chrome] lean in"),
-    ('[chrome]\nlean = ["no-zygote", "no-zygote"]\n', "[chrome] lean in"),
-    ('[chrome]\nlean = "no-zygote"\n', "[chrome] lean in"),
-    ("[chrome]\njs_heap_max_mb = -1\n", "[chrome] js_heap_max_mb in"),
-    ("[chrome]\njs_heap_max_mb = 16\n", "[chrome] js_heap_max_mb in"),
-    ('[chrome]\njs_heap_max_mb = "4g"\n', "[chrome] js_heap_max_mb in"),
-])
-def test_config_validation_names_the_key(tmp_path: Path, text: str, needle: str) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        config.load(path, env={})
-    assert needle in info.value.message and str(path) in info.value.message
 
 
 def test_config_reaches_the_boot_spec(tmp_path: Path) -> None:

@@ -17,12 +17,12 @@ from tests.support.procs import pid_alive, process_tree, wait_until
 from tests.support.wa import (
     CONTACT,
     PHONE_A,
-    fast_simulator,
     login,
     serving,
     wa_daemon,
     wait_event,
 )
+from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 
@@ -48,13 +48,10 @@ def all_gone(pids: list[int]) -> bool:
     return not any(pid_alive(pid) for pid in pids)
 
 
-@pytest.fixture(params=["2024", "2026"])
-def build(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def test_lean_defaults_run_whatsapp_end_to_end(workdir: Path, free_port: int, build: str) -> None:
-    with fast_simulator(ref_ttl_s=20.0, build=build) as sim, serving(wa_daemon(workdir, free_port, sim)) as d:
+def test_lean_defaults_run_whatsapp_end_to_end(workdir: Path, free_port: int,
+                                               sim_each_build: RunningSimulator) -> None:
+    sim = sim_each_build
+    with serving(wa_daemon(workdir, free_port, sim)) as d:
         d.client.post("/api/sessions", {"id": "lean"})
         assert login(d, sim, "lean", PHONE_A)["phone_number"] == PHONE_A
         tree = chrome_tree(d, "lean")

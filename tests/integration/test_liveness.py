@@ -63,6 +63,9 @@ def test_a_stopped_daemon_wakes_up_starved_and_kills_nothing(make_daemon: MakeDa
 def test_workers_late_together_are_starvation_one_late_alone_is_hung(make_daemon: MakeDaemon) -> None:
     d = make_daemon(limits=LIMITS).start()
     infos = create(d, "a", "b", "c", "d")
+    # (A start on a loaded machine may itself have been retried: compare with after it.)
+    restarts = {s: info["restarts"] for s, info in infos.items()}
+    hung = len(d.events("worker.hung"))
     held = [int(infos[s]["worker_pid"]) for s in ("a", "b", "c")]
     for pid in held:
         os.kill(pid, signal.SIGSTOP)
@@ -79,12 +82,12 @@ def test_workers_late_together_are_starvation_one_late_alone_is_hung(make_daemon
             os.kill(pid, signal.SIGCONT)
     wait_until(lambda: d.events("host.recovered"), timeout=30, message="starvation over")
     for session_id in ("a", "b", "c", "d"):
-        assert d.session(session_id)["restarts"] == 0
-    assert not d.events("worker.hung")
+        assert d.session(session_id)["restarts"] == restarts[session_id], d.events("worker.hung")
+    assert len(d.events("worker.hung")) == hung
     # One worker silent while the others beat: its own evidence, so it is replaced.
     alone = int(infos["d"]["worker_pid"])
     os.kill(alone, signal.SIGSTOP)
-    wait_until(lambda: d.session("d")["restarts"] == 1, timeout=60, message="d replaced")
+    wait_until(lambda: d.session("d")["restarts"] == restarts["d"] + 1, timeout=60, message="d replaced")
     again = d.wait_state("d", "WORKING")
     assert again["worker_pid"] != alone and "no heartbeat" in str(again["last_exit"])
     assert len(d.events("host.starved")) == 1

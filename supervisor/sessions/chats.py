@@ -7,6 +7,8 @@ WORKING is a Conflict naming its state).
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from typing import Any
 
 from supervisor.errors import InvalidRequest
@@ -67,9 +69,32 @@ async def presence(session: Session, chat: object, state: object, duration_s: ob
     return await _ask(session, protocol.OP_PRESENCE, args)
 
 
+class _Pacer:
+    """One session's number look-ups, one at a time and ``check_interval_s`` apart, across
+    every request (two batches at once must not double the rate)."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.last = -float("inf")  # monotonic time of the last look-up
+
+
+_PACERS: weakref.WeakKeyDictionary[Session, _Pacer] = weakref.WeakKeyDictionary()
+
+
+async def _check_one(session: Session, phone: str, interval_s: float) -> dict[str, Any]:
+    pacer = _PACERS.setdefault(session, _Pacer())
+    async with pacer.lock:
+        await asyncio.sleep(max(0.0, pacer.last + interval_s - time.monotonic()))
+        try:
+            return await _ask(session, protocol.OP_CHECK_NUMBER, {"phone": phone})
+        finally:
+            pacer.last = time.monotonic()
+
+
 async def check_numbers(session: Session, phones: list[object]) -> dict[str, Any]:
     """Whether each phone number is on WhatsApp (its chat id, its LID): one at a time,
-    ``[media] check_interval_s`` apart (bulk look-ups get accounts banned)."""
+    ``[media] check_interval_s`` apart, over all requests to this session (bulk look-ups get
+    accounts banned)."""
     config = session.ctx.config.media
     if not phones:
         raise InvalidRequest("give at least one phone number")
@@ -78,10 +103,8 @@ async def check_numbers(session: Session, phones: list[object]) -> dict[str, Any
                              f"check_batch_max), got {len(phones)}")
     digits = [phone_digits(p) for p in phones]
     results = []
-    for index, phone in enumerate(digits):
-        if index:
-            await asyncio.sleep(config.check_interval_s)
-        answer = await _ask(session, protocol.OP_CHECK_NUMBER, {"phone": phone})
+    for phone in digits:
+        answer = await _check_one(session, phone, config.check_interval_s)
         results.append({k: answer.get(k) for k in ("phone", "on_whatsapp", "chat_id", "lid")})
     return {"session": session.id, "results": results}
 

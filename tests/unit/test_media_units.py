@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
+from supervisor.config import Config
 from supervisor.errors import InvalidRequest
+from supervisor.sessions import chats
 from supervisor.sessions.media import resolve_kind, sniff
 from supervisor.sessions.messaging import message_id, reply_fields
 from supervisor.settings import InvalidValue, MediaConfig
@@ -74,3 +79,26 @@ def test_media_config_rules() -> None:
         MediaConfig(max_image_bytes=10)
     with pytest.raises(InvalidValue, match="check_batch_max"):
         MediaConfig(check_batch_max=0)
+
+
+def test_number_checks_of_one_session_are_paced_across_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two batches at once are looked up one number at a time, check_interval_s apart."""
+    asked: list[tuple[str, float]] = []
+
+    async def ask(session: object, op: str, args: dict[str, str]) -> dict[str, object]:
+        asked.append((args["phone"], time.monotonic()))
+        return {"phone": args["phone"], "on_whatsapp": True}
+
+    monkeypatch.setattr(chats, "_ask", ask)
+    session = type("S", (), {"id": "s"})()
+    session.ctx = type("C", (), {"config": Config(media=MediaConfig(check_interval_s=0.05))})()
+
+    async def both() -> None:
+        await asyncio.gather(chats.check_numbers(session, ["5511911111111", "5511922222222"]),  # type: ignore[arg-type]
+                             chats.check_numbers(session, ["5511933333333"]))  # type: ignore[arg-type]
+
+    asyncio.run(both())
+    times = sorted(t for _, t in asked)
+    assert len(times) == 3
+    # asyncio may fire a timer up to its clock resolution early: a millisecond of slack.
+    assert all(b - a >= 0.049 for a, b in zip(times, times[1:])), times

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import os
 import signal
 import time
@@ -168,6 +169,9 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
                       tg.create_task(keeper.run(), name="media")]
         if notifier.watchdog_interval_s:
             background.append(tg.create_task(housekeeper.run_watchdog(), name="watchdog"))
+        # What boot made lives as long as the daemon: out of the collector's full passes, which
+        # would otherwise walk it all and stall requests now and then.
+        gc.freeze()
         notifier.ready(housekeeper.status_line())
         _log.info("daemon.ready", url=f"http://{config.server.host}:{config.server.port}",
                   state_dir=str(config.state_dir), restored=restored, orphans_reaped=reaped,

@@ -48,8 +48,6 @@ class Usage:
 class SessionProcs(Protocol):
     """A session's processes. Every method is blocking: call through ``asyncio.to_thread``."""
 
-    kind: str
-
     def prepare(self) -> None: ...
 
     def attach(self, worker_pid: int) -> None: ...
@@ -139,8 +137,6 @@ def _reap(pids: list[int]) -> None:
 class CgroupProcs:
     """A session tracked by its cgroup."""
 
-    kind = "cgroup"
-
     def __init__(self, tree: CgroupTree, session_id: str, memory_max_mb: int,
                  memory_high_mb: int) -> None:
         self.cgroup: SessionCgroup = tree.session(session_id)
@@ -180,8 +176,6 @@ class CgroupProcs:
 
 class TreeProcs:
     """A session tracked by its worker's process tree (no cgroup available)."""
-
-    kind = "tree"
 
     def __init__(self, reaper: Callable[[], int | None], workers: Callable[[], set[int]]) -> None:
         self._reaper = reaper  # the pid orphans are re-parented to (the zygote, or us)

@@ -130,7 +130,8 @@ class HostWatch:
         timeout = self._limits.heartbeat_timeout_s
         late_after = max(3 * self._limits.heartbeat_interval_s, timeout / 2)
         silences = {id(w): now - max(w.last_heartbeat_at, self.unstarved_at) for w in live}
-        late = sum(1 for w in live if silences[id(w)] > late_after or self._evidence(w))
+        evidence = {id(w): self._evidence(w) for w in live}
+        late = sum(1 for w in live if silences[id(w)] > late_after or evidence[id(w)])
         reasons = []
         if self.loop_lag_s >= self._limits.starved_loop_lag_s:
             reasons.append(f"the daemon's event loop ran {self.loop_lag_s:.1f}s late")
@@ -142,7 +143,7 @@ class HostWatch:
             if silent > _ABSOLUTE_FACTOR * timeout or (not self.starved and silent > timeout):
                 worker.declare_hung(SupervisorCause.HEARTBEAT_TIMEOUT,
                                     f"no heartbeat for {silent:.1f}s (limit {timeout:g}s)", None)
-            elif not self.starved and (verdict := self._evidence(worker)):
+            elif not self.starved and (verdict := evidence[id(worker)]):
                 worker.declare_hung(verdict[0], verdict[1], self._stop_timeout_s)
 
     def _evidence(self, worker: WorkerProcess) -> tuple[str, str] | None:

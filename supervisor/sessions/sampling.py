@@ -64,13 +64,11 @@ class Sampler:
         due: list[tuple[Session, int]] = []
         for session in self._sessions():
             worker = session.live_worker()
-            if worker is not None and worker.pid is not None and session.procs is not None \
-                    and session.resources.due(worker.pid, now):
+            if worker is not None and worker.pid is not None and session.resources.due(worker.pid, now):
                 due.append((session, worker.pid))
         if not due:
             return 0
-        jobs = [(session.procs, pid) for session, pid in due if session.procs is not None]
-        usages = await asyncio.to_thread(_measure, jobs)
+        usages = await asyncio.to_thread(_measure, [(session.procs, pid) for session, pid in due])
         now = time.monotonic()
         limit = self._limits.memory_max_mb * 2**20
         for (session, pid), usage in zip(due, usages, strict=True):

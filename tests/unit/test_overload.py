@@ -90,8 +90,6 @@ async def test_a_sweep_that_hits_emfile_is_retried_and_never_raises(
     class Procs:
         """A session's processes whose /proc reads run out of descriptors twice."""
 
-        kind = "tree"
-
         def end_leftovers(self, grace_s: float) -> int:
             calls.append("end")
             if len(calls) <= 2:

@@ -25,7 +25,7 @@ from aiohttp import web
 from . import directory
 from .controls import control_route
 from .hub import ControlError, Hub, PageClient, new_message_id
-from .mms import add_mms_routes
+from .mms import add_mms_routes, media_response
 
 __all__ = ["MEDIA_FIELDS", "RPCS", "add_routes", "answer"]
 
@@ -149,10 +149,7 @@ def add_routes(app: web.Application, key: web.AppKey[Hub]) -> None:
         return web.json_response([a for a in client.activity if kind in (None, a["kind"])])
 
     async def media(request: web.Request) -> web.StreamResponse:
-        found = request.app[key].media.get(request.query.get("direct_path", ""))
-        if found is None:
-            return web.json_response({"error": "no such media"}, status=404)
-        return web.Response(body=found[0], content_type="application/octet-stream")
+        return media_response(request.app[key], request.query.get("direct_path", ""))
 
     app.router.add_get("/_sim/activity", activity)
     app.router.add_get("/_sim/media", media)

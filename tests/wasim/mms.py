@@ -33,6 +33,14 @@ __all__ = ["add_mms_routes", "media_bytes", "store_media"]
 MAX_UPLOAD_BYTES = 100 * 1000 * 1000 + 1
 
 
+def media_response(hub: Hub, direct_path: str) -> web.Response:
+    """The bytes stored under ``direct_path``, or a 404 (never stored, or expired)."""
+    found = hub.media.get(direct_path)
+    if found is None:
+        return web.json_response({"error": "no such media (expired?)"}, status=404)
+    return web.Response(body=found[0], content_type="application/octet-stream")
+
+
 def store_media(hub: Hub, data: bytes, mimetype: str) -> str:
     """Keep ``data``; the directPath it is found under (shaped like WhatsApp's)."""
     oe = format(int(time.time()) + 14 * 86400, "X")
@@ -68,10 +76,7 @@ def add_mms_routes(app: web.Application, hub_of: web.AppKey[Hub]) -> None:
         return web.json_response({"direct_path": path, "enc_filehash": enc})
 
     async def download(request: web.Request) -> web.StreamResponse:
-        found = request.app[hub_of].media.get(request.query.get("path", ""))
-        if found is None:
-            return web.json_response({"error": "no such media (expired?)"}, status=404)
-        return web.Response(body=found[0], content_type="application/octet-stream")
+        return media_response(request.app[hub_of], request.query.get("path", ""))
 
     app.router.add_post("/_sim/mms/upload", upload)
     app.router.add_get("/_sim/mms", download)

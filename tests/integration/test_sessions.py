@@ -14,6 +14,7 @@ import pytest
 from tests.support.daemon import MakeDaemon, create
 from tests.support.procs import marked_processes, pid_alive, wait_until
 from worker import protocol
+from worker.browser.profile import user as profile_user
 
 pytestmark = pytest.mark.chrome
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
@@ -141,9 +142,9 @@ def test_stale_singleton_lock_is_removed_but_a_live_one_fails_the_session(make_d
                                 "--remote-debugging-port=0", "about:blank"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        # chrome-headless-shell takes no SingletonLock itself: the profile is "live" because a
-        # running process names it in --user-data-dir, which is what the worker checks.
-        wait_until(lambda: psutil.Process(foreign.pid).children(), timeout=10, message="foreign up")
+        # chrome-headless-shell takes no SingletonLock: the profile is "live" once that Chrome
+        # holds its Local Storage LOCK, which is what the worker asks (profile.user).
+        wait_until(lambda: profile_user(live) is not None, timeout=30, message="foreign Chrome holds the profile")
         create(d, "stale")
         d.client.post("/api/sessions", {"id": "live"})
         failed = d.wait_state("live", "FAILED")

@@ -51,12 +51,12 @@ def prepare(profile_dir: str, tmp_dir: str, markers: tuple[str, str] | None) -> 
     _ensure_private_dir(profile, "profile")
     _ensure_private_dir(Path(tmp_dir), "tmp")
     _empty(Path(tmp_dir))
-    user = _user(profile)
-    if user is not None and markers is not None and _carries(user, markers):
-        _close_orphan(user)
-        user = _user(profile)
-    if user is not None:
-        raise ProfileUnusable(f"profile {profile_dir} is in use by pid {user.pid} ({_name(user)})")
+    holder = user(profile)
+    if holder is not None and markers is not None and _carries(holder, markers):
+        _close_orphan(holder)
+        holder = user(profile)
+    if holder is not None:
+        raise ProfileUnusable(f"profile {profile_dir} is in use by pid {holder.pid} ({_name(holder)})")
     removed = []
     for name in _SINGLETONS:
         path = profile / name
@@ -131,7 +131,7 @@ def _singleton_pid(profile: Path) -> int | None:
     return int(pid) if host == socket.gethostname() and pid.isdigit() else None
 
 
-def _user(profile: Path) -> psutil.Process | None:
+def user(profile: Path) -> psutil.Process | None:
     """The live Chrome of our user that has ``profile`` open (its session leader), or None."""
     for pid in (_lock_holder(profile / _LEVELDB_LOCK), _singleton_pid(profile)):
         if pid is None:

@@ -48,6 +48,8 @@ class SendMediaArgs(TypedDict):
     caption: str
     reply_to: NotRequired[str]
     mentions: NotRequired[list[str]]
+    msg_id: NotRequired[str]  # the id to send under (OP_NEW_MESSAGE_ID), see below
+    queue_id: NotRequired[int]  # the send queue's entry, echoed in EV_MESSAGE_SENT
 
 
 class DownloadArgs(TypedDict):
@@ -61,6 +63,12 @@ class DownloadArgs(TypedDict):
 
 # Operations of the WhatsApp driver, like OP_SEND_TEXT refused unless its page is logged in.
 # OP_SEND_TEXT also takes "reply_to" (a message id) and "mentions" (user ids).
+# Exactly-once sends (the supervisor's send queue): OP_SEND_TEXT and OP_SEND_MEDIA take "msg_id",
+# an id the page made with OP_NEW_MESSAGE_ID and the queue stored before asking for the send, and
+# "queue_id", echoed in their EV_MESSAGE_SENT. After a crash, OP_FIND_SENT tells whether a message
+# under that id reached the chat (then it is never sent again).
+OP_NEW_MESSAGE_ID: Final = "new_message_id"  # {} -> {"msg_id": WhatsApp's MsgKey.newId()}
+OP_FIND_SENT: Final = "find_sent"  # {"to", "msg_id"} -> {"found": bool, "id"?, "to"?, "ack"?, "timestamp"?}
 OP_SEND_MEDIA: Final = "send_media"  # SendMediaArgs -> {"id", "to", "ack", "timestamp"}
 OP_DOWNLOAD_MEDIA: Final = "download_media"  # DownloadArgs -> {"mimetype", "filename", "size"}
 OP_REACT: Final = "react"  # {"id", "emoji": "" removes} -> {"id"}
@@ -79,7 +87,7 @@ OP_GROUP_INFO: Final = "group_info"  # {"id"} -> {"id", "name", "owner", "partic
 MESSAGING_OPS: Final = frozenset({
     OP_SEND_MEDIA, OP_DOWNLOAD_MEDIA, OP_REACT, OP_REVOKE, OP_MARK_READ, OP_PRESENCE,
     OP_CHECK_NUMBER, OP_LIST_CHATS, OP_CHAT_MESSAGES, OP_LIST_CONTACTS, OP_PROFILE_PICTURE,
-    OP_LIST_GROUPS, OP_GROUP_INFO,
+    OP_LIST_GROUPS, OP_GROUP_INFO, OP_NEW_MESSAGE_ID, OP_FIND_SENT,
 })
 
 # Events of the WhatsApp driver (named as the bus events they become). ``message`` events also

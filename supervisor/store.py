@@ -83,10 +83,18 @@ CREATE TABLE session_webhooks (
     PRIMARY KEY (session, position)
 );
 """,
+    # 4: per-session options (proxy, send limits: JSON), and when the account first logged in
+    # (the send queue's warm-up counts days from it).
+    4: """
+ALTER TABLE sessions ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE sessions ADD COLUMN first_login_at REAL;
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
-_UPDATABLE = frozenset({"desired", "restarts", "last_exit", "last_error", "phone_number", "metadata"})
+_UPDATABLE = frozenset({"desired", "restarts", "last_exit", "last_error", "phone_number", "metadata",
+                        "options", "first_login_at"})
+_JSON_COLUMNS = ("metadata", "options")
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,8 @@ class SessionRecord:
     last_exit: str | None = None
     last_error: str | None = None
     phone_number: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    first_login_at: float | None = None
 
 
 def _metadata(session_id: str, text: str) -> dict[str, Any]:
@@ -210,6 +220,7 @@ class Store:
     def _record(row: sqlite3.Row) -> SessionRecord:
         values = dict(row)
         values["metadata"] = _metadata(values["id"], values["metadata"])
+        values["options"] = json.loads(values["options"])  # only zapvisor writes it
         return SessionRecord(**values)
 
     def list_sessions(self) -> list[SessionRecord]:
@@ -217,13 +228,15 @@ class Store:
         rows = self._db.execute("SELECT * FROM sessions ORDER BY created_at, id").fetchall()
         return [self._record(r) for r in rows]
 
-    def insert_session(self, session_id: str, desired: str, metadata: dict[str, Any]) -> SessionRecord:
+    def insert_session(self, session_id: str, desired: str, metadata: dict[str, Any],
+                       options: dict[str, Any] | None = None) -> SessionRecord:
         """Add a session; Conflict if the id is taken."""
         try:
             with self._transaction():
                 self._db.execute(
-                    "INSERT INTO sessions (id, desired, created_at, metadata) VALUES (?, ?, ?, ?)",
-                    (session_id, desired, time.time(), json.dumps(metadata)),
+                    "INSERT INTO sessions (id, desired, created_at, metadata, options) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (session_id, desired, time.time(), json.dumps(metadata), json.dumps(options or {})),
                 )
         except sqlite3.IntegrityError:
             raise Conflict(f"session {session_id!r} already exists") from None
@@ -235,8 +248,9 @@ class Store:
         unknown = set(values) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
-        if "metadata" in values:
-            values["metadata"] = json.dumps(values["metadata"])
+        for column in _JSON_COLUMNS:
+            if column in values:
+                values[column] = json.dumps(values[column])
         assignments = ", ".join(f"{key} = ?" for key in values)
         with self._transaction():
             self._db.execute(

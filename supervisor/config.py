@@ -29,6 +29,7 @@ from supervisor.settings import (
     LoggingConfig,
     MediaConfig,
     RolesConfig,
+    SendingConfig,
     ServerConfig,
     SessionsConfig,
     StateConfig,
@@ -36,7 +37,7 @@ from supervisor.settings import (
     WhatsAppConfig,
 )
 
-__all__ = ["DEFAULT_PATHS", "ENV_PREFIX", "Config", "find_config_file", "load"]
+__all__ = ["DEFAULT_PATHS", "ENV_PREFIX", "Config", "build_section", "find_config_file", "load"]
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/zapvisor/config.toml"))
 
@@ -52,6 +53,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    sending: SendingConfig = field(default_factory=SendingConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
@@ -85,7 +87,7 @@ class Config:
         """A copy with some keys of one section changed (validated like the file)."""
         current = dataclasses.asdict(getattr(self, section))
         current.update(values)
-        built = _build_section(section, current, "command line")
+        built = build_section(section, current, "command line")
         return dataclasses.replace(self, **{section: built})
 
 
@@ -100,6 +102,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Check ``value`` against the field type; accept ints for floats, lists for tuples."""
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if typing.get_origin(hint) is tuple and typing.get_args(hint)[0] == tuple[int, int]:
+        if isinstance(value, (list, tuple)) and all(
+                isinstance(v, (list, tuple)) and len(v) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in v) for v in value):
+            return tuple((int(a), int(b)) for a, b in value)
+        raise ConfigError(f"{where} must be a list of [integer, integer] pairs, got {value!r}")
     if typing.get_origin(hint) is tuple:
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return tuple(value)
@@ -109,7 +117,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     raise ConfigError(f"{where} must be of type {hint.__name__}, got {value!r}")
 
 
-def _build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
+def build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
+    """Section ``name`` built from ``values`` and checked as the file's would be; ConfigError
+    naming the key and ``source`` (also for per-session overrides of a section)."""
     cls = _SECTIONS[name]
     hints = typing.get_type_hints(cls)
     kwargs = {}
@@ -155,12 +165,12 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
             raise ConfigError(f"unknown section [{name}] in {source} (known: {', '.join(_SECTIONS)})")
         if not isinstance(values, dict):
             raise ConfigError(f"[{name}] in {source} must be a table")
-        sections[name] = _build_section(name, values, source)
+        sections[name] = build_section(name, values, source)
     aliases: list[str] = []
     for name, keys in env_overrides(env, _SECTIONS).items():
         current = dataclasses.asdict(sections.get(name, _SECTIONS[name]()))
         current.update({key: value for key, (value, _) in keys.items()})
         variables = sorted({variable for _, variable in keys.values()})
         aliases += [v for v in variables if not v.startswith(ENV_PREFIX)]
-        sections[name] = _build_section(name, current, f"the environment ({', '.join(variables)})")
+        sections[name] = build_section(name, current, f"the environment ({', '.join(variables)})")
     return Config(**sections, source=source, base_dir=str(base_dir), env_aliases=tuple(sorted(aliases)))

@@ -19,7 +19,7 @@ from typing import IO
 from aiohttp import web
 
 from supervisor.api import app as api
-from supervisor.api.keys import ENV_FILE, HUB, ROLES
+from supervisor.api.keys import ENV_FILE, HUB, ROLES, SENDS
 from supervisor.api.listener import ConnectionGuard, GuardedSite
 from supervisor.apikey import generated_key_path, load_api_key
 from supervisor.config import Config
@@ -36,6 +36,7 @@ from supervisor.layout import StateLayout
 from supervisor.logs import get_logger
 from supervisor.procs.cgroups import detect as detect_cgroups
 from supervisor.procs.reaper import find_marked, kill_marked
+from supervisor.sending.queues import SendQueues
 from supervisor.sessions.housekeeping import Housekeeper, sweep_disk
 from supervisor.sessions.leftovers import boot_sweep
 from supervisor.sessions.mediastore import MediaKeeper
@@ -135,6 +136,8 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         app = api.build_app(registry, api_key, config.server.max_body_bytes,
                             config.server.body_timeout_s, guard)
         app[HUB] = hub
+        app[SENDS] = sends = SendQueues(config, store, hub.bus, registry.sessions.get,
+                                          hub.metrics.registry)
         app[ROLES] = roles = Roles(store, hub.bus, registry)
         app[ENV_FILE] = env_file = RoleEnvFile(config.env_file, config.public_url, roles, registry,
                                                on_write=hub.metrics.env_file_write)
@@ -166,7 +169,8 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         background = [tg.create_task(housekeeper.run(), name="housekeeping"),
                       tg.create_task(registry.host.run(), name="liveness"),
                       tg.create_task(sampler.run(), name="sampling"),
-                      tg.create_task(keeper.run(), name="media")]
+                      tg.create_task(keeper.run(), name="media"),
+                      tg.create_task(sends.run(), name="sends")]
         if notifier.watchdog_interval_s:
             background.append(tg.create_task(housekeeper.run_watchdog(), name="watchdog"))
         # What boot made lives as long as the daemon: out of the collector's full passes, which

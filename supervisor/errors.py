@@ -135,6 +135,24 @@ class Overloaded(ZapvisorError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(ZapvisorError):
+    """A send over one of its session's limits, refused instead of queued (``over_limit =
+    "reject"``); ``limit`` names it, Retry-After says when it frees up."""
+
+    status = 429
+
+    def __init__(self, message: str, limit: str = "", retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error body, with the limit's name."""
+        body = super().to_dict()
+        body["error"]["limit"] = self.limit
+        return body
+
+
 class Unavailable(ZapvisorError):
     """The daemon cannot serve this now (shutting down, worker unreachable)."""
 

@@ -11,6 +11,7 @@
         tmp/                 its Chrome's TMPDIR (swept at boot)
           zv-media/          media in transit between the daemon and the worker
         media/               received media saved by [media] auto_download (kept keep_days)
+        outbox/              files of queued sends, until each is sent
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class StateLayout:
     def media_scratch(self, session_id: str) -> Path:
         """Media in transit between the daemon and the session's worker (protocol.MEDIA_SCRATCH)."""
         return self.tmp_dir(session_id) / protocol.MEDIA_SCRATCH
+
+    def send_files(self, session_id: str) -> Path:
+        """Files of the session's queued sends (supervisor/sending), kept until each is sent."""
+        return self.session_dir(session_id) / "outbox"
 
     def media_dir(self, session_id: str) -> Path:
         """Received media saved automatically ([media] auto_download)."""

@@ -18,78 +18,13 @@ from typing import Any
 from supervisor import jsonlimits
 from supervisor.errors import Conflict, StateError, Unavailable
 from supervisor.logs import get_logger
+from supervisor.migrations import MIGRATIONS
 
 __all__ = ["Store", "SessionRecord", "SCHEMA_VERSION"]
 
 _APP = "zapvisor"
 _log = get_logger()
 
-#: Schema changes, applied in order on open; each runs once, in one transaction with the new
-#: ``schema_version``. Append, never edit a migration that has shipped.
-MIGRATIONS: dict[int, str] = {
-    1: """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE sessions (
-    id           TEXT PRIMARY KEY,
-    desired      TEXT NOT NULL CHECK (desired IN ('running', 'stopped')),
-    created_at   REAL NOT NULL,
-    metadata     TEXT NOT NULL DEFAULT '{}',
-    restarts     INTEGER NOT NULL DEFAULT 0,
-    last_exit    TEXT,
-    last_error   TEXT,
-    phone_number TEXT
-);
-""",
-    # 2: role -> sessions, in order (supervisor/roles.py owns this table).
-    2: """
-CREATE TABLE roles (
-    role       TEXT NOT NULL,
-    position   INTEGER NOT NULL,
-    session_id TEXT NOT NULL,
-    PRIMARY KEY (role, position)
-);
-""",
-    # 3: the event journal and the webhook outbox (supervisor/outbox.py owns these tables).
-    3: """
-CREATE TABLE events (
-    id        INTEGER PRIMARY KEY,
-    event     TEXT NOT NULL,
-    session   TEXT,
-    timestamp REAL NOT NULL,
-    payload   TEXT NOT NULL
-);
-CREATE TABLE deliveries (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id    INTEGER NOT NULL,
-    session     TEXT NOT NULL,
-    url         TEXT NOT NULL,
-    secret      TEXT NOT NULL DEFAULT '',
-    status      TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    next_at     REAL NOT NULL,
-    created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL,
-    last_status INTEGER,
-    last_error  TEXT
-);
-CREATE INDEX deliveries_lane ON deliveries (status, session, url, id);
-CREATE INDEX deliveries_event ON deliveries (event_id);
-CREATE TABLE session_webhooks (
-    session  TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    url      TEXT NOT NULL,
-    events   TEXT NOT NULL DEFAULT '[]',
-    secret   TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (session, position)
-);
-""",
-    # 4: per-session options (proxy, send limits: JSON), and when the account first logged in
-    # (the send queue's warm-up counts days from it).
-    4: """
-ALTER TABLE sessions ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
-ALTER TABLE sessions ADD COLUMN first_login_at REAL;
-""",
-}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 _UPDATABLE = frozenset({"desired", "restarts", "last_exit", "last_error", "phone_number", "metadata",

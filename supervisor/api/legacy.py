@@ -91,7 +91,8 @@ async def _send_alias(request: web.Request) -> web.Response:
     body = await json_object(request)
     check_fields(body, {"phoneNumber": (str, int), "message": str, "to": (str, int), "text": str})
     session = request.app[REGISTRY].get(request.match_info["id"])
-    return web.json_response({"success": True, **await whatsapp.send(session, body)})
+    status, result = await whatsapp.send(request, session, body)
+    return web.json_response({"success": True, **result}, status=status)
 
 
 for _path in ("/sessions/{id}/send", "/api/sessions/{id}/send-message"):
@@ -101,7 +102,8 @@ for _path in ("/sessions/{id}/send", "/api/sessions/{id}/send-message"):
 @routes.post("/webhook/test")
 async def post_webhook_test(request: web.Request) -> web.Response:
     """Send through ``sessionId``, else the default session."""
-    return web.json_response({"success": True, **await whatsapp.routed_send(request)})
+    status, result = await whatsapp.routed_send(request)
+    return web.json_response({"success": True, **result}, status=status)
 
 
 # -- WhatsappSessionManager -----------------------------------------------------------------

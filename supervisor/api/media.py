@@ -5,6 +5,7 @@
                                                      "mimetype"?, "voice"?, "reply_to"?, "mentions"?}
                                                      or multipart/form-data (a "file" part and
                                                      the same fields) -> 201 {"id", "to", "kind", ...}
+                                                     once sent, 202 while queued (api/queue.py)
     GET  /api/sessions/{id}/messages/{msg}/media     the file, streamed (a saved copy first)
 """
 
@@ -14,7 +15,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from supervisor.api.keys import REGISTRY
+from supervisor.api import queue
+from supervisor.api.keys import REGISTRY, SENDS
 from supervisor.api.uploads import staged_upload
 from supervisor.sessions import media, mediastore
 from supervisor.sessions.messaging import message_id
@@ -31,11 +33,19 @@ async def post_media(request: web.Request) -> web.Response:
     session = request.app[REGISTRY].get(request.match_info["id"])
     staged, fields = await staged_upload(request, session)
     to = fields.get("to")
-    result = await media.send_media(
-        session, str(to) if isinstance(to, int) and not isinstance(to, bool) else to, staged,
-        kind=fields.get("kind"), caption=fields.get("caption"), voice=bool(fields.get("voice")),
+    chat, kind, payload = media.media_send(
+        session.ctx.config, str(to) if isinstance(to, int) and not isinstance(to, bool) else to,
+        staged, kind=fields.get("kind"), caption=fields.get("caption"), voice=bool(fields.get("voice")),
         reply_to=fields.get("reply_to"), mentions=fields.get("mentions"))
-    return web.json_response(result, status=201)
+    kept = request.app[SENDS].keep_file(session.id, staged.path)
+    try:
+        status, result = await queue.answer(request, session, chat, kind, {**payload, "path": str(kept)})
+    finally:
+        # Refused, or an Idempotency-Key gave an earlier send (with its own file): nothing
+        # holds this copy. A queued send holds it until it ends (the queue deletes it then).
+        if not request.app[SENDS].store.holds_file(session.id, str(kept)):
+            kept.unlink(missing_ok=True)
+    return web.json_response(result, status=status)
 
 
 @routes.get("/api/sessions/{id}/messages/{msg}/media")

@@ -18,7 +18,7 @@ import psutil
 from aiohttp import web
 
 from supervisor.api.httputil import check_fields, json_object
-from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, STARTED_AT
+from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, SENDS, STARTED_AT
 from supervisor.errors import InvalidRequest
 from supervisor.jsonlimits import metadata_problem
 from supervisor.sessions.pressure import HostCpu
@@ -138,7 +138,10 @@ async def stats(request: web.Request) -> web.Response:
 
 def listing(app: web.Application) -> dict[str, Any]:
     """Every session with its live figures, and the totals."""
-    sessions = [session_info(s) for s in app[REGISTRY].sessions.values()]
+    sends = app.get(SENDS)
+    depths = sends.store.depths() if sends is not None else {}
+    sessions = [{**session_info(s), "queue_depth": depths.get(s.id, (0, 0.0))[0]}
+                for s in app[REGISTRY].sessions.values()]
     return {"sessions": sessions, "stats": _stats(app)}
 
 
@@ -197,7 +200,9 @@ async def create_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{id}")
 async def get_session(request: web.Request) -> web.Response:
     """Full information on one session."""
-    return web.json_response(session_info(request.app[REGISTRY].get(request.match_info["id"])))
+    session = request.app[REGISTRY].get(request.match_info["id"])
+    depth = request.app[SENDS].store.depths().get(session.id, (0, 0.0))[0]
+    return web.json_response({**session_info(session), "queue_depth": depth})
 
 
 @routes.get("/api/sessions/{id}/status")

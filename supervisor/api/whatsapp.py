@@ -6,7 +6,10 @@ session, a role, or the default session). The replaced systems' send routes are 
     POST /api/sessions/{id}/pairing-code    {"phone"} -> {"code", "display", "phone"}
     POST /api/sessions/{id}/logout          log the account out (session.logout follows)
     POST /api/sessions/{id}/messages        {"to", "text", "reply_to"?, "mentions"?} -> 201 {"id", "to",
-                                            "ack", "timestamp", "session"} (media: api/media.py)
+                                            "ack", "timestamp", "session", "queue_id"} once sent,
+                                            or 202 {"queue_id", "status_url", ...} while queued
+                                            (every send goes through the queue: api/queue.py;
+                                            media: api/media.py)
     POST /api/send                          {"to", "text", "sessionId"? | "role"?} (default session)
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 import segno
 from aiohttp import web
 
+from supervisor.api import queue
 from supervisor.api.httputil import check_fields, json_object
 from supervisor.api.keys import REGISTRY, ROLES
 from supervisor.errors import InvalidRequest, NotFound
@@ -106,23 +110,26 @@ def _one(body: dict[str, Any], *names: str) -> Any:
     return _text(body[given[0]])
 
 
-async def send(session: Session, body: dict[str, Any]) -> dict[str, Any]:
-    """Send ``body``'s text (``text`` or ``message``) to its ``to`` or ``phoneNumber``."""
-    return await messaging.send_text(session, _one(body, "to", "phoneNumber"),
-                                     _one(body, "text", "message"), body.get("reply_to"),
-                                     body.get("mentions"))
+async def send(request: web.Request, session: Session, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Queue ``body``'s text (``text`` or ``message``) to its ``to`` or ``phoneNumber``; the
+    answer as api/queue.py gives it (201 sent, 202 queued)."""
+    chat, payload = messaging.text_send(session.ctx.config.whatsapp, _one(body, "to", "phoneNumber"),
+                                        _one(body, "text", "message"), body.get("reply_to"),
+                                        body.get("mentions"))
+    return await queue.answer(request, session, chat, "text", payload)
 
 
 @routes.post("/api/sessions/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
-    """Send a text through this session."""
+    """Send a text through this session (queued, paced; 201 once sent, 202 while queued)."""
     body = await json_object(request)
     check_fields(body, {"to": (str, int), "text": str, "reply_to": str, "mentions": list})
     session = request.app[REGISTRY].get(request.match_info["id"])
-    return web.json_response(await send(session, body), status=201)
+    status, result = await send(request, session, body)
+    return web.json_response(result, status=status)
 
 
-async def routed_send(request: web.Request) -> dict[str, Any]:
+async def routed_send(request: web.Request) -> tuple[int, dict[str, Any]]:
     """Send through the body's ``sessionId``/``session``, ``role``, or the default session."""
     body = await json_object(request)
     check_fields(body, _SEND_FIELDS)
@@ -130,11 +137,12 @@ async def routed_send(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest("give sessionId or session, not both")
     session_id = body.get("sessionId", body.get("session"))
     session = request.app[ROLES].route(session_id, body.get("role"))
-    result = await send(session, body)
-    return {**result, "role": body["role"]} if "role" in body else result
+    status, result = await send(request, session, body)
+    return status, ({**result, "role": body["role"]} if "role" in body else result)
 
 
 @routes.post("/api/send")
 async def post_send(request: web.Request) -> web.Response:
     """Send through a named session, a WORKING session of a role, or the default session."""
-    return web.json_response(await routed_send(request), status=201)
+    status, result = await routed_send(request)
+    return web.json_response(result, status=status)

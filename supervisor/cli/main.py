@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from supervisor.cli import sessions, whatsapp
+from supervisor.cli import queue, sessions, whatsapp
 from supervisor.cli.common import load_cli_config
 from supervisor.errors import ZapvisorError
 from supervisor.logs import configure
@@ -49,7 +49,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, state_dir: str
     asyncio.run(serve_daemon(cfg))
 
 
-for command in (*sessions.COMMANDS, *whatsapp.COMMANDS):
+for command in (*sessions.COMMANDS, *whatsapp.COMMANDS, *queue.COMMANDS):
     cli.add_command(command)
 
 

@@ -94,19 +94,28 @@ def qr(client: Client, session_id: str) -> Any:
               help="send this file (image, video, audio, document, sticker) instead of a text")
 @click.option("--caption", help="the file's caption")
 @click.option("--voice", is_flag=True, help="send the audio file as a voice note")
+@click.option("--no-wait", is_flag=True, help="answer once queued, without waiting for the send")
 @client_command
 def send(client: Client, session_id: str, to: str, text: str | None, file: Path | None,
-         caption: str | None, voice: bool) -> Any:
+         caption: str | None, voice: bool, no_wait: bool) -> Any:
     """Send TEXT, or a file (--file PATH), to TO (a phone number like +244 929 782 402, or a
-    chat id ...@c.us, ...@g.us)."""
+    chat id ...@c.us, ...@g.us). Sends go through the session's paced queue: one held by
+    pacing or a limit prints its queue id (see `zapvisor queue`)."""
+    query = "?wait=false" if no_wait else ""
     if file is None:
         if text is None or caption is not None or voice:
             raise click.UsageError("give TEXT, or --file PATH (with --caption, --voice)")
-        return client.post(_path(session_id, "/messages"), {"to": to, "text": text})
-    if text is not None:
-        raise click.UsageError("give TEXT or --file, not both (use --caption for the file's text)")
-    fields = {"to": to, **({"caption": caption} if caption else {}), **({"voice": "true"} if voice else {})}
-    return client.post_file(_path(session_id, "/media"), fields, file)
+        result = client.post(_path(session_id, f"/messages{query}"), {"to": to, "text": text})
+    else:
+        if text is not None:
+            raise click.UsageError("give TEXT or --file, not both (use --caption for the file's text)")
+        fields = {"to": to, **({"caption": caption} if caption else {}), **({"voice": "true"} if voice else {})}
+        result = client.post_file(_path(session_id, f"/media{query}"), fields, file)
+    if result.get("status") == "sent":
+        return result
+    held = f", held by {result['held_by']}" if result.get("held_by") else ""
+    return Rendered(result, f"queued as {result['queue_id']} ({result['status']}{held}); "
+                            f"see: zapvisor queue {session_id}")
 
 
 @COMMANDS.command("pairing-code")

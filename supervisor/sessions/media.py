@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supervisor.config import Config
 from supervisor.errors import InvalidRequest, PayloadTooLarge
 from supervisor.sessions import messaging
 from supervisor.sessions.session import Session
 from supervisor.states import State
 from worker import protocol
 
-__all__ = ["Staged", "download", "resolve_kind", "scratch_file", "send_media", "sniff"]
+__all__ = ["Staged", "download", "media_send", "resolve_kind", "scratch_file", "sniff"]
 
 #: First bytes of the formats WhatsApp takes, and what they are.
 _MAGIC: tuple[tuple[int, bytes, str], ...] = (
@@ -117,17 +118,17 @@ class Staged:
         os.write(fd, chunk)
 
     def discard(self) -> None:
-        """Delete the file (done after every send, sent or not)."""
+        """Delete the file (when it is refused; the queue keeps a file it takes)."""
         self.path.unlink(missing_ok=True)
 
 
-async def send_media(session: Session, to: object, staged: Staged, kind: str | None = None,
-                     caption: object = None, voice: bool = False, reply_to: object = None,
-                     mentions: object = None) -> dict[str, Any]:
-    """Send a staged file through ``session`` ({"id", "to", "ack", "timestamp", "session", "kind",
-    "mimetype", "size"}); the file is deleted whatever happens."""
+def media_send(config: Config, to: object, staged: Staged, kind: str | None = None,
+               caption: object = None, voice: bool = False, reply_to: object = None,
+               mentions: object = None) -> tuple[str, str, dict[str, Any]]:
+    """A staged file's send checked for the queue: its chat, kind and payload ({"mimetype",
+    "filename", "size", "caption", "reply_to"?, "mentions"?}; the queue adds the file's path).
+    On a bad input the file is deleted and InvalidRequest or PayloadTooLarge says why."""
     try:
-        config = session.ctx.config
         recipient = messaging.chat_id(to)
         if caption is not None and not isinstance(caption, str):
             raise InvalidRequest("caption must be a string")
@@ -144,15 +145,12 @@ async def send_media(session: Session, to: object, staged: Staged, kind: str | N
         if kind == "sticker" and caption:
             raise InvalidRequest("stickers have no caption")
         filename = staged.filename or f"file{mimetypes.guess_extension(_base(mimetype)) or ''}"
-        args: protocol.SendMediaArgs = {
-            "to": recipient, "path": str(staged.path), "kind": kind, "mimetype": mimetype,
-            "filename": filename, "caption": caption or "",
-            **messaging.reply_fields(reply_to, mentions)}  # type: ignore[typeddict-item]
-        result = await messaging.call_worker(session, State.WORKING, protocol.OP_SEND_MEDIA, dict(args),
-                                             config.media.transfer_timeout_s)
-    finally:
+        payload = {"mimetype": mimetype, "filename": filename, "caption": caption or "",
+                   "size": staged.size, **messaging.reply_fields(reply_to, mentions)}
+    except BaseException:
         staged.discard()
-    return {**result, "session": session.id, "kind": kind, "mimetype": mimetype, "size": staged.size}
+        raise
+    return recipient, kind, payload
 
 
 async def download(session: Session, message: object) -> tuple[Path, dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from supervisor.errors import Conflict, InvalidRequest
 from supervisor.sessions.session import Session
+from supervisor.settings import WhatsAppConfig
 from supervisor.states import State
 from worker import protocol
 
@@ -25,7 +26,7 @@ __all__ = [
     "pairing_code",
     "reply_fields",
     "phone_digits",
-    "send_text",
+    "text_send",
 ]
 
 _SEPARATORS = re.compile(r"[\s().\-/]+")
@@ -104,16 +105,12 @@ def reply_fields(reply_to: object = None, mentions: object = None) -> dict[str, 
     return out
 
 
-async def send_text(session: Session, to: object, text: object, reply_to: object = None,
-                    mentions: object = None) -> dict[str, Any]:
-    """Send a text through ``session``: {"id", "to", "ack", "timestamp", "session"}. The worker
-    reports the send as a ``message.sent`` event (as it does for the bot's replies)."""
-    config = session.ctx.config.whatsapp
-    args = {"to": chat_id(to), "text": check_text(text, config.max_text_chars),
-            **reply_fields(reply_to, mentions)}
-    result = await call_worker(session, State.WORKING, protocol.OP_SEND_TEXT, args,
-                         config.send_timeout_s + _REQUEST_MARGIN_S)
-    return {**result, "session": session.id}
+def text_send(config: WhatsAppConfig, to: object, text: object, reply_to: object = None,
+              mentions: object = None) -> tuple[str, dict[str, Any]]:
+    """A text send checked for the queue: its chat and payload ({"text", "reply_to"?,
+    "mentions"?}); InvalidRequest naming what is wrong."""
+    recipient = chat_id(to)
+    return recipient, {"text": check_text(text, config.max_text_chars), **reply_fields(reply_to, mentions)}
 
 
 async def pairing_code(session: Session, phone: object) -> dict[str, Any]:

@@ -268,7 +268,9 @@ class Session:
             self._on_worker_state(str(data.get("state")), str(data.get("reason", "")))
             phone = data.get("phone_number")
             if phone and phone != self.record.phone_number:
-                self.update_record(phone_number=phone)
+                # The send queue's warm-up counts the account's days from its first login.
+                first = self.record.first_login_at or time.time()
+                self.update_record(phone_number=phone, first_login_at=first)
         elif event == protocol.EV_QR:
             self.qr = str(data.get("qr"))
         elif event == protocol.EV_LOGOUT:

@@ -3,7 +3,7 @@ its own values when it is built (``__post_init__``). ``supervisor.config`` reads
 environment into these; a broken rule raises :class:`InvalidValue`, which the loader turns into
 a ConfigError naming the section, the key and where the value came from.
 
-One module per group of sections (``daemon``, ``sessions``, ``whatsapp``, ``media``, ``events``), the shared
+One module per group of sections (``daemon``, ``sessions``, ``whatsapp``, ``media``, ``sending``, ``events``), the shared
 rules in ``rules``; every name is re-exported here.
 """
 
@@ -13,6 +13,7 @@ from supervisor.settings.daemon import LoggingConfig, ServerConfig, StateConfig
 from supervisor.settings.events import EventsConfig, RolesConfig, WebhooksConfig
 from supervisor.settings.media import MediaConfig
 from supervisor.settings.rules import EVENT_PATTERN, SESSION_ID_RE, InvalidValue
+from supervisor.settings.sending import SendingConfig
 from supervisor.settings.sessions import ChromeConfig, LimitsConfig, SessionsConfig
 from supervisor.settings.whatsapp import WhatsAppConfig
 
@@ -26,6 +27,7 @@ __all__ = [
     "LoggingConfig",
     "MediaConfig",
     "RolesConfig",
+    "SendingConfig",
     "ServerConfig",
     "SessionsConfig",
     "StateConfig",

@@ -38,6 +38,14 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
+#: [sending] with no limits and no human pacing.
+NO_PACING: dict[str, Any] = {
+    "per_minute": 0, "per_hour": 0, "per_day": 0, "per_recipient_hour": 0, "new_contacts_day": 0,
+    "warmup": [], "delay_min_s": 0.0, "delay_max_s": 0.0, "typing": False, "recording": False,
+    "mark_read": False,
+}
+
+
 class Daemon:
     """Start, talk to, signal and stop one daemon. ``log_path`` holds its output."""
 
@@ -57,6 +65,9 @@ class Daemon:
             # tests (the simulator) pass whatsapp={"driver": "whatsapp", ...}.
             "whatsapp": {"url": url, "driver": "basic"},
             "logging": {"format": "json"},
+            # Sends go at once: the queue's limits and pacing are off unless a test of them
+            # turns them on (tests/integration/test_send_queue*.py).
+            "sending": dict(NO_PACING),
         }
         for name, values in overrides.items():
             sections.setdefault(name, {}).update(values)

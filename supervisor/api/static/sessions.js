@@ -7,7 +7,7 @@ import {bytes, duration, phone, showState} from './format.js';
 import {onChange, rolesOf, scheduleRefresh, store, uptimeOf} from './store.js';
 import {actionBar, notify, report} from './ui.js';
 
-const COLUMNS = ['Session', 'State', 'Phone', 'Role', 'Memory', 'Uptime', 'Restarts', 'Last error', 'Actions'];
+const COLUMNS = ['Session', 'State', 'Phone', 'Role', 'Memory', 'Uptime', 'Restarts', 'Queue', 'Last error', 'Actions'];
 
 function createForm(navigate) {
   const id = h('input', {id: 'new-id', name: 'id', autocomplete: 'off', spellcheck: false,
@@ -57,6 +57,7 @@ function makeRow(session) {
     h('th', {scope: 'row', dataset: {label: 'Session'}}, link),
     cell('state', 'State', state), cell('phone', 'Phone'), cell('role', 'Role'),
     cell('memory', 'Memory'), cell('uptime', 'Uptime'), cell('restarts', 'Restarts'),
+    cell('queue', 'Queue'),
     cell('error', 'Last error'), cell('actions', 'Actions', actions.el));
   const update = (s) => {
     showState(state, s.state);
@@ -68,6 +69,7 @@ function makeRow(session) {
     setText(cells.memory, bytes(s.memory_bytes));
     setText(cells.uptime, duration(uptimeOf(s)));
     setText(cells.restarts, s.restarts);
+    setText(cells.queue, s.queue_depth ? `${s.queue_depth} queued` : '—');
     setText(cells.error, s.last_error || '—');
     cells.error.title = s.last_error || '';
     actions.update(s);

@@ -98,6 +98,9 @@ export function reset() {
   store.recent = [];
 }
 
+// A queued send ended (sent, failed, cancelled): one fewer in its session's queue.
+const QUEUE_DONE = new Set(['message.sent', 'message.failed', 'message.cancelled']);
+
 /** A live event: update in place what it tells, tell the views, reload if need be. */
 export function applyEvent(event) {
   const session = event.session ? store.sessions.get(event.session) : undefined;
@@ -109,6 +112,10 @@ export function applyEvent(event) {
     session.memory_bytes = p.pss_bytes ?? session.memory_bytes;
     session.processes = p.processes ?? session.processes;
     session.cpu_percent = p.cpu_percent ?? session.cpu_percent;
+  } else if (session && event.event === 'message.queued') {
+    session.queue_depth = (session.queue_depth || 0) + 1;
+  } else if (session && p.queue_id && QUEUE_DONE.has(event.event)) {
+    session.queue_depth = Math.max(0, (session.queue_depth || 0) - 1);
   }
   if (!QUIET_EVENTS.has(event.event)) {
     store.recent.unshift(event);

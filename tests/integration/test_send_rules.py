@@ -1,0 +1,118 @@
+"""What the send queue lets through and when: Idempotency-Key, each limit (the send waits in
+the queue, or is refused with 429, Retry-After and the limit's name), first contacts, the
+warm-up, cancel, per-session overrides, and the human pacing (reads, typing, recording before
+each send) checked by order on the simulator's record, never by the clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.daemon import Daemon
+from tests.support.media import b64, sample
+from tests.support.procs import wait_until
+from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon, wait_event
+from tests.wasim import RunningSimulator
+
+pytestmark = pytest.mark.chrome
+
+CHAT, OTHER, THIRD = f"{CONTACT}@c.us", "5511988888888@c.us", "5511977777777@c.us"
+
+
+def _send(d: Daemon, to: str, text: str, query: str = "", key: str | None = None) -> tuple[int, dict[str, str], Any]:
+    headers = {"Idempotency-Key": key} if key else {}
+    return d.call("POST", f"/api/sessions/a/messages{query}", {"to": to, "text": text}, headers)
+
+
+def _limits(d: Daemon, **sending: Any) -> None:
+    status, _, body = d.call("PATCH", "/api/sessions/a", {"sending": sending})
+    assert status == 200, body
+
+
+def _texts(sim: RunningSimulator) -> list[str]:
+    return [str(m["body"]) for m in sim.sent(phone=PHONE_A)]
+
+
+def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    d = wa_daemon(workdir, free_port, sim)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+
+        # A client retrying with its key gets the first send, never a second message.
+        first = _send(d, CHAT, "once", key="order-17")
+        again = _send(d, CHAT, "once", key="order-17")
+        assert first[0] == again[0] == 201 and first[2]["id"] == again[2]["id"], (first, again)
+        assert _texts(sim).count("once") == 1
+        status, _, body = _send(d, CHAT, "something else", key="order-17")
+        assert status == 409 and "Idempotency-Key" in body["error"]["message"]
+        assert _send(d, CHAT, "x", key="bad key\n")[0] == 400
+
+        # Over a limit, refused: 429 names the limit and says when to come back.
+        _limits(d, per_minute=2)
+        assert _send(d, OTHER, "second")[0] == 201
+        status, headers, body = _send(d, OTHER, "third", query="?over_limit=reject")
+        assert status == 429 and body["error"]["limit"] == "per_minute", body
+        assert 1 <= int(headers["Retry-After"]) <= 60
+        # ... or held in the queue (the default): 202, held by that limit, cancellable.
+        status, _, held = _send(d, OTHER, "held")
+        assert status == 202 and held["status"] == "queued", held
+        wait_until(lambda: d.client.get(held["status_url"])["held_by"] == "per_minute", timeout=10)
+        cancelled = d.call("DELETE", held["status_url"])
+        assert cancelled[0] == 200 and cancelled[2]["status"] == "cancelled"
+        assert d.call("DELETE", held["status_url"])[0] == 409  # only a queued send
+        assert "held" not in _texts(sim) and "third" not in _texts(sim)
+
+        # Per recipient: one chat waits, the others go; first contacts; the warm-up.
+        _limits(d, per_minute=0, per_recipient_hour=1)
+        status, _, waiting = _send(d, OTHER, "to other again", query="?wait=false")
+        assert status == 202
+        assert _send(d, THIRD, "to a third chat")[0] == 201  # not held behind OTHER's
+        wait_until(lambda: d.client.get(waiting["status_url"])["held_by"] == "per_recipient_hour", timeout=10)
+        d.call("DELETE", waiting["status_url"])
+        _limits(d, per_recipient_hour=0, new_contacts_day=3)  # CHAT, OTHER, THIRD: 3 begun today
+        status, _, body = _send(d, "5511966666666", "a stranger", query="?over_limit=reject")
+        assert status == 429 and body["error"]["limit"] == "new_contacts_day"
+        sim.incoming("5511955555555@c.us", "hello, it's me", phone=PHONE_A)
+        wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == "hello, it's me")
+        assert _send(d, "5511955555555", "hi, you wrote first", query="?over_limit=reject")[0] == 201
+        _limits(d, new_contacts_day=0, warmup=[[0, 1], [30, 0]], per_day=0)
+        status, _, body = _send(d, CHAT, "day one", query="?over_limit=reject")
+        assert status == 429 and body["error"]["limit"] == "warmup"
+
+        # Every step above was counted and listed.
+        listing = d.client.get("/api/sessions/a/queue?status=sent,cancelled")
+        assert {e["status"] for e in listing["entries"]} == {"sent", "cancelled"}
+        assert listing["policy"]["warmup_cap"] == 1
+        assert d.call("GET", "/api/sessions/a/queue?status=lost")[0] == 400
+        assert d.call("GET", "/api/sessions/a/queue/99999")[0] == 404
+        assert d.call("PATCH", "/api/sessions/a", {"sending": {"per_minute": -1}})[0] == 400
+        metrics = d.call("GET", "/metrics")
+        assert metrics[0] == 200
+
+
+def test_pacing_reads_types_and_records_before_each_send(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    sending = {"mark_read": True, "typing": True, "typing_chars_per_s": 50.0, "typing_max_s": 0.4,
+               "recording": True, "recording_min_s": 0.2, "recording_max_s": 0.3,
+               "delay_min_s": 0.2, "delay_max_s": 0.3}
+    d = wa_daemon(workdir, free_port, sim, sending=sending)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+        sim.incoming(CHAT, "are you there?", phone=PHONE_A)
+        wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == "are you there?")
+        assert _send(d, CHAT, "yes, here I am")[0] == 201
+        status, _, body = d.call("POST", "/api/sessions/a/media", {
+            "to": CHAT, "voice": True, "data": b64(sample("ptt"))})
+        assert status == 201, body
+        # On the server's one timeline: seen, typing, the text; recording, the voice note.
+        timeline = sorted([(a["at"], a["kind"], a.get("state")) for a in sim.activity(phone=PHONE_A)]
+                          + [(m["at"], "sent", m["type"]) for m in sim.sent(phone=PHONE_A)])
+        steps = [(kind, what) for _at, kind, what in timeline if kind in ("seen", "chatstate", "sent")
+                 and what != "paused"]
+        assert steps == [("seen", None), ("chatstate", "composing"), ("sent", "chat"),
+                         ("chatstate", "recording"), ("sent", "ptt")], steps
+

@@ -64,8 +64,13 @@ function sendForm(id) {
       } else {
         sent = await post(sessionPath(id, 'messages'), {to: to.value.trim(), text: text.value});
       }
-      setText(result, `✔ Sent to ${sent.to} at ${clock(sent.timestamp)} (id ${sent.id}).`);
-      result.dataset.messageId = sent.id;
+      if (sent.status === 'sent') {
+        setText(result, `✔ Sent to ${sent.to} at ${clock(sent.timestamp)} (id ${sent.id}).`);
+        result.dataset.messageId = sent.id;
+      } else {  // 202: pacing or a limit holds it; it goes on by itself
+        const held = sent.held_by ? `, held by the ${sent.held_by} limit` : '';
+        setText(result, `⏳ Queued as #${sent.queue_id} (${sent.status}${held}); it will be sent by itself.`);
+      }
     } catch (err) {
       setText(result, err.status === 401 ? '' : `✖ Not sent: ${err.message}`);
     } finally {

@@ -69,6 +69,29 @@ SEND = """async (to, body) => {
   return R('WAWebCollections').Msg.get(key._serialized).serialize();
 }"""
 
+# A send under a key made beforehand (wa-js prepareRawMessage.ts: options.messageId).
+SEND_AS = """async (to, body, id) => {
+  const R = window.require;
+  const chat = (await R('WAWebFindChatAction').findOrCreateLatestChat(R('WAWebWidFactory').createWid(to))).chat;
+  const me = R('WAWebUserPrefsMeUser').getMaybeMePnUser();
+  const key = new (R('WAWebMsgKey'))({from: me, to: chat.id, id, selfDir: 'out'});
+  await Promise.all(R('WAWebSendMsgChatAction').addAndSendMsgToChat(chat, {id: key, ack: 0, body, from: me,
+    to: chat.id, local: true, self: 'out', t: Math.floor(Date.now() / 1000), isNewMsg: true, type: 'chat'}));
+  return key._serialized;
+}"""
+
+# A chat's history, page by page, as whatsapp-web.js Chat.fetchMessages loads it.
+LOAD_HISTORY = """async (to) => {
+  const R = window.require;
+  const chat = (await R('WAWebFindChatAction').findOrCreateLatestChat(R('WAWebWidFactory').createWid(to))).chat;
+  const pages = [];
+  for (let more = await R('WAWebChatLoadMessages').loadEarlierMsgs({chat}); more.length;
+       more = await R('WAWebChatLoadMessages').loadEarlierMsgs({chat})) {
+    pages.push(more.map((m) => [m.id.id, m.id.fromMe, m.body, m.ack]));
+  }
+  return {pages, held: chat.msgs.getModelsArray().map((m) => m.id.id)};
+}"""
+
 STATE_EXPR = "window.require('WAWebSocketModel').Socket.state"
 STATE = f"() => {STATE_EXPR}"
 
@@ -291,6 +314,34 @@ async def test_pairing_survives_relaunch_then_logout(sim: RunningSimulator, tmp_
                           "&& window.Debug.VERSION && window.require('WAWebSocketModel')"
                           ".Socket.state === 'UNPAIRED'")
         assert sim.client(client_id)["phone"] is None
+
+
+@pytest.mark.chrome
+@pytest.mark.asyncio
+async def test_history_outlives_the_page_and_an_id_names_one_message(sim: RunningSimulator, tmp_path: Path) -> None:
+    chat, ours, other = "5511999999999@c.us", "3EB0A1B2C3D4E5F6A7B8", "3EB0C1D2E3F4A5B6C7D8"
+    profile = profile_dir(tmp_path)
+    async with chrome(profile) as browser:
+        page = await first_page(browser)
+        await open_ready(page, sim.url)
+        await pair(page, sim)
+        old = sim.control("history", phone=PHONE, chat=chat, messages=[{"body": "old", "from_me": True}])
+        for body, key in [("once", ours), ("twice", ours), ("other", other)]:
+            await page.evaluate(SEND_AS, chat, body, key)
+        hello = sim.incoming(chat, "hello", phone=PHONE)
+        # A second stanza under an id adds nothing but its count.
+        assert [(m["id"].split("_")[2], m["body"], m["copies"]) for m in sim.sent(phone=PHONE)] == [
+            (ours, "once", 2), (other, "other", 1)]
+
+    # A new browser on the profile: the chat's messages load back, ours under their ids.
+    async with chrome(profile) as browser:
+        page = await first_page(browser)
+        await open_ready(page, sim.url)
+        await until(page, "() => window.require('WAWebSocketModel').Socket.hasSynced === true")
+        loaded = await page.evaluate(LOAD_HISTORY, chat)
+        assert loaded["pages"] == [[[old["ids"][0], True, "old", 3], [ours, True, "once", 1],
+                                    [other, True, "other", 1], [hello["id"].split("_")[2], False, "hello", 1]]]
+        assert loaded["held"] == [row[0] for row in loaded["pages"][0]]  # oldest first
 
 
 @pytest.mark.chrome

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from . import directory, messaging
+from . import chatlog, directory, messaging
 from .config import BUILDS
 from .controls import add_control_routes
 from .hub import ControlError, Hub, PageClient, SimConfig
@@ -88,6 +88,8 @@ async def _hello(hub: Hub, ws: web.WebSocketResponse, data: dict[str, Any]) -> P
     client.ws = ws
     if old is not None and old is not ws:
         await old.close()
+    if data.get("boot") != client.boot:  # a new load of the page: its request ids start again
+        client.boot, client.requests = str(data.get("boot")), set()
     _update_status(client, data)
     client.ref_live = bool(data.get("ref_live")) and data.get("ref") == client.ref
     client.connected.set()
@@ -103,6 +105,8 @@ async def _deliver_queued(hub: Hub, client: PageClient, item: dict[str, Any]) ->
         await hub.command(client, item.pop("cmd"), timeout=30, **item)
     except Exception as exc:  # noqa: BLE001 - best effort, logged
         log.warning("queued command for %s failed: %s", client.client_id, exc)
+    else:
+        chatlog.record_incoming(hub, client, item)
 
 
 def _update_status(client: PageClient, data: dict[str, Any]) -> None:
@@ -166,20 +170,33 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
 
 
 def _record_sent(hub: Hub, client: PageClient, data: dict[str, Any]) -> None:
-    """Keep a sent message (once per id) and schedule its server ack (ack 1).
+    """Keep a sent message (once per id, with the number of stanzas that carried it: ``copies``),
+    put it in its chat's history, and schedule its server ack (ack 1).
 
-    The server accepts (ack 1) even a message that will reach nobody: ``delivered`` false
-    (the page found its ``from`` wrong for the chat's addressing, see static/lid.js) only
-    means it never goes further (controls.ack refuses 2-4)."""
-    if any(m["id"] == data["id"] for m in client.sent):
+    A message id names one message (its key is ``fromMe_remote_id``, wa-js MsgKey): the record
+    is the first stanza's, a second one under the id only counts (``copies``, so tests can
+    prove a send went out once). The
+    channel's re-send of a request after a reconnect is the same stanza, counted once. The
+    server accepts (ack 1) even a message that will reach nobody: ``delivered`` false (the page
+    found its ``from`` wrong for the chat's addressing, see static/lid.js) only means it never
+    goes further (controls.ack refuses 2-4)."""
+    request = (client.boot, int(data.get("req_id") or 0))
+    if request in client.requests:
         return
-    client.sent.append({"id": data["id"], "to": data["to"], "body": data.get("body"),
-                        "t": data.get("t"), "type": data.get("msg_type", "chat"),
-                        "from": data.get("from"), "participant": data.get("participant"),
-                        "delivered": data.get("delivered", True) is not False,
-                        "reason": data.get("reason"), "quoted_id": data.get("quoted_id"),
-                        "mentions": data.get("mentions") or [],
-                        **{k: data[k] for k in messaging.MEDIA_FIELDS if k in data}})
+    client.requests.add(request)
+    known = next((m for m in client.sent if m["id"] == data["id"]), None)
+    if known is not None:
+        known["copies"] += 1
+        return
+    record = {"id": data["id"], "to": data["to"], "body": data.get("body"),
+              "t": data.get("t"), "type": data.get("msg_type", "chat"),
+              "from": data.get("from"), "participant": data.get("participant"),
+              "delivered": data.get("delivered", True) is not False,
+              "reason": data.get("reason"), "quoted_id": data.get("quoted_id"),
+              "mentions": data.get("mentions") or [], "copies": 1,
+              **{k: data[k] for k in messaging.MEDIA_FIELDS if k in data}}
+    client.sent.append(record)
+    chatlog.record_sent(hub, client, record)
 
     async def server_ack() -> None:
         await asyncio.sleep(hub.config.ack_delay_ms / 1000)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import directory
+from . import chatlog, directory
 from .hub import MODES, WA_STATES, ControlError, Hub, PageClient
 from .inbound import incoming_args
 
@@ -72,7 +72,9 @@ async def incoming(hub: Hub, body: dict[str, Any]) -> Any:
     if body.get("queue") and client.ws is None:
         client.queued.append({"cmd": "incoming", **args})
         return web.json_response({"queued": True, "id": args["id"]}, status=202)
-    return await hub.command(client, "incoming", **args)
+    result = await hub.command(client, "incoming", **args)
+    chatlog.record_incoming(hub, client, args)
+    return result
 
 
 async def ack(hub: Hub, body: dict[str, Any]) -> Any:
@@ -97,7 +99,9 @@ async def ack(hub: Hub, body: dict[str, Any]) -> Any:
     record = next((m for m in client.sent if m["id"] == message_id), None)
     if record is not None and record.get("delivered") is False and level >= 2:
         raise ControlError(409, "this message reached no recipient (undelivered): it stays at 1")
-    return await hub.command(client, "ack", message_id=message_id, ack=level)
+    result = await hub.command(client, "ack", message_id=message_id, ack=level)
+    chatlog.set_ack(hub, client, message_id, level)
+    return result
 
 
 async def logout(hub: Hub, body: dict[str, Any]) -> Any:

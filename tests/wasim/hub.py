@@ -67,8 +67,11 @@ class PageClient:
     #: What the page told the server besides sends: reactions, revokes, read receipts, chat
     #: states, number queries ({"kind", ..., "at": monotonic seconds}; messaging.py).
     activity: list[dict[str, Any]] = field(default_factory=list)
-    #: Older messages per chat id, still on the server (loadEarlierMsgs fetches them).
-    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The random token of the page's current load (its channel's hello), and the requests
+    #: of each load already taken: a request the channel re-sends after a reconnect is the
+    #: same stanza, not a second one.
+    boot: str = ""
+    requests: set[tuple[str, int]] = field(default_factory=set)
     queued: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
 
@@ -110,6 +113,8 @@ class Hub:
         self.lids: dict[str, str] = {}
         #: The media servers' files: directPath -> (bytes, mimetype) (messaging.py).
         self.media: dict[str, tuple[bytes, str]] = {}
+        #: Each account's chats: phone -> chat id -> messages, oldest first (chatlog.py).
+        self.histories: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._cmd_ids = itertools.count(1)
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -129,6 +134,7 @@ class Hub:
         self.clients.clear()
         self.lids.clear()
         self.media.clear()
+        self.histories.clear()
         self.mode = "normal"
         self.config = dataclasses.replace(self.initial)
 

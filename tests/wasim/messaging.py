@@ -9,8 +9,10 @@ messages). The page side is static/messaging.js and static/media.js; the media s
     POST /_sim/group        {phone, id, subject, participants: [phone | {phone, admin?, share_phone?}]}
     POST /_sim/group-event  {phone, group_id, subtype: add|invite|remove|leave, participants, author?}
     POST /_sim/history      {phone, chat, messages: [{body, from_me?, t?}]}  older messages
+                            (each chat's history: chatlog.py)
     GET  /_sim/activity?phone=&kind=   what the page told the server (reaction, revoke, seen,
-                                       chatstate, query), each with "at" (monotonic seconds)
+                                       chatstate, query) or asked of it (earlier: a batch of
+                                       history, its "count"), each with "at" (monotonic seconds)
     GET  /_sim/media?direct_path=      the bytes of a sent or received file
 """
 
@@ -22,7 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import directory
+from . import chatlog, directory
+from .chatlog import MEDIA_FIELDS
 from .controls import control_route
 from .hub import ControlError, Hub, PageClient, new_message_id
 from .mms import add_mms_routes, media_response
@@ -31,9 +34,6 @@ __all__ = ["MEDIA_FIELDS", "RPCS", "add_routes", "answer"]
 
 #: Page requests answered here.
 RPCS = frozenset({"activity", "earlier", "profile_pic"})
-#: The fields of a sent media message the server records.
-MEDIA_FIELDS = ("direct_path", "mimetype", "filename", "caption", "size")
-_EARLIER_BATCH = 50  # messages per loadEarlierMsgs, as WhatsApp pages history
 
 
 def _chat_id(hub: Hub, client: PageClient, chat: str) -> str:
@@ -50,8 +50,11 @@ def answer(hub: Hub, client: PageClient, kind: str, data: dict[str, Any]) -> dic
                                | {"kind": data.get("kind"), "at": time.monotonic()})
         return {}
     if kind == "earlier":
-        older = client.history.get(str(data.get("chat")), [])
-        batch, client.history[str(data.get("chat"))] = older[-_EARLIER_BATCH:], older[:-_EARLIER_BATCH]
+        before, before_t = data.get("before"), data.get("before_t")
+        batch = chatlog.earlier(hub, client, str(data.get("chat")), str(before) if before else None,
+                                int(before_t) if isinstance(before_t, int) else None)
+        client.activity.append({"kind": "earlier", "chat": data.get("chat"), "before": before,
+                                "count": len(batch), "at": time.monotonic()})
         return {"messages": batch}
     wid = str(data.get("id"))
     user, _, server = wid.partition("@")
@@ -127,13 +130,14 @@ async def group_event(hub: Hub, body: dict[str, Any]) -> Any:
 
 
 async def history(hub: Hub, body: dict[str, Any]) -> Any:
-    """Older messages of a chat, kept by the server until the page loads them (oldest first)."""
+    """Older messages of a chat (oldest first), before all it has: the page loads them back
+    (chatlog.py)."""
     client = _client(hub, body)
     chat = _chat_id(hub, client, str(body.get("chat") or ""))
     start = int(time.time()) - 86400
     items = [{"id": new_message_id(), "body": str(m.get("body", "")), "from_me": bool(m.get("from_me")),
-              "t": int(m.get("t") or start + i)} for i, m in enumerate(body.get("messages") or [])]
-    client.history[chat] = items + client.history.get(chat, [])
+              "t": int(m.get("t") or start + i), "type": "chat"} for i, m in enumerate(body.get("messages") or [])]
+    chatlog.seed(hub, client, chat, items)
     return {"chat": chat, "ids": [m["id"] for m in items]}
 
 

@@ -3,7 +3,9 @@
  *
  * Page -> server: hello, status, rpc requests ({type, req_id, ...}), cmd_result.
  * Server -> page: welcome, reply ({req_id, ok, ...}), cmd ({cmd_id, cmd, ...}).
- * Unanswered rpc requests are re-sent after a reconnect; the server treats them idempotently.
+ * Unanswered rpc requests are re-sent after a reconnect; the server treats them idempotently
+ * (it knows a re-sent request by this load's random `boot` token, sent in every hello, and its
+ * req_id).
  */
 (function () {
   'use strict';
@@ -24,6 +26,7 @@
       this.inflight = new Map();
       this.queue = [];
       this.delay = 100;
+      this.boot = crypto.randomUUID();
       this.welcomed = new Promise((resolve) => { this._welcome = resolve; });
       window.addEventListener('pagehide', () => { this.closing = true; });
     }
@@ -34,7 +37,7 @@
       ws.onopen = () => {
         this.open = true;
         this.delay = 100;
-        ws.send(JSON.stringify(Object.assign({ type: 'hello' }, this.hello())));
+        ws.send(JSON.stringify(Object.assign({ type: 'hello', boot: this.boot }, this.hello())));
         for (const req of this.inflight.values()) ws.send(JSON.stringify(req.msg));
         const queued = this.queue.splice(0);
         for (const m of queued) ws.send(JSON.stringify(m));

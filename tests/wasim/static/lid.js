@@ -23,20 +23,21 @@
   const KEY = 'wasim.lids';
   const userOf = (id) => String(id).split('@')[0];
 
-  /** The page's LID table, kept across reloads (WhatsApp keeps it in IndexedDB). */
+  /** The page's LID table, kept across reloads (WhatsApp keeps it in IndexedDB; setup.js store). */
   class LidTable {
     constructor() {
-      this.data = JSON.parse(localStorage.getItem(KEY) || 'null') || { lidOf: {}, phoneOf: {} };
+      this.store = window.__wasimSetup.store;
+      this.data = this.store.get(KEY) || { lidOf: {}, phoneOf: {} };
     }
     learn(phone, lid) {
       if (!phone || !lid) return;
       this.data.lidOf[userOf(phone)] = userOf(lid);
       this.data.phoneOf[userOf(lid)] = userOf(phone);
-      localStorage.setItem(KEY, JSON.stringify(this.data));
+      this.store.set(KEY, this.data);
     }
     lidOf(wid) { const u = this.data.lidOf[wid.user]; return u ? new M.Wid(u + '@lid') : null; }
     phoneOf(wid) { const u = this.data.phoneOf[wid.user]; return u ? new M.Wid(u + '@c.us') : null; }
-    clear() { this.data = { lidOf: {}, phoneOf: {} }; localStorage.removeItem(KEY); }
+    clear() { this.data = { lidOf: {}, phoneOf: {} }; this.store.remove(KEY); }
   }
 
   /** Our own id in `chat`'s addressing mode: what `from` (and `to` of incoming) must be. */

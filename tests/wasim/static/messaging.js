@@ -13,7 +13,8 @@
  * - read: WAWebUpdateUnreadChatAction.sendSeen({chat, threadId}) (wwebjs Utils.js sendSeen).
  * - chat states: WAWebChatStateBridge.sendChatStateComposing/Recording/Paused (wwebjs sendChatState).
  * - numbers: WAWebQueryExistsJob.queryWidExists(wid) (wwebjs getNumberId; 2026: static/lid.js).
- * - history: WAWebChatLoadMessages.loadEarlierMsgs({chat}) (wwebjs Chat.js fetchMessages).
+ * - history: WAWebChatLoadMessages.loadEarlierMsgs({chat}) (wwebjs Chat.js fetchMessages): the
+ *   batch before the chat's oldest loaded message, the page's own sends included (chatlog.py).
  * - contacts: WAWebCollections.Contact; pictures: WAWebContactProfilePicThumbBridge.
  *   requestProfilePicFromServer -> {eurl}, ServerStatusCodeError when none (wwebjs getProfilePicUrl).
  * - groups: WAWebCollections.GroupMetadata (participants collection: id, isAdmin, isSuperAdmin),
@@ -56,20 +57,33 @@
       return r.exists ? { wid: new M.Wid(r.phone + '@c.us'), biz: false } : null;
     }
 
+    /** A message of the chat's history (tests/wasim/chatlog.py) as the page's model. */
+    function historyMsg(chat, item) {
+      const mine = !!item.from_me, me = core.lids ? window.__wasimLid.ourId(core, chat) : core.me();
+      const author = chat.id.isGroup() && !mine && item.author ? M.toWid(item.author) : undefined;
+      const id = new core.MsgKey({ fromMe: mine, remote: chat.id, id: item.id,
+        participant: chat.id.isGroup() ? (mine ? item.participant || me : author) : undefined });
+      const media = item.direct_path ? { directPath: item.direct_path, mimetype: item.mimetype, size: item.size,
+        filename: item.filename || undefined, caption: item.caption || undefined } : {};
+      const msg = new core.Msg(Object.assign({ id, body: item.body || '', type: item.type || 'chat', t: item.t,
+        from: mine ? M.toWid(item.from || me) : chat.id, to: mine ? chat.id : me, author, ack: item.ack,
+        isNewMsg: false, local: false, self: mine ? 'out' : 'in', mentionedJidList: [] }, media));
+      if (!author) delete msg.author;
+      return msg;
+    }
+
+    /** The batch before the oldest message the chat holds (chat.msgs keeps them oldest first),
+     * added in front of it (chatlog.py: WhatsApp pages a chat's history by its oldest message). */
     async function loadEarlierMsgs({ chat }) {
-      const r = await core.rpc('earlier', { chat: String(chat.id) });
-      const out = [];
-      for (const item of r.messages || []) {
-        const from = item.from_me ? core.me() : chat.id;
-        const id = new core.MsgKey({ fromMe: !!item.from_me, remote: chat.id, id: item.id });
-        const msg = new core.Msg({ id, body: item.body, type: 'chat', t: item.t, from: item.from_me ? from : chat.id,
-          to: item.from_me ? chat.id : core.me(), ack: item.from_me ? 3 : 1, isNewMsg: false, local: false,
-          self: item.from_me ? 'out' : 'in', mentionedJidList: [] });
-        chat.msgs.add(msg);
+      const oldest = chat.msgs.models[0];
+      const r = await core.rpc('earlier', { chat: String(chat.id), before: oldest ? oldest.id.id : null,
+        before_t: oldest ? oldest.t : null });
+      return (r.messages || []).map((item, i) => {
+        const loaded = historyMsg(chat, item), msg = W.Msg.get(loaded.id) || loaded;
+        chat.msgs.add(msg, { at: i });
         W.Msg.add(msg);
-        out.push(msg);
-      }
-      return out;
+        return msg;
+      });
     }
 
     async function requestProfilePicFromServer(target) {

@@ -89,11 +89,13 @@
     get length() { return this.models.length; }
     get(id) { return this._byId.get(keyOf(id)); }
     has(id) { return this._byId.has(keyOf(id)); }
+    /** Backbone's add: `options.at` inserts at that index (a chat's earlier messages go first). */
     add(model, options) {
       const key = keyOf(model.id);
       const existing = this._byId.get(key);
       if (existing) return existing;
-      this.models.push(model);
+      const at = options && Number.isInteger(options.at) ? Math.max(0, Math.min(options.at, this.models.length)) : this.models.length;
+      this.models.splice(at, 0, model);
       this._byId.set(key, model);
       model._collections.push(this);
       this.trigger('add', model, this, options || {});

@@ -3,7 +3,8 @@
  *
  * boot (Debug.VERSION appears after boot_ms) -> OPENING -> UNPAIRED with a rotating Conn.ref
  * (QR) -> scan -> OPENING -> CONNECTED -> sync (offline progress) -> hasSynced.
- * The pairing lives in localStorage, so a relaunch on the same profile comes back CONNECTED.
+ * The pairing lives in the page's storage (IndexedDB, setup.js), so a relaunch on the same
+ * profile comes back CONNECTED, even after the browser was killed.
  * Logout clears it and navigates to ?post_logout=1, like WhatsApp Web.
  * cfg.build '2026' adds static/build2026.js and static/lid.js (gradual modules, MsgKey without
  * _serialized, LIDs) and pairing codes that expire without the page renewing them.
@@ -11,15 +12,12 @@
 (function () {
   'use strict';
   const M = window.__wasimModels, Mods = window.__wasimModules, ui = window.__wasimUi;
-  const { LS, loadConfig, loadKeys, sentRecord } = window.__wasimSetup;
+  const { LS, store, loadConfig, loadKeys, sentRecord } = window.__wasimSetup;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   const cfg = loadConfig();
   const B26 = cfg.build === '2026' ? window.__wasim2026 : null;
-  let clientId = localStorage.getItem(LS.id);
-  if (!clientId) { clientId = crypto.randomUUID(); localStorage.setItem(LS.id, clientId); }
-  let auth = JSON.parse(localStorage.getItem(LS.auth) || 'null');
-  let keys = loadKeys();
+  let clientId = null, auth = null, keys = null;  // from the page's storage, read first in boot()
   let W = null;          // the built modules (after boot)
   let gen = 0;           // bumps on every lifecycle change; stale timers/tasks check it
   let refCount = 0, refTimer = null, refLive = false, codeMode = false, codeTimer = null;
@@ -32,7 +30,7 @@
     platform: cfg.platform,
     MsgKey: B26 ? B26.MsgKey : M.MsgKey,
     Msg: B26 ? B26.Msg : M.Msg,
-    lids: B26 ? new window.__wasimLid.LidTable() : null,
+    lids: null,  // 2026: the LID table (static/lid.js), once the storage is read
     rpc: (type, data) => channel.rpc(type, data),
     pairingType: 'QR',
     keys: () => keys,
@@ -162,8 +160,8 @@
     clearTimeout(refTimer);
     auth = null;
     if (core.lids) core.lids.clear();
-    localStorage.removeItem(LS.auth);
-    localStorage.removeItem(LS.keys);
+    store.remove(LS.auth);
+    store.remove(LS.keys);
     keys = loadKeys();
     W.Cmd.trigger('logout');
     channel.send({ type: 'logged_out', origin });
@@ -185,7 +183,7 @@
     refLive = false;
     codeMode = false;
     auth = { phone: cmd.phone, pushname: cmd.pushname || null, lid: cmd.lid, platform: cmd.platform || 'android' };
-    localStorage.setItem(LS.auth, JSON.stringify(auth));
+    store.set(LS.auth, auth);
     const known = [{ phone: cmd.phone, lid: cmd.lid }].concat(cmd.contacts || []);  // 2026: us + address book
     if (core.lids) for (const c of known) core.lids.learn(c.phone, c.lid);
     for (const c of cmd.contacts || []) W.messaging.contact(c.phone + '@c.us');  // the address book
@@ -243,6 +241,12 @@
     ui.note('Loading WhatsApp (simulator)…');
     const registry = B26 ? B26.registry() : null;
     if (registry) window.require = registry.require;  // 2026: the module system comes first
+    await store.load();
+    clientId = store.get(LS.id);
+    if (!clientId) { clientId = crypto.randomUUID(); store.set(LS.id, clientId); }
+    auth = store.get(LS.auth);
+    keys = loadKeys();
+    if (B26) core.lids = new window.__wasimLid.LidTable();
     channel.connect();
     await sleep(cfg.boot_ms);
     if (cfg.no_debug) { ui.note('Loading WhatsApp (simulator)… (no_debug: this page never becomes ready)'); return; }

@@ -1,11 +1,46 @@
 /*
- * wasim: what the fake WhatsApp Web page reads at start (its config, its keys in localStorage)
- * and the record of a sent message it reports to "WhatsApp's servers".
+ * wasim: what the fake WhatsApp Web page reads at start (its config, its stored session) and the
+ * record of a sent message it reports to "WhatsApp's servers".
+ *
+ * The session (client id, keys, the linked account, the 2026 LID table) is kept the way WhatsApp
+ * Web keeps it: in IndexedDB (whatsapp-web.js src/authStrategies/RemoteAuth.js restores a session
+ * from the profile's "IndexedDB" and "Local Storage" folders, its requiredDirs). Chrome writes an
+ * IndexedDB transaction at its commit, so the session outlives a killed browser; localStorage
+ * reaches the disk seconds later, and its last writes die with a killed Chrome. `store` loads the IndexedDB copy once (`await store.load()`,
+ * before anything reads it), then reads from memory; writes go to IndexedDB, and to localStorage
+ * for tools that read the client id there (tests/bench), never read back.
  */
 (function () {
   'use strict';
   const Mods = window.__wasimModules;
   const LS = { id: 'wasim.client_id', auth: 'wasim.auth', keys: 'wasim.keys' };
+
+  const store = (() => {
+    const mem = new Map();
+    let db = null;
+    const done = (req) => new Promise((resolve) => { req.onsuccess = () => resolve(req.result); req.onerror = () => resolve(null); });
+    const tx = (mode) => db.transaction('kv', mode).objectStore('kv');
+    return {
+      async load() {
+        const open = indexedDB.open('wasim', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        db = await done(open);
+        const [keys, values] = db ? await Promise.all([done(tx('readonly').getAllKeys()), done(tx('readonly').getAll())]) : [[], []];
+        (keys || []).forEach((k, i) => mem.set(k, values[i]));
+      },
+      get(key) { return mem.has(key) ? mem.get(key) : null; },
+      set(key, value) {
+        mem.set(key, value);
+        localStorage.setItem(key, typeof value === 'string' ? value : JSON.stringify(value));
+        if (db) tx('readwrite').put(value, key);
+      },
+      remove(key) {
+        mem.delete(key);
+        localStorage.removeItem(key);
+        if (db) tx('readwrite').delete(key);
+      },
+    };
+  })();
 
   function loadConfig() {
     const cfg = JSON.parse(document.getElementById('wasim-config').textContent);
@@ -21,11 +56,11 @@
   function randomB64(n) { return Mods.encodeB64(crypto.getRandomValues(new Uint8Array(n))); }
 
   function loadKeys() {
-    let k = JSON.parse(localStorage.getItem(LS.keys) || 'null');
+    let k = store.get(LS.keys);
     if (!k) {
       k = { noise: randomB64(32), identity: randomB64(32), adv: randomB64(32),
         registrationId: 1 + Math.floor(Math.random() * 16380) };
-      localStorage.setItem(LS.keys, JSON.stringify(k));
+      store.set(LS.keys, k);
     }
     return { noise: Mods.decodeB64(k.noise), identity: Mods.decodeB64(k.identity), adv: k.adv,
       registrationId: k.registrationId, b64: k };
@@ -41,5 +76,5 @@
       quoted_id: msg.quotedStanzaID || null, mentions: (msg.mentionedJidList || []).map(String) }, media, verdict || {});
   }
 
-  window.__wasimSetup = { LS, loadConfig, loadKeys, sentRecord };
+  window.__wasimSetup = { LS, store, loadConfig, loadKeys, sentRecord };
 })();

@@ -18,7 +18,9 @@ from supervisor.errors import InvalidRequest
 from supervisor.sessions import bootspec, messaging, profiles
 from tests.support.workerproc import boot_args
 from worker import protocol
+from worker.drivers.base import OperationRefused
 from worker.drivers.chatbot import BotInfo, MessagePolicy
+from worker.drivers.pageops import queue_fields, send_options
 from worker.drivers.scriptedpage import desktop_user_agent
 from worker.spec import WhatsAppOptions, parse_boot
 
@@ -51,6 +53,20 @@ def test_texts() -> None:
     for bad, why in (("", "empty"), ("  \n", "empty"), ("x" * 11, "at most 10"), (None, "string")):
         with pytest.raises(InvalidRequest, match=why):
             messaging.check_text(bad, 10)
+
+
+def test_send_ids_and_queue_ids() -> None:
+    # Ids as WhatsApp Web (3EB0 + 16 or 18 hex digits), Android (32) and iPhones (3A + 18) make them.
+    for good in ["3EB0A1B2C3D4E5F6A7B8", "3EB089068216561CDEDD91", "A" * 32, "3AF1E2D3C4B5A6978877"]:
+        assert send_options({"msg_id": good})["msg_id"] == good
+    assert send_options({}) == {"reply_to": None, "mentions": []}  # none given: the page makes one
+    for bad in ["3eb0a1b2c3d4e5f6", "3EB0_A1B2C3D4", "3EB0A1", "A" * 65, "3EB0 A1B2C3D4", "", 12345678, ["X"]]:
+        with pytest.raises(OperationRefused, match="msg_id must be"):
+            send_options({"msg_id": bad})
+    assert queue_fields({"queue_id": 0}) == {"queue_id": 0} and queue_fields({}) == {}
+    for bad_queue_id in [-1, True, "3", 1.5, 2**63]:
+        with pytest.raises(OperationRefused, match="queue_id must be"):
+            queue_fields({"queue_id": bad_queue_id})
 
 
 def _msg(kind: str, body: str = "hi", from_me: bool = False) -> dict[str, object]:

@@ -10,6 +10,7 @@ send (text, media, API, bot) is reported as ``message.sent`` the same way.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from worker.drivers.scriptedpage import ScriptedPage
 from worker.logs import get_logger
 from worker.spec import WhatsAppOptions
 
-__all__ = ["PageOps", "page_event"]
+__all__ = ["MSG_ID", "PageOps", "msg_id", "page_event", "queue_fields", "send_options"]
 
 log = get_logger()
 
@@ -31,6 +32,9 @@ _GROUP_EVENTS = {"add": protocol.EV_GROUP_JOIN, "invite": protocol.EV_GROUP_JOIN
                  "leave": protocol.EV_GROUP_LEAVE}
 _PAGE_EVENTS = {"reaction": protocol.EV_MESSAGE_REACTION, "revoked": protocol.EV_MESSAGE_REVOKED,
                 "edited": protocol.EV_MESSAGE_EDITED}
+#: What WAWebMsgKey.newId() makes: uppercase hex ("3EB0" and 16-18 digits on WhatsApp Web, 32 on
+#: phones); letters and digits, bounded, leave room for a new build. Never a "_" (it splits a key).
+MSG_ID = re.compile(r"[0-9A-Z]{8,64}")
 
 
 def page_event(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -61,12 +65,35 @@ def _int(args: dict[str, Any], key: str, default: int) -> int:
     return value
 
 
+def msg_id(args: dict[str, Any]) -> str:
+    """``args["msg_id"]``, shaped like an id of OP_NEW_MESSAGE_ID; InvalidRequest otherwise."""
+    value = args.get("msg_id")
+    if not isinstance(value, str) or not MSG_ID.fullmatch(value):
+        raise OperationRefused(protocol.ErrorType.INVALID_REQUEST,
+                               f"msg_id must be 8 to 64 uppercase letters and digits, as "
+                               f"{protocol.OP_NEW_MESSAGE_ID} makes them, got {value!r:.80}")
+    return value
+
+
 def send_options(args: dict[str, Any]) -> dict[str, Any]:
-    """What a send passes to the page besides its content: reply_to and mentions."""
+    """What a send passes to the page besides its content: reply_to, mentions and msg_id."""
     mentions = args.get("mentions") or []
     if not isinstance(mentions, list) or not all(isinstance(m, str) for m in mentions):
         raise OperationRefused(protocol.ErrorType.INVALID_REQUEST, "mentions must be a list of ids")
-    return {"reply_to": args.get("reply_to") or None, "mentions": mentions}
+    options: dict[str, Any] = {"reply_to": args.get("reply_to") or None, "mentions": mentions}
+    if args.get("msg_id") is not None:
+        options["msg_id"] = msg_id(args)
+    return options
+
+
+def queue_fields(args: dict[str, Any]) -> dict[str, Any]:
+    """``{"queue_id": n}`` for a send of the send queue (echoed in its EV_MESSAGE_SENT), or {}."""
+    if args.get("queue_id") is None:
+        return {}
+    value = args["queue_id"]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise OperationRefused(protocol.ErrorType.INVALID_REQUEST, "queue_id must be a whole number >= 0")
+    return {"queue_id": value}
 
 
 class PageOps:
@@ -90,6 +117,8 @@ class PageOps:
         if op == protocol.OP_PRESENCE:
             return await self._presence(wa, args)
         call: tuple[Any, ...] = {
+            protocol.OP_NEW_MESSAGE_ID: lambda: ("newMessageId",),
+            protocol.OP_FIND_SENT: lambda: ("findSent", _text(args, "to"), msg_id(args)),
             protocol.OP_REACT: lambda: ("react", _text(args, "id"), str(args.get("emoji") or "")),
             protocol.OP_REVOKE: lambda: ("revoke", _text(args, "id")),
             protocol.OP_MARK_READ: lambda: ("markRead", _text(args, "chat")),
@@ -104,6 +133,10 @@ class PageOps:
         }[op]()
         result: dict[str, Any] = await wa.call(*call, timeout_s=self._opts.send_timeout_s)
         mediapipe.refusal(result)
+        if op == protocol.OP_NEW_MESSAGE_ID and not MSG_ID.fullmatch(str(result.get("msg_id"))):
+            # A build whose ids the sends would refuse: say so now, not at the send.
+            raise OperationRefused(protocol.ErrorType.UNAVAILABLE,
+                                   f"WhatsApp Web made a message id of a new shape: {result.get('msg_id')!r:.80}")
         for item in result.get("messages", []):  # shaped like message events
             item["type"] = item.pop("msg_type", None)
         return result
@@ -113,12 +146,15 @@ class PageOps:
         kind = _text(args, "kind")
         if kind not in set(protocol.MediaKind):
             raise OperationRefused(protocol.ErrorType.INVALID_REQUEST, f"unknown media kind {kind!r}")
+        # Every argument checked before the upload: a refusal leaves nothing staged on the page.
+        to, mimetype = _text(args, "to"), _text(args, "mimetype")
+        options, queued = send_options(args), queue_fields(args)
         upload = await mediapipe.push(wa, path)
-        spec = {"upload": upload, "kind": kind, "mimetype": _text(args, "mimetype"),
+        spec = {"upload": upload, "kind": kind, "mimetype": mimetype,
                 "filename": str(args.get("filename") or ""), "caption": str(args.get("caption") or "")}
-        report = {"type": kind, "mimetype": spec["mimetype"], "filename": spec["filename"] or None,
-                  "size": path.stat().st_size, "body": spec["caption"]}
-        return await self._send("sendMedia", _text(args, "to"), spec, send_options(args), report)
+        report = {"type": kind, "mimetype": mimetype, "filename": spec["filename"] or None,
+                  "size": path.stat().st_size, "body": spec["caption"], **queued}
+        return await self._send("sendMedia", to, spec, options, report)
 
     async def _presence(self, wa: ScriptedPage, args: dict[str, Any]) -> dict[str, Any]:
         chat, state = _text(args, "chat"), _text(args, "state")

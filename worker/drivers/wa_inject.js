@@ -335,35 +335,83 @@
     return quoted.msgContextInfo(chat);
   }
 
+  /** The key of our message `id` in `chat` (wa-js generateMessageID: in groups the participant
+   * is `from`). */
+  function keyFor(chat, id) {
+    const from = meIn(chat);
+    return new (mod('WAWebMsgKey'))({ from, to: chat.id, id, participant: chat.id.server === 'g.us' ? from : undefined,
+      selfDir: 'out' });
+  }
+
+  const sentInfo = (m, chat) => ({ id: ser(m.id), to: ser(chat.id), ack: m.ack, timestamp: m.t });
+  const sending = new Set();  // keys being sent under an id given by the caller
+
   /** Send a message of `attrs` (text or media fields) to `to` (anchors §8 item 13); resolves
    * once the page handed it to the server, or with `{error: {type, message}}` when WhatsApp
-   * refuses the recipient or an argument. `opts`: {reply_to, mentions}. */
+   * refuses the recipient or an argument. `opts`: {reply_to, mentions, msg_id}. Under `msg_id`
+   * (made by newMessageId) a message the page already holds is answered, never sent again. */
   async function sendMsg(to, attrs, opts, prepare) {
-    let chat, extra = {};
+    const o = opts || {};
+    let chat, key, claimed = null, extra = {};
     try {
       chat = await chatFor(to);
-      if (opts && opts.reply_to) extra = await quoteFields(chat, opts.reply_to);
+      key = keyFor(chat, o.msg_id || await mod('WAWebMsgKey').newId());
+      const known = o.msg_id && mod('WAWebCollections').Msg.get(key);
+      if (known) return Object.assign(sentInfo(known, chat), { already_sent: true });
+      if (sending.has(ser(key))) throw new Refused('Conflict', `message ${ser(key)} is being sent`);
+      sending.add(claimed = ser(key));
+      if (o.reply_to) extra = await quoteFields(chat, o.reply_to);
       if (prepare) attrs = Object.assign({}, attrs, await prepare());
     } catch (e) {
+      sending.delete(claimed);
       if (e instanceof Refused) return { error: { type: e.code, message: e.message } };
       throw e;
     }
-    const MsgKey = mod('WAWebMsgKey');
-    const from = meIn(chat);
-    const group = chat.id.server === 'g.us';
-    const key = new MsgKey({ from, to: chat.id, id: await MsgKey.newId(),
-      participant: group ? from : undefined, selfDir: 'out' });
-    const id = ser(key);
-    const mentions = ((opts && opts.mentions) || []).map((w) => mod('WAWebWidFactory').createWid(w));
+    const id = ser(key), from = meIn(chat);
+    const mentions = (o.mentions || []).map((w) => mod('WAWebWidFactory').createWid(w));
     ours.add(id);
-    const sent = mod('WAWebSendMsgChatAction').addAndSendMsgToChat(chat, Object.assign({
-      id: key, ack: 0, from, to: chat.id, local: true, self: 'out',
-      t: Math.floor(Date.now() / 1000), isNewMsg: true, type: 'chat' }, attrs, extra,
-    mentions.length ? { mentionedJidList: mentions } : {}, { id: key, from, to: chat.id }));
-    await Promise.all(Array.isArray(sent) ? sent : [sent]);
+    try {
+      const sent = mod('WAWebSendMsgChatAction').addAndSendMsgToChat(chat, Object.assign({
+        id: key, ack: 0, from, to: chat.id, local: true, self: 'out',
+        t: Math.floor(Date.now() / 1000), isNewMsg: true, type: 'chat' }, attrs, extra,
+      mentions.length ? { mentionedJidList: mentions } : {}, { id: key, from, to: chat.id }));
+      await Promise.all(Array.isArray(sent) ? sent : [sent]);
+    } finally {
+      sending.delete(id);
+    }
     const msg = mod('WAWebCollections').Msg.get(key);
-    return { id: msg ? ser(msg.id) : id, to: ser(chat.id), ack: msg ? msg.ack : 0,
-      timestamp: msg ? msg.t : Math.floor(Date.now() / 1000) };
+    return msg ? sentInfo(msg, chat) : { id, to: ser(chat.id), ack: 0, timestamp: Math.floor(Date.now() / 1000) };
+  }
+
+  /** A new message id from WhatsApp's own generator (the one sendMsg uses), for a caller that
+   * stores it before the send (wa-js: generateMessageID, then prepareRawMessage's messageId). */
+  const newMessageId = async () => ({ msg_id: String(await mod('WAWebMsgKey').newId()) });
+
+  const FIND_BATCHES = 5;  // pages of history findSent loads at most (each one loadEarlierMsgs)
+
+  /** Whether our message `msgId` (a stanza id) is in the chat with `to`: among the chat's loaded
+   * messages, in WhatsApp's store (Msg.getMessagesById), then FIND_BATCHES pages back (wwebjs
+   * Chat.js fetchMessages: loadEarlierMsgs). A reloaded page holds little; the history has it. */
+  async function findSent(to, msgId) {
+    let chat;
+    try { chat = await chatFor(to); } catch (e) {
+      if (e instanceof Refused && e.code === 'NotOnWhatsApp') return { found: false };
+      throw e;
+    }
+    const Msg = mod('WAWebCollections').Msg, key = keyFor(chat, msgId);
+    const mine = (m) => !!m && !!m.id && !!m.id.fromMe && m.id.id === msgId;
+    let m = Msg.get(key) || chat.msgs.getModelsArray().find(mine);
+    if (!mine(m) && typeof Msg.getMessagesById === 'function') {
+      const found = await Msg.getMessagesById([ser(key)]);
+      m = found && found.messages && found.messages[0];
+    }
+    for (let i = 0; i < FIND_BATCHES && !mine(m); i++) {
+      needs('history');
+      const more = await mod('WAWebChatLoadMessages').loadEarlierMsgs({ chat });
+      if (!more || !more.length) break;
+      m = more.find(mine);
+    }
+    return mine(m) ? Object.assign({ found: true }, sentInfo(m, chat)) : { found: false };
   }
 
   const sendText = (to, body, opts) => sendMsg(to, { body }, opts);
@@ -427,7 +475,8 @@
     return fields;
   }
 
-  const sendMedia = (to, spec, opts) => sendMsg(to, {}, opts, () => prepareMedia(spec));
+  // finally: a send answered without preparing (already sent, refused) leaves nothing staged.
+  const sendMedia = (to, spec, opts) => sendMsg(to, {}, opts, () => prepareMedia(spec)).finally(() => mediaDrop(spec.upload));
 
   /** Decrypt message `id`'s media (wwebjs Message.js downloadMedia:
    * WAWebDownloadManager.downloadManager.downloadAndMaybeDecrypt) and keep it for mediaRead. */
@@ -630,6 +679,7 @@
     value: Object.freeze({
       ready, missing, install, qr, me, pairingCode,
       sendText: answer(sendText), sendMedia: answer(sendMedia), mediaPut, mediaDrop, mediaRead,
+      newMessageId: answer(newMessageId), findSent: answer(findSent),
       mediaFetch: answer(mediaFetch), react: answer(react), revoke: answer(revoke),
       markRead: answer(markRead), presence: answer(presence), checkNumber: answer(checkNumber),
       chats: answer(chats), chatMessages: answer(chatMessages), contacts: answer(contacts),

@@ -23,7 +23,7 @@ from worker.drivers.base import DriverFatal, Emit, OperationRefused
 from worker.drivers.chatbot import BotInfo, Inbox, MessagePolicy
 from worker.drivers.login import LOGIN_STATES, Login
 from worker.drivers.mediapipe import refusal
-from worker.drivers.pageops import PageOps, page_event, send_options
+from worker.drivers.pageops import PageOps, page_event, queue_fields, send_options
 from worker.drivers.pairing import PairingCodes
 from worker.drivers.scriptedpage import PageIncomplete, ScriptedPage
 from worker.logs import get_logger
@@ -149,7 +149,8 @@ class WhatsAppDriver:
         messaging operations (worker.drivers.pageops)."""
         if op == protocol.OP_SEND_TEXT:
             text = str(args.get("text"))
-            return await self._send("sendText", str(args.get("to")), text, send_options(args), {"body": text})
+            return await self._send("sendText", str(args.get("to")), text, send_options(args),
+                                    {"body": text, **queue_fields(args)})
         if op in protocol.MESSAGING_OPS:
             return await self._ops.request(op, args)
         if op == protocol.OP_PAIRING_CODE:
@@ -174,10 +175,14 @@ class WhatsAppDriver:
         """Send ``payload`` (a text, or a staged media spec) to chat ``to`` with the page function
         ``call``. Every send goes through here, the API's and the bot's, and is reported as
         EV_MESSAGE_SENT (with ``report``'s fields) before its result goes anywhere else (the page
-        does not echo our own sends as ``message`` events)."""
+        does not echo our own sends as ``message`` events). A send under an ``msg_id`` the page
+        already holds was sent before: answered with ``already_sent``, not sent or reported again."""
         wa = self._logged_in_page()
         result: dict[str, Any] = await wa.call(call, to, payload, options, timeout_s=self._opts.send_timeout_s)
         refusal(result)  # WhatsApp's own answer about the recipient or the message
+        if result.get("already_sent"):
+            log.info("wa.send_repeated", id=result.get("id"), queue_id=report.get("queue_id"))
+            return result
         await self._emit(protocol.EV_MESSAGE_SENT, {
             "id": result.get("id"), "to": result.get("to"), "ack": result.get("ack"),
             "timestamp": result.get("timestamp"), "type": "chat", **report, "origin": origin,

@@ -83,7 +83,8 @@ EV_LOGOUT: Final = "session.logout"  # data: {"origin": "phone" | "api" | "unpai
 EV_MESSAGE: Final = "message"  # data: {"id", "from", "to", "chat_id", "body", "type", "timestamp",
 #                                       "from_me", "author", "kind", "notify_name"}
 EV_MESSAGE_SENT: Final = "message.sent"  # data: {"id", "to", "ack", "timestamp", "body", "origin"}:
-#                                       every send the worker makes, origin "api" (OP_SEND_TEXT) or "bot"
+#                                       every send the worker makes, origin "api" (OP_SEND_TEXT) or "bot";
+#                                       "queue_id" when the send named one (messaging.py)
 EV_MESSAGE_ACK: Final = "message.ack"  # data: {"id", "ack"}: -1 error, 0 pending, 1 server, 2 device, 3 read
 EV_PAGE: Final = "session.page"  # data: {"wa_version"}: the WhatsApp Web build the page runs, once known
 EV_SYNC: Final = "session.sync"  # data: {"percent"}: the first sync's progress as the page reports it

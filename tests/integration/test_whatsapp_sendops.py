@@ -170,6 +170,18 @@ def test_bad_ids_are_refused_and_media_goes_under_its_id(tmp_path: Path, sim: Ru
         assert [(m["id"], m["filename"], m["copies"]) for m in sim.sent(phone=PHONE_A)] == [
             (sent["id"], "terms.txt", 1)]
         assert _ok(proc, protocol.OP_FIND_SENT, {"to": CHAT, "msg_id": msg_id})["id"] == sent["id"]
+
+        # The same id twice at once (a retry while the first is still going): one message.
+        twin = _ok(proc, protocol.OP_NEW_MESSAGE_ID)["msg_id"]
+        args = {"to": CHAT, "text": "twins", "msg_id": twin}
+        for n in (9001, 9002):
+            proc.send(protocol.make_request(n, protocol.OP_SEND_TEXT, args))
+        replies = [proc.wait_message(lambda m: m.get("id") in (9001, 9002), 20, "the replies") for _ in range(2)]
+        assert all(r["ok"] for r in replies), replies
+        assert sorted(r["result"].get("already_sent", False) for r in replies) == [False, True]
+        assert len({r["result"]["id"] for r in replies}) == 1
+        assert [m["copies"] for m in sim.sent(phone=PHONE_A) if m["body"] == "twins"] == [1]
+        assert len([e for e in _events(proc, protocol.EV_MESSAGE_SENT) if e.get("body") == "twins"]) == 1
         _stop(proc)
     finally:
         proc.close()

@@ -344,41 +344,49 @@
   }
 
   const sentInfo = (m, chat) => ({ id: ser(m.id), to: ser(chat.id), ack: m.ack, timestamp: m.t });
-  const sending = new Set();  // keys being sent under an id given by the caller
+  const sending = new Map();  // key -> its send in progress
 
   /** Send a message of `attrs` (text or media fields) to `to` (anchors §8 item 13); resolves
    * once the page handed it to the server, or with `{error: {type, message}}` when WhatsApp
    * refuses the recipient or an argument. `opts`: {reply_to, mentions, msg_id}. Under `msg_id`
-   * (made by newMessageId) a message the page already holds is answered, never sent again. */
+   * (made by newMessageId) a message the page holds is answered (`already_sent`), never sent
+   * again; a send of that id in progress is waited for first. */
   async function sendMsg(to, attrs, opts, prepare) {
     const o = opts || {};
-    let chat, key, claimed = null, extra = {};
+    let chat, key;
     try {
       chat = await chatFor(to);
       key = keyFor(chat, o.msg_id || await mod('WAWebMsgKey').newId());
-      const known = o.msg_id && mod('WAWebCollections').Msg.get(key);
-      if (known) return Object.assign(sentInfo(known, chat), { already_sent: true });
-      if (sending.has(ser(key))) throw new Refused('Conflict', `message ${ser(key)} is being sent`);
-      sending.add(claimed = ser(key));
+    } catch (e) {
+      if (e instanceof Refused) return { error: { type: e.code, message: e.message } };
+      throw e;
+    }
+    const id = ser(key);
+    while (sending.has(id)) await sending.get(id).catch(() => undefined);
+    const known = o.msg_id && mod('WAWebCollections').Msg.get(key);
+    if (known) return Object.assign(sentInfo(known, chat), { already_sent: true });
+    const done = addAndSend(chat, key, attrs, o, prepare);
+    sending.set(id, done);
+    try { return await done; } finally { if (sending.get(id) === done) sending.delete(id); }
+  }
+
+  async function addAndSend(chat, key, attrs, o, prepare) {
+    let extra = {};
+    try {
       if (o.reply_to) extra = await quoteFields(chat, o.reply_to);
       if (prepare) attrs = Object.assign({}, attrs, await prepare());
     } catch (e) {
-      sending.delete(claimed);
       if (e instanceof Refused) return { error: { type: e.code, message: e.message } };
       throw e;
     }
     const id = ser(key), from = meIn(chat);
     const mentions = (o.mentions || []).map((w) => mod('WAWebWidFactory').createWid(w));
     ours.add(id);
-    try {
-      const sent = mod('WAWebSendMsgChatAction').addAndSendMsgToChat(chat, Object.assign({
-        id: key, ack: 0, from, to: chat.id, local: true, self: 'out',
-        t: Math.floor(Date.now() / 1000), isNewMsg: true, type: 'chat' }, attrs, extra,
-      mentions.length ? { mentionedJidList: mentions } : {}, { id: key, from, to: chat.id }));
-      await Promise.all(Array.isArray(sent) ? sent : [sent]);
-    } finally {
-      sending.delete(id);
-    }
+    const sent = mod('WAWebSendMsgChatAction').addAndSendMsgToChat(chat, Object.assign({
+      id: key, ack: 0, from, to: chat.id, local: true, self: 'out',
+      t: Math.floor(Date.now() / 1000), isNewMsg: true, type: 'chat' }, attrs, extra,
+    mentions.length ? { mentionedJidList: mentions } : {}, { id: key, from, to: chat.id }));
+    await Promise.all(Array.isArray(sent) ? sent : [sent]);
     const msg = mod('WAWebCollections').Msg.get(key);
     return msg ? sentInfo(msg, chat) : { id, to: ser(chat.id), ack: 0, timestamp: Math.floor(Date.now() / 1000) };
   }

@@ -67,8 +67,9 @@ class DownloadArgs(TypedDict):
 # an id the page made with OP_NEW_MESSAGE_ID and the queue stored before asking for the send, and
 # "queue_id", echoed in their EV_MESSAGE_SENT. After a crash, OP_FIND_SENT tells whether a message
 # under that id reached the chat (then it is never sent again). A msg_id is 8-64 uppercase letters
-# and digits (else INVALID_REQUEST); a send under one the page already holds answers that message
-# with "already_sent": true, sending nothing and emitting no EV_MESSAGE_SENT.
+# and digits (else INVALID_REQUEST); a send under one the page already holds (or is sending: that
+# send is waited for) answers that message with "already_sent": true, sending nothing and
+# emitting no EV_MESSAGE_SENT.
 OP_NEW_MESSAGE_ID: Final = "new_message_id"  # {} -> {"msg_id": WhatsApp's MsgKey.newId()}
 OP_FIND_SENT: Final = "find_sent"  # {"to", "msg_id"} -> {"found": bool, "id"?, "to"?, "ack"?, "timestamp"?}
 OP_SEND_MEDIA: Final = "send_media"  # SendMediaArgs -> {"id", "to", "ack", "timestamp"}

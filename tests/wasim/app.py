@@ -170,16 +170,16 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
 
 
 def _record_sent(hub: Hub, client: PageClient, data: dict[str, Any]) -> None:
-    """Keep a sent message (once per id, with the number of stanzas that carried it: ``copies``),
-    put it in its chat's history, and schedule its server ack (ack 1).
+    """Keep a sent message (once per id, with the number of stanzas that carried it: ``copies``,
+    and when it came: ``at``, monotonic seconds as activity's), put it in its chat's history, and
+    schedule its server ack (ack 1).
 
     A message id names one message (its key is ``fromMe_remote_id``, wa-js MsgKey): the record
     is the first stanza's, a second one under the id only counts (``copies``, so tests can
-    prove a send went out once). The
-    channel's re-send of a request after a reconnect is the same stanza, counted once. The
-    server accepts (ack 1) even a message that will reach nobody: ``delivered`` false (the page
-    found its ``from`` wrong for the chat's addressing, see static/lid.js) only means it never
-    goes further (controls.ack refuses 2-4)."""
+    prove a send went out once). The channel's re-send of a request after a reconnect is the
+    same stanza, counted once. The server accepts (ack 1) even a message that will reach
+    nobody: ``delivered`` false (the page found its ``from`` wrong for the chat's addressing,
+    see static/lid.js) only means it never goes further (controls.ack refuses 2-4)."""
     request = (client.boot, int(data.get("req_id") or 0))
     if request in client.requests:
         return
@@ -193,7 +193,7 @@ def _record_sent(hub: Hub, client: PageClient, data: dict[str, Any]) -> None:
               "from": data.get("from"), "participant": data.get("participant"),
               "delivered": data.get("delivered", True) is not False,
               "reason": data.get("reason"), "quoted_id": data.get("quoted_id"),
-              "mentions": data.get("mentions") or [], "copies": 1,
+              "mentions": data.get("mentions") or [], "copies": 1, "at": time.monotonic(),
               **{k: data[k] for k in messaging.MEDIA_FIELDS if k in data}}
     client.sent.append(record)
     chatlog.record_sent(hub, client, record)

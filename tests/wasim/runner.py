@@ -167,7 +167,7 @@ class SimControl:
 
     def sent(self, *, phone: str | None = None, client_id: str | None = None) -> list[dict[str, Any]]:
         """Every message the page sent, in order, once per id: [{id, to, body, t, type, from,
-        participant, delivered, reason, copies}]; delivered false = WhatsApp accepted it (ack 1)
+        participant, delivered, reason, copies, at}]; delivered false = WhatsApp accepted it (ack 1)
         but nobody got it; copies = how many stanzas carried that id (1 unless sent again)."""
         return self._list("sent", {"phone": phone, "client_id": client_id})
 

@@ -370,6 +370,7 @@
     try { return await done; } finally { if (sending.get(id) === done) sending.delete(id); }
   }
 
+  /** sendMsg's second half: the reply's fields, the prepared media, then WhatsApp's send. */
   async function addAndSend(chat, key, attrs, o, prepare) {
     let extra = {};
     try {
@@ -410,7 +411,7 @@
     const mine = (m) => !!m && !!m.id && !!m.id.fromMe && m.id.id === msgId;
     let m = Msg.get(key) || chat.msgs.getModelsArray().find(mine);
     if (!mine(m) && typeof Msg.getMessagesById === 'function') {
-      const found = await Msg.getMessagesById([ser(key)]);
+      const found = await Msg.getMessagesById([ser(key)]).catch(() => null);  // only a shortcut
       m = found && found.messages && found.messages[0];
     }
     for (let i = 0; i < FIND_BATCHES && !mine(m); i++) {

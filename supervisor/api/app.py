@@ -20,6 +20,7 @@ from supervisor.api import events as api_events
 from supervisor.api import health as api_health
 from supervisor.api import legacy as api_legacy
 from supervisor.api import media as api_media
+from supervisor.api import queue as api_queue
 from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
 from supervisor.api import webhooks as api_webhooks
@@ -101,6 +102,6 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int, body_timeou
     app[STARTED_AT] = time.monotonic()
     app[HOST_CPU] = HostCpu(time.monotonic())
     for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_media,
-                   api_chats, api_roles, api_legacy, api_dashboard):
+                   api_queue, api_chats, api_roles, api_legacy, api_dashboard):
         app.add_routes(module.routes)
     return app

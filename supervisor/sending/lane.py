@@ -150,7 +150,8 @@ class Lane:
                 result = await call_worker(session, State.WORKING, op, args, op_timeout)
             finally:
                 done()
-            self._sent(entry, result, False, policy)
+            # already_sent: the page held a message under this id (sent before a lost answer).
+            self._sent(entry, result, bool(result.get("already_sent")), policy)
             return 0.0
         except (Unavailable, Conflict) as exc:
             if isinstance(exc, Conflict) and session.state == State.WORKING:

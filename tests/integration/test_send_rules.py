@@ -48,7 +48,7 @@ def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: Runni
         assert _texts(sim).count("once") == 1
         status, _, body = _send(d, CHAT, "something else", key="order-17")
         assert status == 409 and "Idempotency-Key" in body["error"]["message"]
-        assert _send(d, CHAT, "x", key="bad key\n")[0] == 400
+        assert _send(d, CHAT, "x", key="bad key")[0] == 400  # a space: not a token
 
         # Over a limit, refused: 429 names the limit and says when to come back.
         _limits(d, per_minute=2)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.daemon import Daemon
 from tests.support.procs import wait_until
-from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon
+from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon, wait_event
 from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
@@ -101,3 +101,28 @@ def test_a_daemon_killed_mid_queue_resumes_and_sends_every_message_once(
         d.wait_state("a", "WORKING", timeout=60)
         _all_sent(d, 20)
         _check_exactly_once(d, sim, 20)
+
+
+def test_a_send_whatsapp_took_before_the_worker_died_is_never_sent_again(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    d = wa_daemon(workdir, free_port, sim)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+        sim.config(sent_reply_delay_ms=60_000)  # delivered, but the page hears nothing back
+        status, _, queued = d.call("POST", "/api/sessions/a/messages?wait=false",
+                                   {"to": CHATS[0], "text": "delivered, unanswered"})
+        assert status == 202
+        wait_until(lambda: any(m["body"] == "delivered, unanswered" for m in sim.sent(phone=PHONE_A)),
+                   timeout=30, message="the server has the message")
+        assert d.client.get(queued["status_url"])["status"] == "sending"
+        os.kill(int(d.session("a")["worker_pid"]), signal.SIGKILL)
+        sim.config(sent_reply_delay_ms=0)
+        wait_until(lambda: d.client.get(queued["status_url"])["status"] == "sent", timeout=60,
+                   message="the send settled after the restart")
+        entry = d.client.get(queued["status_url"])
+        copies = [m["copies"] for m in sim.sent(phone=PHONE_A) if m["body"] == "delivered, unanswered"]
+        assert copies == [1] and entry["attempts"] == 2, (copies, entry)
+        settled = wait_event(d, lambda e: e["event"] == "message.sent"
+                             and e["payload"].get("queue_id") == queued["queue_id"], session="a")
+        assert settled[-1]["payload"]["reconciled"] is True and settled[-1]["payload"]["id"] == entry["id"]

@@ -162,10 +162,20 @@ async def _handle(hub: Hub, client: PageClient, ws: web.WebSocketResponse,
             reply["code"], reply["ttl_s"] = hub.issue_pairing_code(client, phone)
         elif kind == "sent":
             _record_sent(hub, client, data)
+            if hub.config.sent_reply_delay_ms:
+                hub.spawn(_reply_later(ws, reply, hub.config.sent_reply_delay_ms / 1000))
+                return
         else:
             if kind == "query_exists":  # a number check: the test reads the pace back
                 client.activity.append({"kind": "query", "id": data.get("id"), "at": time.monotonic()})
             reply.update(directory.answer(hub, kind, data))
+        await ws.send_json(reply)
+
+
+async def _reply_later(ws: web.WebSocketResponse, reply: dict[str, Any], delay_s: float) -> None:
+    """The server's answer to a stanza it already delivered, late (``sent_reply_delay_ms``)."""
+    await asyncio.sleep(delay_s)
+    if not ws.closed:
         await ws.send_json(reply)
 
 

@@ -59,6 +59,10 @@ class SimConfig:
     pairing_code_ttl_s: float | None = None
     logout_nav_ms: int = 250
     ack_delay_ms: int = 150
+    #: How late the server answers a sent stanza: the message is delivered, the page does not
+    #: know yet (a slow or lossy network; the client then waits, as WhatsApp Web's send does
+    #: for the server's ack of the stanza). 0 = at once.
+    sent_reply_delay_ms: int = 0
     control_timeout_s: float = 5.0
     #: Phone numbers that are not on WhatsApp (every other 6-15 digit number is).
     not_on_whatsapp: list[str] = field(default_factory=list)
@@ -115,9 +119,9 @@ FIELD_TYPES: dict[str, Callable[[Any], Any]] = {
     "build": str, "version": str, "platform": str, "boot_ms": int, "open_ms": int,
     "sync_ms": int, "first_sync_ms": int, "sync_steps": int, "late_modules_ms": int,
     "missing": _str_list, "ref_ttl_s": float, "max_refs": int, "pairing_code_ttl_s": float,
-    "logout_nav_ms": int, "ack_delay_ms": int, "control_timeout_s": float,
+    "logout_nav_ms": int, "ack_delay_ms": int, "sent_reply_delay_ms": int, "control_timeout_s": float,
     "not_on_whatsapp": _str_list, "pn_groups": _str_list, "known_contacts": _str_list,
 }
 _NULLABLE = frozenset(k for defaults in BUILD_DEFAULTS.values() for k in defaults)
-_SERVER_ONLY = ("ack_delay_ms", "control_timeout_s", "pairing_code_ttl_s", "not_on_whatsapp",
-                "pn_groups", "known_contacts")
+_SERVER_ONLY = ("ack_delay_ms", "sent_reply_delay_ms", "control_timeout_s", "pairing_code_ttl_s",
+                "not_on_whatsapp", "pn_groups", "known_contacts")

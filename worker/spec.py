@@ -99,8 +99,22 @@ def _problem(message: dict[str, Any]) -> str | None:
     heap = args.get("chrome_js_heap_max_mb")
     if isinstance(heap, bool) or not isinstance(heap, int) or heap < 0:
         return "chrome_js_heap_max_mb must be an integer >= 0"
+    if "proxy" in args and (problem := _proxy_problem(args["proxy"])):
+        return problem
     if "whatsapp" in args:
         return _whatsapp_problem(args["whatsapp"])
+    return None
+
+
+def _proxy_problem(proxy: Any) -> str | None:
+    # Never the values: the password is among them.
+    if not isinstance(proxy, dict) or proxy.get("scheme") not in set(protocol.ProxyScheme):
+        return f"proxy must be an object with a scheme of {', '.join(protocol.ProxyScheme)}"
+    if not all(isinstance(proxy.get(key), str) for key in ("host", "username", "password")):
+        return "proxy.host, proxy.username and proxy.password must be strings"
+    port = proxy.get("port")
+    if not proxy["host"] or isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        return "proxy needs a host and a port from 1 to 65535"
     return None
 
 

@@ -106,9 +106,13 @@ from worker.protocol.process import (
 )
 from worker.protocol.spec import (
     CHROME_LEAN_DEFAULT,
+    PASSWORD_MASK,
     BootSpec,
     ChromeLean,
+    ProxyScheme,
+    ProxySpec,
     WhatsAppSpec,
+    proxy_display,
 )
 
 __all__ = [
@@ -119,7 +123,8 @@ __all__ = [
     "OP_LOGOUT", "EV_STATE", "EV_HEARTBEAT", "EV_CHROME_EXITED", "EV_EXITING", "EV_QR",
     "EV_LOGOUT", "EV_MESSAGE", "EV_MESSAGE_SENT", "EV_MESSAGE_ACK", "EV_PAGE", "EV_SYNC",
     "EV_PAIRING_CODE", "EV_INCOMPATIBLE", "WhatsAppSpec", "BootSpec", "ChromeLean",
-    "CHROME_LEAN_DEFAULT", "MAX_FRAME_BYTES",
+    "CHROME_LEAN_DEFAULT", "ProxyScheme", "ProxySpec", "PASSWORD_MASK", "proxy_display",
+    "MAX_FRAME_BYTES",
     "ProtocolError", "encode", "read_message", "make_request", "make_reply", "make_error",
     "make_event", "kind_of", "MEDIA_SCRATCH", "MESSAGING_OPS", "MediaKind", "PresenceState",
     "SendMediaArgs", "DownloadArgs", "OP_SEND_MEDIA", "OP_DOWNLOAD_MEDIA", "OP_REACT", "OP_REVOKE",

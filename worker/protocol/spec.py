@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from typing import Final, NotRequired, TypedDict
 
 
@@ -44,6 +45,39 @@ class WhatsAppSpec(TypedDict):
     command_prefix: str
 
 
+class ProxyScheme(enum.StrEnum):
+    """The proxy kinds a session may use (``socks5h`` is ``socks5``: Chrome always lets a SOCKS5
+    proxy resolve names)."""
+
+    HTTP = "http"
+    HTTPS = "https"  # TLS to the proxy itself
+    SOCKS5 = "socks5"
+    SOCKS5H = "socks5h"
+
+
+class ProxySpec(TypedDict):
+    """A session's proxy, in parts (the supervisor parsed and checked its URL)."""
+
+    scheme: str  # a ProxyScheme
+    host: str  # a name, an IPv4 address, or an IPv6 address without brackets
+    port: int
+    username: str  # "" = no credentials
+    password: str
+
+
+#: What stands for a password wherever a proxy is shown (API, logs, events, errors).
+PASSWORD_MASK: Final = "***"
+
+
+def proxy_display(proxy: ProxySpec) -> str:
+    """``proxy`` as a URL with its password masked: ``http://user:***@host:3128``. The one way
+    a proxy is ever shown, by either side."""
+    host = f"[{proxy['host']}]" if ":" in proxy["host"] else proxy["host"]
+    user = urllib.parse.quote(proxy["username"], safe="")
+    credentials = f"{user}:{PASSWORD_MASK}@" if proxy["username"] else ""
+    return f"{proxy['scheme']}://{credentials}{host}:{proxy['port']}"
+
+
 class BootSpec(TypedDict):
     """Everything a worker needs to start its session, sent as the args of ``boot``."""
 
@@ -63,3 +97,4 @@ class BootSpec(TypedDict):
     probe_interval_s: float  # CDP probes (their latest results ride on the heartbeats)
     close_timeout_s: float
     whatsapp: NotRequired[WhatsAppSpec]  # absent: the basic driver
+    proxy: NotRequired[ProxySpec]  # absent: Chrome connects directly

@@ -44,7 +44,7 @@ class SessionRecord:
     last_exit: str | None = None
     last_error: str | None = None
     phone_number: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold a proxy's password
     first_login_at: float | None = None
 
 

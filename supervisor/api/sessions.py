@@ -21,6 +21,7 @@ from supervisor.api.httputil import check_fields, json_object
 from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, SENDS, STARTED_AT
 from supervisor.errors import InvalidRequest
 from supervisor.jsonlimits import metadata_problem
+from supervisor.sessions import options, updates
 from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.session import Session
 from supervisor.states import State
@@ -68,6 +69,7 @@ def session_info(session: Session) -> dict[str, Any]:
         "profile_dir": session.profile_dir,
         **session.page.as_dict(),
         "metadata": rec.metadata,
+        **options.shown(rec.options),
         "headless": (session.ctx.config.chrome.headless if session.headless is None
                      else session.headless),
         **_legacy(session),
@@ -159,6 +161,12 @@ def _new_id(body: dict[str, Any]) -> str | None:
     return body.get("id", body.get("sessionId"))
 
 
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    problem = metadata_problem(metadata)
+    if problem:
+        raise InvalidRequest(f"metadata {problem}")
+
+
 def _check_display(headless: bool | None) -> None:
     if headless is False and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise InvalidRequest(
@@ -171,10 +179,9 @@ async def create(request: web.Request) -> dict[str, Any]:
     """Create (and by default start) a session from the request's body; the answer's body."""
     body = await json_object(request)
     check_fields(body, {"id": str, "sessionId": str, "start": bool, "metadata": dict,
-                        "webhooks": list, "headless": bool})
-    problem = metadata_problem(body.get("metadata", {}))
-    if problem:
-        raise InvalidRequest(f"metadata {problem}")
+                        "webhooks": list, "headless": bool, **options.fields()})
+    _check_metadata(body.get("metadata", {}))
+    chosen = {k: v for k, v in options.parse_changes(body).items() if v is not None}
     webhooks = request.app[HUB].webhooks
     hooks = webhooks.parse(body.get("webhooks", []))
     _check_display(body.get("headless"))
@@ -182,7 +189,7 @@ async def create(request: web.Request) -> dict[str, Any]:
     session = await request.app[REGISTRY].create(
         _new_id(body), body.get("start", True), body.get("metadata", {}),
         prepare=lambda session_id: webhooks.set_session_hooks(session_id, hooks) if hooks else None,
-        headless=body.get("headless"),
+        headless=body.get("headless"), options=chosen,
     )
     info = session_info(session)
     base = f"/api/sessions/{session.id}"
@@ -203,6 +210,21 @@ async def get_session(request: web.Request) -> web.Response:
     session = request.app[REGISTRY].get(request.match_info["id"])
     depth = request.app[SENDS].store.depths().get(session.id, (0, 0.0))[0]
     return web.json_response({**session_info(session), "queue_depth": depth})
+
+
+@routes.patch("/api/sessions/{id}")
+async def update_session(request: web.Request) -> web.Response:
+    """Change a session: ``metadata`` (replaced) and its options (``proxy``: a URL, or null or
+    "" to remove it). A running session restarts on its profile when its proxy changes."""
+    body = await json_object(request)
+    check_fields(body, {"metadata": dict, **options.fields()})
+    if not body:
+        raise InvalidRequest(f"nothing to change: give {', '.join(['metadata', *options.OPTIONS])}")
+    if "metadata" in body:
+        _check_metadata(body["metadata"])
+    session = await updates.update_session(request.app[REGISTRY], request.match_info["id"],
+                                           body.get("metadata"), options.parse_changes(body))
+    return web.json_response(session_info(session))
 
 
 @routes.get("/api/sessions/{id}/status")

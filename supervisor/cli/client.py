@@ -68,6 +68,10 @@ class Client:
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         return self.request("POST", path, raw=(body, f"multipart/form-data; boundary={boundary}"))
 
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        """PATCH ``body`` to ``path``."""
+        return self.request("PATCH", path, body)
+
     def delete(self, path: str) -> Any:
         """DELETE ``path``."""
         return self.request("DELETE", path)

@@ -1,10 +1,11 @@
-"""Session lifecycle commands of the ``zapvisor`` CLI: ``list``, ``create``, ``start``, ``stop``,
-``restart``, ``delete``, ``status``."""
+"""Session lifecycle commands of the ``zapvisor`` CLI: ``list``, ``create``, ``set``, ``start``,
+``stop``, ``restart``, ``delete``, ``status``."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,28 +26,80 @@ def list_(client: Client) -> Any:
     return client.get("/api/sessions")
 
 
+def _metadata(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from None
+
+
+def _proxy(url: str | None, url_file: str | None) -> str | None:
+    """The proxy URL of ``--proxy`` or ``--proxy-file`` (a file keeps a password out of ps)."""
+    if url is not None and url_file is not None:
+        raise click.UsageError("give --proxy or --proxy-file, not both")
+    if url_file is None:
+        if url is not None and "@" in url:  # a command line is readable by every local user
+            click.echo("zapvisor: warning: --proxy shows the proxy's password to every local user "
+                       "(ps, /proc/*/cmdline); use --proxy-file instead", err=True)
+        return url
+    try:
+        return Path(url_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read it ({exc})", param_hint="--proxy-file") from None
+
+
+def _proxy_options(func: Any) -> Any:
+    func = click.option("--proxy-file", metavar="PATH",
+                        help="read the proxy URL from this file (keeps its password out of ps)")(func)
+    return click.option("--proxy", metavar="URL",
+                        help="the session's proxy: http://, https://, socks5://[user:password@]host:port")(func)
+
+
 @COMMANDS.command()
 @click.argument("session_id")
 @click.option("--no-start", is_flag=True, help="create it stopped")
 @click.option("--metadata", help="JSON object kept with the session")
+@_proxy_options
 @click.option("--wait", is_flag=True, help="show the QR code as it changes; return once WORKING")
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="seconds for --wait")
 @client_command
-def create(client: Client, session_id: str, no_start: bool, metadata: str | None, wait: bool,
-           timeout: float) -> Any:
+def create(client: Client, session_id: str, no_start: bool, metadata: str | None, proxy: str | None,
+           proxy_file: str | None, wait: bool, timeout: float) -> Any:
     """Create a session (and start it)."""
     if wait and no_start:
         raise click.UsageError("--wait needs the session started (drop --no-start)")
     body: dict[str, Any] = {"id": session_id, "start": not no_start}
     if metadata:
-        try:
-            body["metadata"] = json.loads(metadata)
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from None
+        body["metadata"] = _metadata(metadata)
+    url = _proxy(proxy, proxy_file)
+    if url:
+        body["proxy"] = url
     created = client.post("/api/sessions", body)
     if wait:
         return wait_logged_in(client, session_id, timeout)
     return created
+
+
+@COMMANDS.command("set")
+@click.argument("session_id")
+@_proxy_options
+@click.option("--no-proxy", is_flag=True, help="remove the session's proxy")
+@click.option("--metadata", help="JSON object that replaces the session's metadata")
+@client_command
+def set_(client: Client, session_id: str, proxy: str | None, proxy_file: str | None, no_proxy: bool,
+         metadata: str | None) -> Any:
+    """Change a session: its proxy (a running session restarts, keeping its login), metadata."""
+    body: dict[str, Any] = {}
+    url = _proxy(proxy, proxy_file)
+    if no_proxy and url is not None:
+        raise click.UsageError("give --proxy/--proxy-file or --no-proxy, not both")
+    if url is not None or no_proxy:
+        body["proxy"] = None if no_proxy else url
+    if metadata:
+        body["metadata"] = _metadata(metadata)
+    if not body:
+        raise click.UsageError("nothing to change: give --proxy, --proxy-file, --no-proxy or --metadata")
+    return client.patch(f"/api/sessions/{session_id}", body)
 
 
 def _lifecycle(name: str, doc: str) -> None:

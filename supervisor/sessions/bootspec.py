@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import typing
+from collections.abc import Mapping
+from typing import Any
 
 from supervisor.config import Config
 from supervisor.procs.reaper import marker_env
+from supervisor.sessions.proxy import parse_proxy
 from supervisor.settings import WhatsAppConfig
 from worker import protocol
 
@@ -24,10 +27,12 @@ def whatsapp_spec(config: WhatsAppConfig) -> protocol.WhatsAppSpec:
 
 
 def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str,
-              headless: bool | None = None) -> protocol.BootSpec:
+              headless: bool | None = None, options: Mapping[str, Any] | None = None,
+              ) -> protocol.BootSpec:
     """The ``boot`` request's arguments for one session (``headless``: the session's own
-    choice, else ``[chrome] headless``)."""
-    return {
+    choice, else ``[chrome] headless``; ``options``: its stored options, sessions.options).
+    A proxy travels here, over the socket: never on a command line or in an environment."""
+    spec: protocol.BootSpec = {
         "session_id": session_id,
         "profile_dir": profile_dir,
         "tmp_dir": tmp_dir,
@@ -45,6 +50,9 @@ def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str,
         "close_timeout_s": cfg.chrome.close_timeout_s,
         "whatsapp": whatsapp_spec(cfg.whatsapp),
     }
+    if options and options.get("proxy"):
+        spec["proxy"] = parse_proxy(options["proxy"])
+    return spec
 
 
 def worker_env(config: Config, session_id: str, headless: bool | None) -> dict[str, str]:

@@ -34,6 +34,7 @@ from supervisor.sessions.backoff import CrashBreaker
 from supervisor.sessions.context import SessionContext
 from supervisor.sessions.leftovers import end_leftovers
 from supervisor.sessions.liveness import HostWatch
+from supervisor.sessions.options import shown
 from supervisor.sessions.pressure import Pressure, sample
 from supervisor.sessions.profiles import remove_tree
 from supervisor.sessions.session import Session
@@ -97,7 +98,7 @@ class Registry:
         self.pressure = sample(self.config.limits, self.config.state_dir)
         return self.pressure
 
-    def _admit(self) -> None:
+    def admit(self) -> None:
         """Refuse a new Chrome while the host is short of memory or disk."""
         if self.pressure.overloaded:
             raise Overloaded(f"not starting a session now: {self.pressure.reason}",
@@ -136,10 +137,11 @@ class Registry:
 
     async def create(self, session_id: str | None, start: bool, metadata: dict[str, Any],
                      prepare: Callable[[str], None] | None = None,
-                     headless: bool | None = None) -> Session:
+                     headless: bool | None = None, options: dict[str, Any] | None = None) -> Session:
         """Add a session (and start it unless ``start`` is false). ``prepare(id)`` runs once
         the record exists, before any event of the session (its webhooks are set there).
-        ``headless`` overrides ``[chrome] headless`` for this session, until the daemon stops."""
+        ``headless`` overrides ``[chrome] headless`` for this session, until the daemon stops;
+        ``options`` are its stored options (sessions.options: parsed already)."""
         self._check_open()
         if session_id is None:
             session_id = f"session-{secrets.token_hex(4)}"
@@ -150,12 +152,14 @@ class Registry:
         if len(self.sessions) >= limit:
             raise TooManySessions(f"max_sessions ({limit}) reached; delete a session first")
         if start:
-            self._admit()
-        record = self._store.insert_session(session_id, "running" if start else "stopped", metadata)
+            self.admit()
+        record = self._store.insert_session(session_id, "running" if start else "stopped", metadata,
+                                            options)
         session = Session(record, self._ctx)
         session.headless = headless
         self.sessions[session_id] = session
-        _log.info("session.created", session_id=session_id, start=start, headless=headless)
+        _log.info("session.created", session_id=session_id, start=start, headless=headless,
+                  **shown(record.options))
         if prepare is not None:
             prepare(session_id)
         self.bus.publish("session.created", session_id, {"start": start})
@@ -170,7 +174,7 @@ class Registry:
         async with session.lock:
             if session.running():  # before anything changes, so a refusal changes nothing
                 raise Conflict(f"session {session_id!r} is already {session.state}")
-            self._admit()
+            self.admit()
             session.update_record(desired="running")
             session.policy.reset()
             self._launch(session)
@@ -189,14 +193,17 @@ class Registry:
         self._check_open()
         session = self.get(session_id)
         async with session.lock:
-            self._admit()
-            await self._halt(session)
-            session.update_record(desired="running")
-            session.policy.reset()
-            self.bus.publish("session.restart", session_id,
-                             {"kind": "requested", "reason": "restart requested"})
-            self._launch(session)
+            await self.relaunch(session, "restart requested")
         return session
+
+    async def relaunch(self, session: Session, reason: str) -> None:
+        """Stop ``session`` and start it again on the same profile; the caller holds its lock."""
+        self.admit()
+        await self._halt(session)
+        session.update_record(desired="running")
+        session.policy.reset()
+        self.bus.publish("session.restart", session.id, {"kind": "requested", "reason": reason})
+        self._launch(session)
 
     async def delete(self, session_id: str) -> None:
         """Stop a session, then delete its profile and its record."""

@@ -226,7 +226,7 @@ class Session:
         False if the worker failed to boot or exited first (it is then stopped)."""
         cfg = self.ctx.config
         try:
-            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless)
+            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless, self.record.options)
             result = await worker.request(protocol.OP_BOOT, dict(spec),
                                           timeout_s=cfg.chrome.launch_timeout_s + 5)
         except ZapvisorError as exc:

@@ -74,6 +74,7 @@ export function describe(event) {
     case 'session.deleted': return 'deleted';
     case 'session.restart': return `restart: ${p.reason ?? p.kind ?? ''}`;
     case 'session.recycled': return `recycled: ${p.reason ?? ''}`;
+    case 'session.updated': return `changed ${(p.changed || []).join(', ')}${p.proxy !== undefined ? ` (proxy: ${p.proxy ?? 'none'})` : ''}`;
     case 'message': return `${p.from_me || p.fromMe ? 'sent' : 'from'} ${p.from_me || p.fromMe ? p.to ?? '' : p.from ?? ''}: ${p.has_media ? `[${p.type}] ${p.caption ?? ''}` : p.body ?? `[${p.type ?? 'message'}]`}`;
     case 'message.sent': return `sent to ${p.to ?? ''}: ${p.type && p.type !== 'chat' ? `[${p.type}] ` : ''}${p.body ?? ''}`;
     case 'message.reaction': return `${p.sender_id ?? ''} reacted ${p.emoji || '(removed)'} to ${p.message_id ?? ''}`;

@@ -7,13 +7,16 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from worker import protocol
 from worker.browser import cdp, proctree, profile
 from worker.browser.chrome import Chrome, LaunchOptions
 from worker.browser.executable import find_executable
+from worker.errors import ChromeLaunchFailed
 from worker.logs import get_logger
+from worker.proxying import SessionProxy
 
 _BROWSER_CLOSE_ACK_S = 2.0
 _TERM_GRACE_S = 1.0
@@ -30,6 +33,7 @@ class Session:
     browser: cdp.Browser
     page: cdp.Page
     browser_version: str
+    proxy: SessionProxy | None = None  # its proxy, if it has one (closed after Chrome)
 
     def boot_result(self) -> dict[str, Any]:
         """The result of the ``boot`` reply."""
@@ -54,13 +58,30 @@ async def boot_session(
     markers = proctree.markers_from_env()
     executable = find_executable(spec["chrome_executable"], spec["chrome_headless"])
     await asyncio.to_thread(profile.prepare, spec["profile_dir"], spec["tmp_dir"], markers)
+    proxy = SessionProxy(spec["proxy"]) if "proxy" in spec else None
+    try:
+        return await _launch(spec, executable, proxy, on_spawned, on_disconnected, on_page_crash)
+    except BaseException:
+        if proxy is not None:
+            await proxy.close()
+        raise
+
+
+async def _launch(spec: protocol.BootSpec, executable: Path, proxy: SessionProxy | None,
+                  on_spawned: Callable[[Chrome], None], on_disconnected: Callable[[], None],
+                  on_page_crash: Callable[[], None]) -> Session:
+    # The session's proxy comes after the user's extra_args: Chrome keeps a switch's last value.
+    try:
+        proxy_args = await proxy.start() if proxy is not None else []
+    except OSError as exc:  # no loopback port for the relay: a restart may find one
+        raise ChromeLaunchFailed(f"cannot start the proxy's local relay: {exc}") from None
     options = LaunchOptions(
         executable=executable,
         profile_dir=spec["profile_dir"],
         tmp_dir=spec["tmp_dir"],
         headless=spec["chrome_headless"],
         user_agent=spec["chrome_user_agent"],
-        extra_args=tuple(spec["chrome_extra_args"]),
+        extra_args=(*spec["chrome_extra_args"], *proxy_args),
         lean=tuple(spec["chrome_lean"]),
         js_heap_max_mb=spec["chrome_js_heap_max_mb"],
     )
@@ -73,10 +94,12 @@ async def boot_session(
             cdp.first_page(browser, lambda error: _on_page_crash(error, on_page_crash)), timeout
         )
         version = await asyncio.wait_for(browser.version(), timeout)
+        if proxy is not None:
+            await proxy.attach(browser, timeout)
     except Exception as exc:
         raise await chrome.attach_failure(exc, timeout) from None
     log.info("chrome.attached", chrome_pid=chrome.pid, browser_version=version)
-    return Session(spec, chrome, browser, page, version)
+    return Session(spec, chrome, browser, page, version, proxy)
 
 
 def _on_page_crash(error: Exception, then: Callable[[], None]) -> None:
@@ -104,3 +127,5 @@ async def close_chrome(session: Session | None, chrome: Chrome | None, close_tim
         await chrome.close(graceful, _TERM_GRACE_S, hurry=hurry)
     if session is not None:
         await cdp.disconnect(session.browser, 1.0)
+        if session.proxy is not None:
+            await session.proxy.close()

@@ -34,7 +34,9 @@ log = get_logger()
 
 __all__ = [
     "Browser",
+    "Connection",
     "add_binding",
+    "browser_target",
     "Frame",
     "Page",
     "Response",
@@ -126,6 +128,13 @@ async def connect(devtools_fds: tuple[int, int], timeout: float, on_disconnected
         raise
     browser.on("disconnected", on_disconnected)
     return browser
+
+
+def browser_target(browser: Browser) -> Connection:
+    """The browser target's CDP connection: commands and events of the whole browser rather
+    than one page (its Fetch domain sees the requests of every page and worker)."""
+    connection: Connection = browser._connection
+    return connection
 
 
 async def first_page(browser: Browser, on_crash: Callable[[Exception], None]) -> Page:

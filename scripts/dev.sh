@@ -17,6 +17,9 @@ command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-she
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # The tests verify the systemd unit with systemd-analyze.
 [ "$command" != test ] || command -v systemd-analyze >/dev/null || missing+=(systemd)
+# The proxy tests run real proxy servers: HTTP with Basic authentication, SOCKS5 with a password.
+[ "$command" != test ] || command -v tinyproxy >/dev/null || missing+=(tinyproxy)
+[ "$command" != test ] || command -v microsocks >/dev/null || missing+=(microsocks)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}" >&2
     sudo_if_needed apt-get update -qq

@@ -15,6 +15,7 @@ import pytest
 from tests.support.daemon import Daemon, MakeDaemon
 from tests.support.pages import PageServer
 from tests.support.procs import kill_marked
+from tests.support.proxies import STARTED as STARTED_PROXIES
 from tests.support.wa import fast_simulator
 from tests.wasim import RunningSimulator
 from worker import protocol
@@ -47,8 +48,8 @@ def _run_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def no_leaked_processes() -> Iterator[None]:
-    """After every test: no worker and no Chrome of this run may remain (waits briefly for
-    processes that are already on their way out, then kills and fails)."""
+    """After every test: no worker, no Chrome and no proxy server of this run may remain (waits
+    briefly for processes that are already on their way out, then kills and fails)."""
     yield
     base = _BASE[0]
     deadline = time.monotonic() + 10
@@ -56,13 +57,19 @@ def no_leaked_processes() -> Iterator[None]:
     while left and time.monotonic() < deadline:
         psutil.wait_procs(left, timeout=0.5)
         left = _leftovers(base)
-    if left:
-        described = [f"{p.pid} {p.info['name']}" for p in left]
-        for proc in left:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+    described = [f"{p.pid} {p.info['name']}" for p in left]
+    for proc in left:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    for server in STARTED_PROXIES:  # the test's proxy servers (tests/support/proxies.py)
+        if server.poll() is None:
+            described.append(f"{server.pid} {server.args[0]}")
+            server.kill()
+            server.wait()
+    STARTED_PROXIES.clear()
+    if described:
         pytest.fail(f"processes outlived the test: {described}")
 
 

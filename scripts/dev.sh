@@ -17,9 +17,15 @@ command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-she
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # The tests verify the systemd unit with systemd-analyze.
 [ "$command" != test ] || command -v systemd-analyze >/dev/null || missing+=(systemd)
-# The proxy tests run real proxy servers: HTTP with Basic authentication, SOCKS5 with a password.
-[ "$command" != test ] || command -v tinyproxy >/dev/null || missing+=(tinyproxy)
-[ "$command" != test ] || command -v microsocks >/dev/null || missing+=(microsocks)
+# The proxy tests run real proxy servers: HTTP with Basic authentication, SOCKS5 with a password,
+# TLS in front of the HTTP one (a test CA made by openssl, trusted through certutil's NSS database).
+if [ "$command" = test ]; then
+    command -v tinyproxy >/dev/null || missing+=(tinyproxy)
+    command -v microsocks >/dev/null || missing+=(microsocks)
+    command -v stunnel4 >/dev/null || missing+=(stunnel4)
+    command -v certutil >/dev/null || missing+=(libnss3-tools)
+    command -v openssl >/dev/null || missing+=(openssl)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}" >&2
     sudo_if_needed apt-get update -qq

@@ -51,8 +51,8 @@ def _proxy(url: str | None, url_file: str | None) -> str | None:
 def _proxy_options(func: Any) -> Any:
     func = click.option("--proxy-file", metavar="PATH",
                         help="read the proxy URL from this file (keeps its password out of ps)")(func)
-    return click.option("--proxy", metavar="URL",
-                        help="the session's proxy: http://, https://, socks5://[user:password@]host:port")(func)
+    return click.option("--proxy", metavar="URL", help="the session's proxy: "
+                        "http://, https://, socks5://[user:password@]host:port")(func)
 
 
 @COMMANDS.command()

@@ -1,6 +1,6 @@
 """A proxy per session, end to end: real daemon, workers and Chrome, real proxy servers
 (Debian's tinyproxy for HTTP with Basic authentication, microsocks for SOCKS5 with user and
-password), the WhatsApp Web simulator behind them.
+password, stunnel4 for TLS in front of tinyproxy), the WhatsApp Web simulator behind them.
 
 The simulator's traffic provably goes through each session's own proxy: the proxy's log names
 the simulator's address (the page, and the CONNECT tunnel of its websocket), and the session's
@@ -22,10 +22,15 @@ import psutil
 import pytest
 
 from tests.support.daemon import Daemon
+from tests.support.pages import PageServer
+from tests.support.procs import kill_marked
 from tests.support.proxies import Microsocks, ProxyServer, Tinyproxy
 from tests.support.proxies import free_port as unused_port
+from tests.support.tlsproxy import Stunnel, issue_certificate, make_ca, trusting_home
 from tests.support.wa import PHONE_A, PHONE_B, login, serving, wa_daemon, wait_event
+from tests.support.workerproc import WorkerProc, boot_args
 from tests.wasim import RunningSimulator
+from worker import protocol
 
 pytestmark = pytest.mark.chrome
 
@@ -60,9 +65,8 @@ def proxy_flag(chrome: psutil.Process) -> str | None:
     return flags[-1] if flags else None
 
 
-def exposed(d: Daemon, secret: str, procs: Iterable[psutil.Process]) -> list[str]:
-    """Where ``secret`` shows: command lines and environments of ``procs``, the daemon's log,
-    the stored events, the API's listing."""
+def in_processes(secret: str, procs: Iterable[psutil.Process]) -> list[str]:
+    """The command lines and environments of ``procs`` that hold ``secret``."""
     found = []
     for proc in procs:
         for name in ("cmdline", "environ"):
@@ -71,6 +75,13 @@ def exposed(d: Daemon, secret: str, procs: Iterable[psutil.Process]) -> list[str
                     found.append(f"/proc/{proc.pid}/{name}")
             except (FileNotFoundError, ProcessLookupError):
                 continue
+    return found
+
+
+def exposed(d: Daemon, secret: str, procs: Iterable[psutil.Process]) -> list[str]:
+    """Where ``secret`` shows: command lines and environments of ``procs``, the daemon's log,
+    the stored events, the API's listing."""
+    found = in_processes(secret, procs)
     if secret in d.log():
         found.append("daemon log")
     with sqlite3.connect(f"file:{d.state_dir / 'zapvisor.db'}?mode=ro", uri=True) as db:
@@ -109,6 +120,28 @@ def test_two_sessions_each_through_its_own_http_proxy_with_and_without_credentia
         assert proxy_flag(chrome[0]) == f"http://127.0.0.1:{closed_proxy.port}"
         assert exposed(d, password, [worker, *chrome, *processes(d, "plain")[1]]) == []
         assert d.session("authed")["proxy"] == authed["proxy"]
+
+
+def test_a_worker_logging_at_debug_never_shows_the_password(workdir: Path, pages: PageServer) -> None:
+    password = f"pw-{secrets.token_hex(8)}"
+    with (Tinyproxy(workdir / "http", user="zap", password=password) as http_proxy,
+          Microsocks(workdir / "socks", user="zap", password=password) as socks):
+        for proxy in (http_proxy, socks):
+            worker = WorkerProc(workdir / "state", proxy.scheme, log_level="debug")
+            try:
+                spec = {"scheme": proxy.scheme, "host": "127.0.0.1", "port": proxy.port,
+                        "username": "zap", "password": password}
+                booted = worker.boot(boot_args(workdir / "state", proxy.scheme, pages.url("/"), proxy=spec))
+                assert booted["ok"], booted
+                worker.wait_event(protocol.EV_STATE, 30, state="WORKING")
+                assert proxy.requested(f"127.0.0.1:{pages.port}")
+                chrome = psutil.Process(booted["result"]["chrome_pid"])
+                procs = [psutil.Process(worker.proc.pid), chrome, *chrome.children(recursive=True)]
+                assert in_processes(password, procs) == []
+            finally:
+                worker.close()
+            log = worker.log_path.read_text()
+            assert '"level": "debug"' in log and password not in log
 
 
 def test_socks5_with_credentials_goes_through_the_relay_and_without_them_directly(
@@ -164,6 +197,36 @@ def test_a_proxy_that_refuses_or_fails_fails_the_session_with_its_reason(
         assert exposed(d, wrong, []) == []
 
 
+def test_an_https_proxy_is_used_when_its_certificate_is_trusted_and_refused_when_not(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    trusted, unknown = make_ca(workdir / "ca", "zapvisor test CA"), make_ca(workdir / "other", "unknown CA")
+    home = trusting_home(workdir / "home", trusted[0])  # Chrome's NSS database (~/.pki/nssdb)
+    with (Tinyproxy(workdir / "tiny", user="zap", password="tls-pw") as tiny,
+          Stunnel(workdir / "good", tiny.port, issue_certificate(trusted, workdir / "good"),
+                  user="zap", password="tls-pw") as good,
+          Stunnel(workdir / "forged", tiny.port, issue_certificate(unknown, workdir / "forged"),
+                  user="zap", password="tls-pw") as forged):
+        d = wa_daemon(workdir, free_port, sim)
+        try:
+            d.start(env={"HOME": str(home)})
+            d.client.post("/api/sessions", {"id": "tls", "proxy": good.url})
+            d.client.post("/api/sessions", {"id": "forged", "proxy": forged.url})
+            login(d, sim, "tls", PHONE_A)
+            assert good.accepted() and tiny.requested(sim_address(sim))
+            _, chrome = processes(d, "tls")
+            assert proxy_flag(chrome[0]) == f"https://127.0.0.1:{good.port}"
+            assert peer_ports(chrome) == {good.port}
+
+            info = d.wait_state("forged", "FAILED")
+            assert info["restarts"] == 0 and info["last_error"].endswith(
+                f"proxy https://zap:***@127.0.0.1:{forged.port} failed: the proxy's TLS certificate "
+                "is not valid (net::ERR_PROXY_CERTIFICATE_INVALID)"), info
+            assert forged.accepted()  # Chrome got that far, and no further
+        finally:
+            d.stop()
+            kill_marked(d.state_dir)
+
+
 def change(d: Daemon, session_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """PATCH a running session; its answer, and the events from its ``session.updated`` on
     until the session is WORKING again."""
@@ -188,7 +251,8 @@ def test_changing_the_proxy_restarts_the_session_and_keeps_its_login(
         changed, events = change(d, "s", {"proxy": second.url})
         assert changed["proxy"] == f"http://zap:***@127.0.0.1:{second.port}"
         assert events[0]["payload"] == {"changed": ["proxy"], "restart": True, "proxy": changed["proxy"]}
-        assert [e["payload"]["reason"] for e in events if e["event"] == "session.restart"] == ["proxy changed"]
+        restarts = [e["payload"]["reason"] for e in events if e["event"] == "session.restart"]
+        assert restarts == ["proxy changed"]
         assert not [e for e in events if e["event"] == "session.qr"]  # still logged in: no QR
         assert "SCAN_QR_CODE" not in [e["payload"].get("state") for e in events]
         assert d.session("s")["phone_number"] == PHONE_A

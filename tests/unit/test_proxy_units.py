@@ -25,7 +25,8 @@ SECRET = "s3cr3t-pw"
 @pytest.mark.parametrize(("url", "parts"), [
     ("http://proxy.example:3128", ("http", "proxy.example", 3128, "", "")),
     (" HTTPS://user:pw@10.0.0.2:443/ ", ("https", "10.0.0.2", 443, "user", "pw")),
-    ("socks5://u%40x:p%40ss%20w%3Ard%2F@[2001:db8::1]:1080", ("socks5", "2001:db8::1", 1080, "u@x", "p@ss w:rd/")),
+    ("socks5://u%40x:p%40ss%20w%3Ard%2F@[2001:db8::1]:1080",
+     ("socks5", "2001:db8::1", 1080, "u@x", "p@ss w:rd/")),
     ("socks5h://a:b@Proxy-1.Example.COM.:1", ("socks5h", "proxy-1.example.com.", 1, "a", "b")),
 ])
 def test_a_proxy_url_is_split_and_percent_decoded(url: str, parts: tuple[Any, ...]) -> None:
@@ -109,7 +110,8 @@ def _proxy(url: str) -> SessionProxy:
     (f"https://u:{SECRET}@[2001:db8::1]:443", "https://[2001:db8::1]:443"),
     ("socks5h://h:1080", "socks5://h:1080"),  # Chrome's SOCKS5 always resolves names remotely
 ])
-async def test_chrome_gets_the_proxy_without_credentials_and_loopback_not_bypassed(url: str, server: str) -> None:
+async def test_chrome_gets_the_proxy_without_credentials_and_loopback_not_bypassed(
+        url: str, server: str) -> None:
     proxy = _proxy(url)
     assert await proxy.start() == [f"--proxy-server={server}", BYPASS_FLAG]
     assert BYPASS_FLAG == "--proxy-bypass-list=<-loopback>"
@@ -120,7 +122,8 @@ def test_a_failure_is_the_proxys_when_chrome_says_so_and_names_it_masked() -> No
     proxy = _proxy(f"http://u:{SECRET}@h:3128")
     load = "page never loaded: http://w/: net::ERR_TUNNEL_CONNECTION_FAILED at http://w/"
     assert proxy.verdict(DriverFatal(load)) == (
-        "proxy http://u:***@h:3128 failed: the proxy did not open a tunnel (net::ERR_TUNNEL_CONNECTION_FAILED)")
+        "proxy http://u:***@h:3128 failed: the proxy did not open a tunnel "
+        "(net::ERR_TUNNEL_CONNECTION_FAILED)")
     assert proxy.verdict(RuntimeError("net::ERR_PROXY_AUTH_UNSUPPORTED at x")) == (
         "proxy http://u:***@h:3128 failed: (net::ERR_PROXY_AUTH_UNSUPPORTED)")
     assert proxy.verdict(DriverFatal("page never loaded: http://w/ answered HTTP 407")) == (

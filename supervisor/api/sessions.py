@@ -207,9 +207,12 @@ async def create_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{id}")
 async def get_session(request: web.Request) -> web.Response:
     """Full information on one session."""
-    session = request.app[REGISTRY].get(request.match_info["id"])
-    depth = request.app[SENDS].store.depths().get(session.id, (0, 0.0))[0]
-    return web.json_response({**session_info(session), "queue_depth": depth})
+    return web.json_response(_with_queue(request.app, request.app[REGISTRY].get(request.match_info["id"])))
+
+
+def _with_queue(app: web.Application, session: Session) -> dict[str, Any]:
+    depth = app[SENDS].store.depths().get(session.id, (0, 0.0))[0]
+    return {**session_info(session), "queue_depth": depth}
 
 
 @routes.patch("/api/sessions/{id}")
@@ -224,7 +227,7 @@ async def update_session(request: web.Request) -> web.Response:
         _check_metadata(body["metadata"])
     session = await updates.update_session(request.app[REGISTRY], request.match_info["id"],
                                            body.get("metadata"), options.parse_changes(body))
-    return web.json_response(session_info(session))
+    return web.json_response(_with_queue(request.app, session))
 
 
 @routes.get("/api/sessions/{id}/status")

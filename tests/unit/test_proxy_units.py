@@ -69,6 +69,7 @@ def test_the_proxy_option_is_stored_normalised_and_shown_masked() -> None:
     assert masked(stored) == "socks5://u%3D:***@[::1]:1080"
     assert masked("http://h:8080") == "http://h:8080"
     assert proxy_option(None) is None and proxy_option("") is None and masked(None) is None
+    assert masked(f"ftp://u:{SECRET}@h:1") == "(an unreadable proxy URL)"  # never raises
     for wrong in (3128, {"url": f"http://u:{SECRET}@h:1"}, [SECRET]):
         with pytest.raises(InvalidRequest) as caught:
             proxy_option(wrong)

@@ -181,7 +181,8 @@ async def create(request: web.Request) -> dict[str, Any]:
     check_fields(body, {"id": str, "sessionId": str, "start": bool, "metadata": dict,
                         "webhooks": list, "headless": bool, **options.fields()})
     _check_metadata(body.get("metadata", {}))
-    chosen = {k: v for k, v in options.parse_changes(body).items() if v is not None}
+    chosen = options.merged({}, options.parse_changes(body))
+    options.check(chosen, request.app[REGISTRY].config)
     webhooks = request.app[HUB].webhooks
     hooks = webhooks.parse(body.get("webhooks", []))
     _check_display(body.get("headless"))
@@ -218,7 +219,8 @@ def _with_queue(app: web.Application, session: Session) -> dict[str, Any]:
 @routes.patch("/api/sessions/{id}")
 async def update_session(request: web.Request) -> web.Response:
     """Change a session: ``metadata`` (replaced) and its options (``proxy``: a URL, or null or
-    "" to remove it). A running session restarts on its profile when its proxy changes."""
+    "" to remove it; ``sending``: [sending] keys, merged). A running session restarts on its
+    profile when its proxy changes."""
     body = await json_object(request)
     check_fields(body, {"metadata": dict, **options.fields()})
     if not body:

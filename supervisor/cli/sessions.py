@@ -26,11 +26,11 @@ def list_(client: Client) -> Any:
     return client.get("/api/sessions")
 
 
-def _metadata(text: str) -> Any:
+def _metadata(text: str, option: str = "--metadata") -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from None
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=option) from None
 
 
 def _proxy(url: str | None, url_file: str | None) -> str | None:
@@ -85,10 +85,13 @@ def create(client: Client, session_id: str, no_start: bool, metadata: str | None
 @_proxy_options
 @click.option("--no-proxy", is_flag=True, help="remove the session's proxy")
 @click.option("--metadata", help="JSON object that replaces the session's metadata")
+@click.option("--sending", help='JSON object of the session\'s own [sending] keys, e.g. \'{"per_hour": 40}\' '
+                                "({} for the config's)")
 @client_command
 def set_(client: Client, session_id: str, proxy: str | None, proxy_file: str | None, no_proxy: bool,
-         metadata: str | None) -> Any:
-    """Change a session: its proxy (a running session restarts, keeping its login), metadata."""
+         metadata: str | None, sending: str | None) -> Any:
+    """Change a session: its proxy (a running session restarts, keeping its login), its sending
+    limits and pacing, its metadata."""
     body: dict[str, Any] = {}
     url = _proxy(proxy, proxy_file)
     if no_proxy and url is not None:
@@ -97,8 +100,11 @@ def set_(client: Client, session_id: str, proxy: str | None, proxy_file: str | N
         body["proxy"] = None if no_proxy else url
     if metadata:
         body["metadata"] = _metadata(metadata)
+    if sending:
+        body["sending"] = _metadata(sending, "--sending")
     if not body:
-        raise click.UsageError("nothing to change: give --proxy, --proxy-file, --no-proxy or --metadata")
+        raise click.UsageError("nothing to change: give --proxy, --proxy-file, --no-proxy, --sending "
+                               "or --metadata")
     return client.patch(f"/api/sessions/{session_id}", body)
 
 

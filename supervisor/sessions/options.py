@@ -2,8 +2,13 @@
 own (``metadata``), stored together in the session's ``options`` (JSON).
 
 One table, :data:`OPTIONS`: each field says how a request's value becomes the stored one
-(InvalidRequest on bad input; None removes it), how it is shown in a session object, and whether
-a running session restarts to apply it. A new option is one entry here.
+(InvalidRequest on bad input; None removes the option), how that is checked against the daemon's
+config, how it is shown in a session object, and whether a running session restarts to apply it.
+A new option is one entry here.
+
+- ``proxy``: a URL (supervisor.sessions.proxy); a running session restarts on its profile.
+- ``sending``: the session's own ``[sending]`` keys (limits and pacing, which the send queue reads
+  at each send: no restart); they replace the session's previous ones, ``{}`` or null removes them.
 """
 
 from __future__ import annotations
@@ -12,22 +17,39 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from supervisor.config import Config
+from supervisor.errors import InvalidRequest
+from supervisor.sending.policy import sending_policy
 from supervisor.sessions import proxy
 
-__all__ = ["OPTIONS", "Option", "changed_restarting", "fields", "merged", "parse_changes", "shown"]
+__all__ = ["OPTIONS", "Option", "changed_restarting", "check", "fields", "merged", "parse_changes",
+           "shown"]
 
 
 @dataclass(frozen=True)
 class Option:
     """One per-session option."""
 
-    parse: Callable[[Any], Any]  # a request's value -> the stored one; None: remove it
+    parse: Callable[[Any], Any]  # a request's value -> the change; None: remove the option
     show: Callable[[Any], Any]  # the stored value -> what a session object shows (no secrets)
     restarts: bool  # a running session restarts (same profile) to apply a change
+    check: Callable[[Any, Config], None] | None = None  # the stored value, against the config
+
+
+def _sending(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequest('sending must be an object of [sending] keys, e.g. {"per_minute": 2} '
+                             "({} or null: the config's for every key)")
+    return dict(value) if value else None
+
+
+def _sending_check(value: dict[str, Any], config: Config) -> None:
+    sending_policy(config.sending, value, "this session's sending")  # InvalidRequest naming the key
 
 
 OPTIONS: Mapping[str, Option] = {
     "proxy": Option(parse=proxy.proxy_option, show=proxy.masked, restarts=True),
+    "sending": Option(parse=_sending, show=lambda value: value, restarts=False, check=_sending_check),
 }
 
 
@@ -52,6 +74,13 @@ def merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, 
         else:
             result[name] = value
     return result
+
+
+def check(options: Mapping[str, Any], config: Config) -> None:
+    """InvalidRequest if a stored value of ``options`` does not hold with ``config``."""
+    for name, option in OPTIONS.items():
+        if option.check is not None and name in options:
+            option.check(options[name], config)
 
 
 def changed_restarting(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

@@ -1,6 +1,7 @@
 """Changing a session after its creation (``PATCH /api/sessions/{id}``): its metadata and its
-options (sessions.options). A running session whose change needs it (a new proxy) restarts on
-the same profile, so the WhatsApp login stays; a stopped or failed one only stores the change.
+options (sessions.options: proxy, sending). A running session whose change needs it (a new proxy)
+restarts on the same profile, so the WhatsApp login stays; a stopped or failed one only stores the
+change, and so does any session for a change that applies at once (its sending limits).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 from supervisor.errors import Unavailable
 from supervisor.logs import get_logger
-from supervisor.sessions.options import changed_restarting, merged, shown
+from supervisor.sessions.options import changed_restarting, check, merged, shown
 from supervisor.sessions.registry import Registry
 from supervisor.sessions.session import Session
 
@@ -29,6 +30,7 @@ async def update_session(registry: Registry, session_id: str, metadata: dict[str
     async with session.lock:
         before = session.record.options
         after = merged(before, changes)
+        check(after, registry.config)
         restarting = changed_restarting(before, after) if session.running() else []
         if restarting:
             registry.admit()  # before anything changes: a refusal (429) changes nothing

@@ -41,10 +41,12 @@ def test_create_and_change_a_proxy_shown_masked_everywhere(plain_daemon: Daemon)
                    db.execute("SELECT payload FROM events WHERE event = 'session.updated'")]
         (options,) = db.execute("SELECT options FROM sessions WHERE id = 's'").fetchone()
     assert updates == [
-        {"changed": ["metadata", "proxy"], "restart": False, "proxy": "socks5://zap:***@10.1.2.3:1080"},
-        {"changed": ["metadata"], "restart": False, "proxy": "socks5://zap:***@10.1.2.3:1080"},
-        {"changed": ["proxy"], "restart": False, "proxy": None},
-        {"changed": ["proxy"], "restart": False, "proxy": "https://zap:***@h:443"},
+        {"changed": ["metadata", "proxy"], "restart": False, "proxy": "socks5://zap:***@10.1.2.3:1080",
+         "sending": None},
+        {"changed": ["metadata"], "restart": False, "proxy": "socks5://zap:***@10.1.2.3:1080",
+         "sending": None},
+        {"changed": ["proxy"], "restart": False, "proxy": None, "sending": None},
+        {"changed": ["proxy"], "restart": False, "proxy": "https://zap:***@h:443", "sending": None},
     ]
     assert json.loads(options) == {"proxy": f"https://zap:{SECRET}@h:443"}  # the state db (0600) keeps it
     assert SECRET not in d.log() and SECRET not in json.dumps(d.client.get("/api/sessions"))
@@ -59,8 +61,11 @@ BAD_CHANGES: list[tuple[dict[str, object], str, bool]] = [
     ({"proxy": {"url": f"http://zap:{SECRET}@h:1"}}, "proxy: must be a string", True),
     ({"proxy": [SECRET]}, "proxy: must be a string", True),
     ({"proxy": f"zap:{SECRET}@h:1"}, "proxy: give a URL like", True),
-    ({"proxi": "http://h:1"}, "unknown field(s) proxi; allowed: metadata, proxy", False),
-    ({}, "nothing to change: give metadata, proxy", False),
+    ({"proxi": "http://h:1"}, "unknown field(s) proxi; allowed: metadata, proxy, sending", False),
+    ({}, "nothing to change: give metadata, proxy, sending", False),
+    ({"sending": [2]}, "sending must be an object of [sending] keys", True),
+    ({"sending": {"per_minutes": 2}}, "unknown key [sending] per_minutes in this session's sending", True),
+    ({"sending": {"per_minute": -1}}, "[sending] per_minute in this session's sending must be >= 0", True),
     ({"metadata": [1]}, "field 'metadata' has the wrong type", True),
 ]
 
@@ -83,6 +88,18 @@ def test_bad_changes_are_400s_that_name_the_problem_and_change_nothing(plain_dae
         d.client.patch("/api/sessions/ghost", {"proxy": None})
 
 
+def test_sending_overrides_replace_the_previous_ones_and_apply_without_a_restart(
+        plain_daemon: Daemon) -> None:
+    d = plain_daemon
+    created = d.client.post("/api/sessions", {"id": "s", "start": False, "sending": {"per_minute": 2}})
+    assert created["sending"] == {"per_minute": 2}
+    replaced = d.client.patch("/api/sessions/s", {"sending": {"per_hour": 9, "typing": False}})
+    assert replaced["sending"] == {"per_hour": 9, "typing": False}
+    assert d.client.patch("/api/sessions/s", {"sending": {}})["sending"] is None  # the config's again
+    assert d.client.patch("/api/sessions/s", {"sending": {"per_day": 1}})["sending"] == {"per_day": 1}
+    assert d.client.patch("/api/sessions/s", {"sending": None})["sending"] is None
+
+
 def test_the_cli_sets_and_removes_a_proxy_and_keeps_the_password_off_its_command_line(
         plain_daemon: Daemon, tmp_path: Path) -> None:
     cfg = plain_daemon.config_path
@@ -98,12 +115,14 @@ def test_the_cli_sets_and_removes_a_proxy_and_keeps_the_password_off_its_command
     assert "socks5://zap:***@h:1080" in shown.stdout and SECRET not in shown.stdout
     assert "--proxy shows the proxy's password to every local user" in shown.stderr
 
-    removed = zapvisor("set", "c", "--no-proxy", "--json", config=cfg)
-    assert json.loads(removed.stdout)["proxy"] is None
+    removed = zapvisor("set", "c", "--no-proxy", "--sending", '{"per_hour": 40}', "--json", config=cfg)
+    changed = json.loads(removed.stdout)
+    assert (changed["proxy"], changed["sending"]) == (None, {"per_hour": 40})
 
     bad = zapvisor("set", "c", "--proxy", f"ftp://zap:{SECRET}@h:21", config=cfg)
-    assert bad.returncode == 1 and bad.stderr.splitlines()[-1].startswith("zapvisor: error: proxy: unsupported")
-    assert SECRET not in bad.stderr.splitlines()[-1] and "Traceback" not in bad.stderr
+    warning, error = bad.stderr.splitlines()  # the --proxy warning, then the one-line error
+    assert bad.returncode == 1 and error.startswith("zapvisor: error: proxy: unsupported scheme 'ftp'")
+    assert SECRET not in error and "Traceback" not in bad.stderr and "--proxy-file" in warning
     nothing = zapvisor("set", "c", config=cfg)
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
     both = zapvisor("set", "c", "--no-proxy", "--proxy", "http://h:1", config=cfg)

@@ -84,7 +84,24 @@ def test_options_are_merged_shown_and_say_when_a_running_session_restarts() -> N
     assert after == {"future_key": {"kept": True}}  # another zapvisor's option stays
     assert options.changed_restarting(before, after) == ["proxy"]
     assert options.changed_restarting(before, dict(before)) == []
-    assert options.shown(before) == {"proxy": "http://a:***@h:1"} and options.shown({}) == {"proxy": None}
+    assert options.shown(before) == {"proxy": "http://a:***@h:1", "sending": None}
+    assert options.shown({}) == {"proxy": None, "sending": None}
+
+
+def test_sending_overrides_replace_the_previous_ones_and_are_checked_against_the_config() -> None:
+    stored = {"sending": {"per_minute": 2, "per_hour": 5}}
+    after = options.merged(stored, options.parse_changes({"sending": {"per_day": 3}}))
+    assert after == {"sending": {"per_day": 3}}
+    assert options.changed_restarting(stored, after) == []  # the queue reads it at each send
+    assert options.merged(after, options.parse_changes({"sending": {}})) == {}  # the config's again
+    options.check(after, Config())
+    for bad, problem in (({"per_minutes": 1}, "unknown key [sending] per_minutes"),
+                         ({"delay_min_s": 99}, "delay_min_s in this session's sending must be")):
+        with pytest.raises(InvalidRequest) as caught:
+            options.check({"sending": bad}, Config())
+        assert problem in caught.value.message
+    with pytest.raises(InvalidRequest):
+        options.parse_changes({"sending": "fast"})
 
 
 def test_the_proxy_crosses_the_socket_in_the_boot_spec_and_is_checked_there() -> None:

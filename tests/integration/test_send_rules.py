@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.daemon import Daemon
-from tests.support.media import b64, sample
+from tests.support.media import b64, download, sample
 from tests.support.procs import wait_until
 from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon, wait_event
 from tests.wasim import RunningSimulator
@@ -89,8 +89,9 @@ def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: Runni
         assert d.call("GET", "/api/sessions/a/queue?status=lost")[0] == 400
         assert d.call("GET", "/api/sessions/a/queue/99999")[0] == 404
         assert d.call("PATCH", "/api/sessions/a", {"sending": {"per_minute": -1}})[0] == 400
-        metrics = d.call("GET", "/metrics")
-        assert metrics[0] == 200
+        status, _, text = download(d, "/metrics")
+        assert status == 200 and b"zapvisor_send_wait_seconds_count" in text
+        assert b'zapvisor_send_queue_depth{session="a"}' not in text  # nothing open: no series
 
 
 def test_pacing_reads_types_and_records_before_each_send(

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,10 @@ class StateLayout:
     def send_files(self, session_id: str) -> Path:
         """Files of the session's queued sends (supervisor/sending), kept until each is sent."""
         return self.session_dir(session_id) / "outbox"
+
+    def queued_files(self) -> Iterator[Path]:
+        """Every session's queued files (send_files)."""
+        return self.sessions.glob("*/outbox/*")
 
     def media_dir(self, session_id: str) -> Path:
         """Received media saved automatically ([media] auto_download)."""

@@ -131,7 +131,10 @@ def serve(control: socket.socket) -> int:
                 return 0  # the supervisor is gone; our children get their death signal
             request = json.loads(data)
             if request.get("op") == protocol.ZygoteOp.SPAWN:
-                _spawn(control, selector, (wakeup_r, wakeup_w), request, fds)
+                try:
+                    _spawn(control, selector, (wakeup_r, wakeup_w), request, fds)
+                except (BrokenPipeError, ConnectionResetError):
+                    return 0  # the supervisor went away mid-spawn (it is stopping): so do we
             else:
                 for fd in fds:
                     os.close(fd)

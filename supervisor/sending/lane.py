@@ -34,7 +34,7 @@ from worker import protocol
 
 __all__ = ["Lane", "LaneHost"]
 
-_BATCH = 200  # open entries looked at per pass
+_BATCH = 50  # open entries looked at per pass (further ones wait behind held chats)
 _RETRY_MAX_S = 30.0
 _REQUEST_MARGIN_S = 5.0
 
@@ -132,9 +132,10 @@ class Lane:
             self._fail(entry, "Unavailable", f"gave up after {entry.attempts} attempts: {entry.error}")
             return 0.0
         timeout = session.ctx.config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
+        tried = entry.attempts + 1  # stored with the try's first write, or with its failure
         try:
-            entry = store.update(entry, attempts=entry.attempts + 1)
             if entry.status == "sending":
+                entry = store.update(entry, attempts=tried)
                 found = await call_worker(session, State.WORKING, protocol.OP_FIND_SENT,
                                           {"to": entry.chat, "msg_id": entry.msg_id}, timeout)
                 if found.get("found"):
@@ -143,7 +144,8 @@ class Lane:
                 self._log.info("send.resending", queue_id=entry.id, msg_id=entry.msg_id)
             else:
                 made = await call_worker(session, State.WORKING, protocol.OP_NEW_MESSAGE_ID, {}, timeout)
-                entry = store.update(entry, status="sending", msg_id=str(made["msg_id"]), held_by=None)
+                entry = store.update(entry, status="sending", msg_id=str(made["msg_id"]), held_by=None,
+                                     attempts=tried)
             await self._humanize(session, entry, policy, timeout)
             op, args, op_timeout, done = self._host.send_args(session, entry)
             try:
@@ -158,9 +160,9 @@ class Lane:
                 self._fail(entry, type(exc).__name__, str(exc))  # WhatsApp's own no
                 return 0.0
             # The worker died, timed out or left WORKING: settle it on the next try.
-            store.update(entry, error_type=type(exc).__name__, error=str(exc))
+            store.update(entry, error_type=type(exc).__name__, error=str(exc), attempts=tried)
             self._log.info("send.retry_later", queue_id=entry.id, error=str(exc))
-            return min(_RETRY_MAX_S, 2.0 ** entry.attempts)
+            return min(_RETRY_MAX_S, 2.0 ** tried)
         except ZapvisorError as exc:
             self._fail(entry, exc.type, str(exc))
             return 0.0
@@ -192,9 +194,9 @@ class Lane:
         store = self._host.store
         now = time.time()
         to = str(result.get("to") or entry.chat)
-        if not entry.chat.endswith("@g.us"):
-            aliases = tuple({entry.chat, to})
-            store.note_chats(self.session_id, aliases, we_began=not store.known(self.session_id, aliases))
+        aliases = tuple({entry.chat, to})
+        if not entry.chat.endswith("@g.us") and not store.known(self.session_id, aliases):
+            store.note_chats(self.session_id, aliases, we_began=True)  # a first contact
         entry = store.update(entry, status="sent", wa_id=result.get("id"), sent_at=now, held_by=None,
                              error_type=None, error=None,
                              result={"to": to, "ack": result.get("ack"), "timestamp": result.get("timestamp")})

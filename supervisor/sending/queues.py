@@ -206,6 +206,9 @@ class SendQueues:
     async def run(self) -> None:
         """Own every lane until cancelled (daemon shutdown): start those with work left, then
         prune finished entries now and then."""
+        swept = await asyncio.to_thread(self._sweep_files, self.store.open_files())
+        if swept:
+            _log.info("sends.files_swept", count=swept)
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             for session_id in self.store.sessions_with_open():
@@ -242,6 +245,16 @@ class SendQueues:
         lane = self._lanes.get(session_id)
         if lane is not None:
             lane.wake.set()  # a first contact may have just become a known one
+
+    def _sweep_files(self, wanted: set[str]) -> int:
+        """Delete queued files no open send refers to (a crash between keeping an upload and
+        storing its send leaves one); how many. Boot only: it lists every session's folder."""
+        gone = 0
+        for path in self._config.layout.queued_files():
+            if str(path) not in wanted:
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
 
     def prune(self) -> int:
         """Housekeeping: finished entries past keep_days, and old idempotency keys."""

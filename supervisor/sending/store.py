@@ -134,6 +134,12 @@ class SendStore:
                                "'sending') AND json_extract(payload, '$.path') = ?", (session, path)).fetchone()
         return row is not None
 
+    def open_files(self) -> set[str]:
+        """The files every open entry still has to send."""
+        rows = self._db.execute("SELECT json_extract(payload, '$.path') FROM sends WHERE status IN "
+                                "('queued', 'sending') AND json_extract(payload, '$.path') IS NOT NULL")
+        return {str(r[0]) for r in rows}
+
     def sessions_with_open(self) -> list[str]:
         """Every session that has queued or in-flight entries."""
         rows = self._db.execute("SELECT DISTINCT session FROM sends WHERE status IN "

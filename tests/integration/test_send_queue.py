@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.daemon import Daemon
+from tests.support.media import b64, sample
 from tests.support.procs import wait_until
 from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon, wait_event
 from tests.wasim import RunningSimulator
@@ -126,3 +127,28 @@ def test_a_send_whatsapp_took_before_the_worker_died_is_never_sent_again(
         settled = wait_event(d, lambda e: e["event"] == "message.sent"
                              and e["payload"].get("queue_id") == queued["queue_id"], session="a")
         assert settled[-1]["payload"]["reconciled"] is True and settled[-1]["payload"]["id"] == entry["id"]
+
+
+def test_queued_files_outlive_a_restart_and_strays_are_swept(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    d = wa_daemon(workdir, free_port, sim, sending={"per_day": 1})
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+        assert d.call("POST", "/api/sessions/a/messages", {"to": CHATS[0], "text": "the day's one"})[0] == 201
+        status, _, queued = d.call("POST", "/api/sessions/a/media?wait=false",
+                                   {"to": CHATS[0], "data": b64(sample("document")), "filename": "r.pdf"})
+        assert status == 202, queued
+        wait_until(lambda: d.client.get(queued["status_url"])["held_by"] == "per_day", timeout=10)
+        outbox = d.state_dir / "sessions" / "a" / "outbox"
+        kept = list(outbox.iterdir())
+        assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600"
+        assert oct(outbox.stat().st_mode & 0o777) == "0o700"
+        assert d.stop() == 0
+        stray = outbox / "left-by-a-crash"
+        stray.write_bytes(b"x")
+        d.start()
+        wait_until(lambda: not stray.exists(), timeout=30, message="the stray file swept at boot")
+        assert kept[0].exists() and d.client.get(queued["status_url"])["status"] == "queued"
+        assert d.client.delete(queued["status_url"])["status"] == "cancelled"
+        assert not kept[0].exists()  # a send that ends takes its file with it

@@ -116,4 +116,8 @@ def test_pacing_reads_types_and_records_before_each_send(
                  and what != "paused"]
         assert steps == [("seen", None), ("chatstate", "composing"), ("sent", "chat"),
                          ("chatstate", "recording"), ("sent", "ptt")], steps
+        # The random pause between two sends is never shorter than delay_min_s (a floor the
+        # queue keeps, whatever the machine's speed: slower only widens it).
+        sent_at = [at for at, kind, _what in timeline if kind == "sent"]
+        assert sent_at[1] - sent_at[0] >= sending["delay_min_s"], sent_at
 

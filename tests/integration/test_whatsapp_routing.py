@@ -70,7 +70,7 @@ def test_default_roles_aliases_pairing_and_bad_inputs(daemon: Daemon, sim: Runni
     # Wrong state, unknown session, no QR on offer: each says which.
     text = {"to": CONTACT, "text": "hi"}
     assert refused(d, "POST", "/api/sessions/idle/messages", text) == (
-        409, "session 'idle' is SCAN_QR_CODE; send_text needs it WORKING")
+        409, "session 'idle' is SCAN_QR_CODE; sends are queued while it is WORKING or STARTING")
     assert refused(d, "POST", "/api/sessions/off/messages", text)[0] == 409
     assert refused(d, "POST", "/api/sessions/ghost/messages", text) == (404, "session 'ghost' does not exist")
     assert refused(d, "GET", "/api/sessions/r1/qr") == (
@@ -170,5 +170,5 @@ def test_default_roles_aliases_pairing_and_bad_inputs(daemon: Daemon, sim: Runni
     wait_until(lambda: not profile.exists(), timeout=20, message="default's profile deleted")
     assert d.session("default")["state"] == "STOPPED"
     assert refused(d, "POST", "/api/send", {"to": CONTACT, "text": "x"}) == (
-        409, "session 'default' is STOPPED; send_text needs it WORKING")
+        409, "session 'default' is STOPPED; sends are queued while it is WORKING or STARTING")
     assert d.session("idle")["state"] == "WORKING" and d.session("cli")["state"] == "WORKING"

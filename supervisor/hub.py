@@ -41,8 +41,7 @@ class Hub:
                             journal=self.webhooks.store_event,
                             last_id=self.outbox.last_event_id(),
                             backlog=self.outbox.recent_events(events.history))
-        self.history = History(store, events.charts_keep_h,
-                               queue_depth=lambda: self.outbox.counts()["pending"])
+        self.history = History(store, events.charts_keep_h, queue_depth=self.outbox.pending_count)
         self.bus.listen(self.metrics.on_event)
         self.bus.listen(self.webhooks.on_event)
         self.bus.listen(self.history.on_event)

@@ -9,6 +9,9 @@ import {bytes, percent} from './format.js';
 import {onEvent} from './store.js';
 
 const RELOAD_GAP_MS = 5000;
+// The server's clock minus this browser's, learnt from each answer: ranges are asked for on the
+// server's clock, whatever this machine's says.
+let clockOffset = 0;
 const EVERY_MS = 60000;
 const HOUR = 3600;
 
@@ -43,10 +46,11 @@ export function trends({id, title, session = null, queries, charts, reloadOn}) {
     lastRun = performance.now();
     try {
       await Promise.all(Object.entries(queries).map(async ([name, q]) => {
-        const since = Math.max(0, Math.floor(Date.now() / 1000 - q.span_s));
+        const since = Math.max(0, Math.floor(Date.now() / 1000 + clockOffset - q.span_s));
         const params = new URLSearchParams({since: String(since), bucket: String(q.bucket_s)});
         if (session) params.set('session', session);
         const data = await get(`/api/history?${params}`);
+        clockOffset = data.until - Date.now() / 1000;
         if (closed) return;
         for (const c of made) if (c.spec.query === name) c.update({...data, span_s: q.span_s});
       }));

@@ -104,4 +104,19 @@ CREATE TABLE known_chats (
     PRIMARY KEY (session, chat)
 ) WITHOUT ROWID;
 """,
+    # 6: the dashboard's charts (supervisor/events/history.py owns this table): per minute, per
+    # session ('' for the whole daemon) and per metric, how many samples or events, their sum
+    # and their largest value; rows older than [events] charts_keep_h are deleted.
+    6: """
+CREATE TABLE series (
+    session TEXT NOT NULL,
+    metric  TEXT NOT NULL,
+    minute  INTEGER NOT NULL,
+    n       INTEGER NOT NULL,
+    total   REAL NOT NULL,
+    peak    REAL NOT NULL,
+    PRIMARY KEY (session, metric, minute)
+) WITHOUT ROWID;
+CREATE INDEX series_age ON series (minute);
+""",
 }

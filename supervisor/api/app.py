@@ -18,6 +18,7 @@ from supervisor.api import chats as api_chats
 from supervisor.api import dashboard as api_dashboard
 from supervisor.api import events as api_events
 from supervisor.api import health as api_health
+from supervisor.api import history as api_history
 from supervisor.api import legacy as api_legacy
 from supervisor.api import media as api_media
 from supervisor.api import queue as api_queue
@@ -101,7 +102,7 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int, body_timeou
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
     app[HOST_CPU] = HostCpu(time.monotonic())
-    for module in (api_health, api_sessions, api_events, api_webhooks, api_whatsapp, api_media,
-                   api_queue, api_chats, api_roles, api_legacy, api_dashboard):
+    for module in (api_health, api_sessions, api_events, api_history, api_webhooks, api_whatsapp,
+                   api_media, api_queue, api_chats, api_roles, api_legacy, api_dashboard):
         app.add_routes(module.routes)
     return app

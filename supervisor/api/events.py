@@ -5,6 +5,13 @@ event as JSON). ``?events=session.status,message.*`` filters by name. A client t
 with ``Last-Event-ID`` (or ``?last_event_id=``) first gets what it missed from the bus's bounded
 history; if the history no longer reaches back that far, an unnumbered ``gap`` message says
 which ids are gone. Idle streams carry a ``: ping`` comment every ``sse_ping_interval_s``.
+``?exclude=session.resource`` leaves names out (same syntax as ``events``).
+
+``?format=json`` answers at once instead of streaming: ``{"events": [...], "last_id",
+"oldest_id"}``, the latest ``?limit=`` (default 50, at most 1000) events of the filter still
+held in the history, oldest first (after ``Last-Event-ID`` when given). The history is the
+bus's (``[events] history``, reloaded from the journal at start), so this survives a restart:
+the dashboard's "Latest activity" reads it.
 
 A client that falls ``subscriber_queue`` events behind is dropped by the bus (it may reconnect
 and resume); one that accepts no bytes for ``sse_send_timeout_s`` is disconnected. Neither can
@@ -15,6 +22,7 @@ one more is a 503. On daemon shutdown every stream ends cleanly.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +38,7 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 _log = get_logger()
+_MAX_LIMIT = 1000
 
 
 def _last_event_id(request: web.Request) -> int | None:
@@ -41,29 +50,52 @@ def _last_event_id(request: web.Request) -> int | None:
 
 @routes.get("/api/events")
 async def all_events(request: web.Request) -> web.StreamResponse:
-    """Every event of every session, as server-sent events."""
+    """Every event of every session, as server-sent events (``?format=json``: the latest)."""
     return await _stream(request, None)
 
 
 @routes.get("/api/sessions/{id}/events")
 async def session_events(request: web.Request) -> web.StreamResponse:
-    """One session's events, as server-sent events."""
+    """One session's events, as server-sent events (``?format=json``: the latest)."""
     session_id = request.app[REGISTRY].get(request.match_info["id"]).id
     return await _stream(request, session_id)
+
+
+def _patterns(request: web.Request, name: str) -> tuple[str, ...]:
+    try:
+        return parse_patterns(request.query.get(name, ""))
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} filter: {exc}") from None
+
+
+def _selector(request: web.Request, session: str | None) -> Callable[[Event], bool]:
+    """What ``?events=`` selects and ``?exclude=`` does not, of ``session`` (None: all)."""
+    patterns, excluded = _patterns(request, "events"), _patterns(request, "exclude")
+
+    def wants(event: Event) -> bool:
+        return ((session is None or event["session"] == session)
+                and matches(patterns, event["event"])
+                and not (excluded and matches(excluded, event["event"])))
+    return wants
+
+
+def _latest(request: web.Request, wants: Callable[[Event], bool]) -> web.Response:
+    bus = request.app[HUB].bus
+    limit = decimal(request.query.get("limit", "50"), "limit", 1, _MAX_LIMIT)
+    events = bus.history(_last_event_id(request) or 0, wants)[-limit:]
+    return web.json_response({"events": events, "last_id": bus.last_id, "oldest_id": bus.oldest_id})
 
 
 async def _stream(request: web.Request, session: str | None) -> web.StreamResponse:
     hub = request.app[HUB]
     settings = hub.config.events
-    try:
-        patterns = parse_patterns(request.query.get("events", ""))
-    except ValueError as exc:
-        raise InvalidRequest(f"events filter: {exc}") from None
+    form = request.query.get("format", "")
+    if form not in ("", "sse", "json"):
+        raise InvalidRequest(f"format must be sse or json, got {form[:40]!r}")
+    wants = _selector(request, session)
+    if form == "json":
+        return _latest(request, wants)
     after = _last_event_id(request)
-
-    def wants(event: Event) -> bool:
-        return (session is None or event["session"] == session) and matches(patterns, event["event"])
-
     bus = hub.bus
     if bus.subscribers >= settings.max_sse_clients:
         hub.metrics.sse_refused()

@@ -2,7 +2,8 @@
 session, a role, or the default session). The replaced systems' send routes are in api/legacy.py.
 
     GET  /api/sessions/{id}/qr              PNG; ?format=raw -> {"value"}; Accept: application/json
-                                            (or ?format=json) -> {"mimetype", "data": base64}
+                                            (or ?format=json) -> {"mimetype", "data": base64,
+                                            "modules": its width in modules}
     POST /api/sessions/{id}/pairing-code    {"phone"} -> {"code", "display", "phone"}
     POST /api/sessions/{id}/logout          log the account out (session.logout follows)
     POST /api/sessions/{id}/messages        {"to", "text", "reply_to"?, "mentions"?} -> 201 {"id", "to",
@@ -48,12 +49,18 @@ _WHY_NO_QR = {
 }
 
 
+_QR_BORDER = 4  # the quiet zone the QR standard asks for, in modules
+
+
 @functools.lru_cache(maxsize=64)
-def qr_png(value: str) -> bytes:
-    """The QR code of ``value`` as a PNG (cached: every poll of a client asks for the same)."""
+def qr_png(value: str) -> tuple[bytes, int]:
+    """The QR code of ``value`` as a PNG, and its width in modules, quiet zone included (a
+    page shows it sharp at a whole number of pixels per module). Cached: every poll of a
+    client asks for the same."""
     buffer = io.BytesIO()
-    segno.make_qr(value, error="l").save(buffer, kind="png", scale=6, border=4)
-    return buffer.getvalue()
+    code = segno.make_qr(value, error="l")
+    code.save(buffer, kind="png", scale=6, border=_QR_BORDER)
+    return buffer.getvalue(), int(code.symbol_size(border=_QR_BORDER)[0])
 
 
 def _offered_qr(session: Session) -> str:
@@ -74,10 +81,11 @@ async def get_qr(request: web.Request) -> web.Response:
     value = _offered_qr(session)
     if form == "raw":
         return web.json_response({"value": value}, headers=_NO_STORE)
-    png = qr_png(value)
+    png, modules = qr_png(value)
     if form == "json" or (not form and "application/json" in request.headers.get("Accept", "")):
         data = base64.b64encode(png).decode("ascii")
-        return web.json_response({"mimetype": "image/png", "data": data}, headers=_NO_STORE)
+        return web.json_response({"mimetype": "image/png", "data": data, "modules": modules},
+                                 headers=_NO_STORE)
     return web.Response(body=png, content_type="image/png", headers=_NO_STORE)
 
 

@@ -237,6 +237,10 @@ class Outbox:
         rows = self._db.execute(_SELECT + clause + "ORDER BY d.id DESC LIMIT ?", (*args, limit))
         return [_delivery(row) for row in rows]
 
+    def pending_count(self) -> int:
+        """How many deliveries wait to be sent (an index range, not a scan of the table)."""
+        return int(self._db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()[0])
+
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each status."""
         counted = dict.fromkeys(STATUSES, 0)

@@ -20,6 +20,7 @@ class EventsConfig:
     sse_send_timeout_s: float = 10.0
     resource_interval_s: float = 30.0
     max_sse_clients: int = 100
+    charts_keep_h: float = 48.0
 
     def __post_init__(self) -> None:
         require(self.history >= 1, "history", "must be at least 1")
@@ -28,6 +29,7 @@ class EventsConfig:
         require(self.sse_ping_interval_s > 0, "sse_ping_interval_s", "must be > 0")
         require(self.sse_send_timeout_s > 0, "sse_send_timeout_s", "must be > 0")
         require(self.resource_interval_s > 0, "resource_interval_s", "must be > 0")
+        require(1 <= self.charts_keep_h <= 8760, "charts_keep_h", "must be from 1 to 8760 (a year)")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import {login} from './login.js';
 import {overview} from './overview.js';
 import {sessionView} from './session.js';
 import {sessionsView} from './sessions.js';
-import {applyEvent, refresh, reset, scheduleRefresh} from './store.js';
+import {applyEvent, refresh, reloadAll, reset, scheduleRefresh} from './store.js';
 import {EventStream} from './stream.js';
 
 const ROUTES = [
@@ -58,7 +58,7 @@ function render(moveFocus = false) {
 
 async function signedIn() {
   top.hidden = false;
-  stream = new EventStream('/api/events', {onEvent: applyEvent, onState: onStreamState, onGap: refresh});
+  stream = new EventStream('/api/events', {onEvent: applyEvent, onState: onStreamState, onGap: reloadAll});
   stream.start();
   render();
   await refresh();

@@ -1,9 +1,11 @@
 // Overview: sessions by state, host memory and CPU, messages, restarts, the daemon itself,
-// and the latest activity; all of it follows the event stream.
+// charts of the last day, and the latest activity (from the daemon's history, then live); all
+// of it follows the event stream.
 
-import {h, setText} from './dom.js';
+import {fill, h, setText} from './dom.js';
 import {STATES, STATE_ORDER, bytes, duration, percent, showState} from './format.js';
-import {QUIET_EVENTS, onChange, onEvent, store} from './store.js';
+import {onChange, store} from './store.js';
+import {overviewTrends} from './trends.js';
 import {eventItem} from './ui.js';
 
 const ACTIVITY = 12;
@@ -50,6 +52,7 @@ export function overview(main) {
   };
   const activity = h('ol.activity', {id: 'activity'});
   const activityEmpty = h('p.hint', {}, 'Events appear here as they happen.');
+  const trends = overviewTrends();
 
   main.replaceChildren(
     h('h1', {tabIndex: -1}, 'Overview'),
@@ -62,7 +65,8 @@ export function overview(main) {
       card('Messages', h('div.pair', {}, received.el, sent.el), h('p.hint', {}, 'Since the daemon started.')),
       card('Restarts', restarts.el, line('restarts-detail'), line('breaker')),
       card('Daemon', h('dl.figures', {}, fig('uptime', 'Uptime'), fig('memory', 'Memory'),
-        fig('sessions-memory', 'Sessions memory'), fig('limit', 'Limit')))),
+        fig('sessions-memory', 'Sessions memory'), fig('limit', 'Session limit')))),
+    trends.el,
     h('section.card.wide', {'aria-labelledby': 'h-activity'},
       h('h2', {id: 'h-activity'}, 'Latest activity'), activityEmpty, activity),
   );
@@ -100,22 +104,27 @@ export function overview(main) {
     setText(daemon.uptime, duration(stats.uptime_s));
     setText(daemon.memory, bytes(stats.supervisor_rss_bytes));
     setText(daemon['sessions-memory'], bytes(stats.sessions_memory_bytes));
-    setText(daemon.limit, `${stats.max_sessions} sessions`);
+    setText(daemon.limit, String(stats.max_sessions));
   };
 
-  const addActivity = (event) => {
-    if (QUIET_EVENTS.has(event.event)) return;
-    activity.prepend(eventItem(event, true));
-    while (activity.children.length > ACTIVITY) activity.lastElementChild.remove();
-    activityEmpty.hidden = true;
+  let shownActivity = null;
+  const renderActivity = () => {
+    const latest = store.recent.slice(0, ACTIVITY);
+    const key = latest.map((e) => e.id).join(',');
+    if (key === shownActivity) return;
+    shownActivity = key;
+    fill(activity, latest.map((e) => eventItem(e, true)));
+    activityEmpty.hidden = latest.length > 0;
   };
 
-  render();
-  store.recent.slice(0, ACTIVITY).reverse().forEach(addActivity);
-  const offChange = onChange(render);
-  const offEvent = onEvent(addActivity);
+  const update = () => {
+    render();
+    renderActivity();
+  };
+  update();
+  const offChange = onChange(update);
   return () => {
     offChange();
-    offEvent();
+    trends.stop();
   };
 }

@@ -30,7 +30,7 @@ function createForm(navigate) {
       const body = {start: start.checked};
       if (id.value.trim()) body.id = id.value.trim();
       const created = await post('/api/sessions', body);
-      notify(`Session ${created.id} created.`);
+      notify(`Session ${created.id} created.`, {session: created.id});
       id.value = '';
       scheduleRefresh();
       navigate(`/sessions/${encodeURIComponent(created.id)}`);

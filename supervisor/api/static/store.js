@@ -15,7 +15,7 @@ export const store = {
   roles: [], // [{role, sessions, working}]
   loadedAt: 0, // performance.now() of the last load (uptimes count from there)
   error: null, // the last load's error, if it failed
-  recent: [], // the latest events seen since the page opened, newest first (no figures)
+  recent: [], // the latest events (from the daemon's history, then live), newest first (no figures)
 };
 
 const RECENT = 50;
@@ -41,6 +41,22 @@ function changed() {
   for (const fn of listeners) fn();
 }
 
+let recentLoaded = false;
+
+/** Put `events` among the recent ones: newest first, each once, at most RECENT. */
+function mergeRecent(events) {
+  const byId = new Map([...store.recent, ...events].map((e) => [e.id, e]));
+  store.recent = [...byId.values()].sort((a, b) => b.id - a.id).slice(0, RECENT);
+}
+
+/** The latest events from the daemon's history (they survive a reload, and a restart). */
+async function loadRecent() {
+  const exclude = [...QUIET_EVENTS].join(',');
+  const data = await get(`/api/events?format=json&limit=${RECENT}&exclude=${exclude}`);
+  mergeRecent(data.events);
+  recentLoaded = true;
+}
+
 let inflight = null;
 let timer = null;
 let lastRun = -Infinity;
@@ -63,6 +79,7 @@ export async function refresh() {
       store.roles = roles.roles;
       store.loadedAt = performance.now();
       store.error = null;
+      if (!recentLoaded) await loadRecent();
     } catch (err) {
       store.error = err;
     } finally {
@@ -96,6 +113,13 @@ export function reset() {
   store.roles = [];
   store.error = null;
   store.recent = [];
+  recentLoaded = false;
+}
+
+/** Events were missed (a long disconnection): reload everything, the recent events too. */
+export function reloadAll() {
+  recentLoaded = false;
+  return refresh();
 }
 
 // A queued send ended (sent, failed, cancelled): one fewer in its session's queue.
@@ -109,7 +133,7 @@ export function applyEvent(event) {
     session.state = p.state;
     if (p.state === 'FAILED' && p.reason) session.last_error = p.reason;
   } else if (session && event.event === 'session.resource') {
-    session.memory_bytes = p.pss_bytes ?? session.memory_bytes;
+    session.memory_bytes = p.memory_bytes ?? session.memory_bytes;
     session.processes = p.processes ?? session.processes;
     session.cpu_percent = p.cpu_percent ?? session.cpu_percent;
   } else if (session && event.event === 'message.queued') {
@@ -117,10 +141,7 @@ export function applyEvent(event) {
   } else if (session && p.queue_id && QUEUE_DONE.has(event.event)) {
     session.queue_depth = Math.max(0, (session.queue_depth || 0) - 1);
   }
-  if (!QUIET_EVENTS.has(event.event)) {
-    store.recent.unshift(event);
-    store.recent.length = Math.min(store.recent.length, RECENT);
-  }
+  if (!QUIET_EVENTS.has(event.event)) mergeRecent([event]);
   for (const fn of eventListeners) fn(event);
   changed();
   if (RELOAD_ON.test(event.event)) scheduleRefresh();

@@ -3,19 +3,35 @@
 import {ApiError, del, post, put, sessionPath} from './api.js';
 import {h} from './dom.js';
 import {clock, describe} from './format.js';
-import {rolesOf, scheduleRefresh, store} from './store.js';
+import {onEvent, rolesOf, scheduleRefresh, store} from './store.js';
 
-/** A short notice at the bottom of the screen (errors stay until dismissed). */
-export function notify(text, {error = false} = {}) {
+/**
+ * A short notice at the bottom of the screen (errors stay until dismissed). A notice about
+ * `session` ("Starting …") also goes as soon as that session settles in a state the page shows
+ * (a QR code, WORKING, STOPPED, FAILED): it would only cover the page from then on.
+ */
+export function notify(text, {error = false, session = null} = {}) {
   const box = document.getElementById('toasts');
   const close = h('button.quiet', {type: 'button', 'aria-label': 'Dismiss'}, '×');
-  const toast = h(`div.toast${error ? '.toast-error' : ''}`, {role: error ? 'alert' : 'status'},
-    h('span', {}, text), close);
+  const toast = h(`div.toast${error ? '.toast-error' : ''}`, {role: error ? 'alert' : 'status',
+    dataset: session && !error ? {session} : {}}, h('span', {}, text), close);
   close.addEventListener('click', () => toast.remove());
   box.append(toast);
   if (!error) setTimeout(() => toast.remove(), 6000);
   while (box.children.length > 4) box.firstElementChild.remove();
 }
+
+/** Remove the notices about `session` (not the errors). */
+export function dismissToasts(session) {
+  for (const toast of document.querySelectorAll('#toasts .toast[data-session]')) {
+    if (toast.dataset.session === session) toast.remove();
+  }
+}
+
+const SETTLED = new Set(['SCAN_QR_CODE', 'WORKING', 'STOPPED', 'FAILED']);
+onEvent((event) => {
+  if (event.event === 'session.status' && SETTLED.has(event.payload?.state)) dismissToasts(event.session);
+});
 
 /** Report a failed call (a 401 is handled by the login form). */
 export function report(err, what) {
@@ -149,7 +165,7 @@ async function run(action, session, afterDelete) {
       afterDelete?.();
     } else {
       await post(sessionPath(session.id, action.name));
-      notify(`${action.doing} ${session.id}.`);
+      notify(`${action.doing} ${session.id}.`, {session: session.id});
     }
   } catch (err) {
     report(err, `${action.label} ${session.id}`);

@@ -78,16 +78,19 @@ class Daemon:
         self.client = Client(f"http://127.0.0.1:{port}", API_KEY, timeout_s=60)
 
     def start(self, wait: bool = True, env: dict[str, str] | None = None,
-              preexec_fn: Callable[[], None] | None = None) -> Daemon:
+              preexec_fn: Callable[[], None] | None = None, command: list[str] | None = None,
+              cwd: Path | None = None) -> Daemon:
         """Launch the daemon (``env`` added to its environment; ``preexec_fn`` run in it before
-        exec, e.g. to lower a limit); by default wait until /health answers. zapnode's variables
-        (PORT, HEADLESS, ...) are not inherited: the daemon reads them as config, and only a
-        test that means to may set them."""
+        exec, e.g. to lower a limit; ``command`` instead of this interpreter's ``-m supervisor``,
+        e.g. an installed ``zapvisor``; run in ``cwd``); by default wait until /health answers.
+        zapnode's variables (PORT, HEADLESS, ...) are not inherited: the daemon reads them as
+        config, and only a test that means to may set them."""
         log = open(self.log_path, "ab")
         inherited = {k: v for k, v in os.environ.items() if k not in {a.name for a in ALIASES}}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "--config", str(self.config_path), "serve"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [*(command or [sys.executable, "-m", "supervisor"]), "--config", str(self.config_path),
+             "serve"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
             env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}, preexec_fn=preexec_fn,
         )
         log.close()

@@ -57,7 +57,7 @@ def test_systemd_analyze_verify_passes(tmp_path: Path) -> None:
     entry = Path(sys.executable).parent / "zapvisor"
     assert entry.exists(), entry
     unit = tmp_path / "zapvisor.service"
-    unit.write_text(UNIT.read_text().replace("/opt/zapvisor/.venv/bin/zapvisor", str(entry)))
+    unit.write_text(UNIT.read_text().replace("/opt/zapvisor/bin/zapvisor", str(entry)))
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

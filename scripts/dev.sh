@@ -25,6 +25,12 @@ if [ "$command" = test ]; then
     command -v stunnel4 >/dev/null || missing+=(stunnel4)
     command -v certutil >/dev/null || missing+=(libnss3-tools)
     command -v openssl >/dev/null || missing+=(openssl)
+    # contrib/prometheus/alerts.yml is checked and unit-tested with promtool (Debian ships it in
+    # the prometheus package, whose server is then enabled too: `systemctl disable --now
+    # prometheus` on a machine that does not want one).
+    command -v promtool >/dev/null || missing+=(prometheus)
+    # The packaging tests build wheels and virtualenvs from a copy of the checkout (git ls-files).
+    command -v git >/dev/null || missing+=(git)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}" >&2

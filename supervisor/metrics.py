@@ -216,6 +216,11 @@ class _Live(Collector):
                 if value is not None:
                     families[key].add_metric([session.id], value)
         yield from families.values()
+        limit_mb = self.registry.config.limits.memory_max_mb
+        if limit_mb:  # 0: no limit, and nothing to compare memory with
+            yield GaugeMetricFamily("zapvisor_session_memory_limit_bytes",
+                                    "[limits] memory_max_mb: a session over it is recycled",
+                                    value=limit_mb * 2**20)
         yield restarts
         yield _versions(sessions)
         counts = self.outbox.counts()

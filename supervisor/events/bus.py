@@ -43,13 +43,17 @@ def parse_patterns(text: str) -> tuple[str, ...]:
 
 
 def matches(patterns: Iterable[str], name: str) -> bool:
-    """True if ``name`` is selected by ``patterns`` (an empty filter selects everything)."""
+    """True if ``name`` is selected by ``patterns`` (an empty filter selects everything).
+
+    A family ``message.*`` selects ``message`` itself too, not only ``message.ack`` and the
+    others: whoever asks for a family means all of it (the README's own example filters
+    ``message.*`` to see incoming messages, which are ``message``)."""
     empty = True
     for pattern in patterns:
         empty = False
         if pattern == "*" or pattern == name:
             return True
-        if pattern.endswith(".*") and name.startswith(pattern[:-1]):
+        if pattern.endswith(".*") and (name == pattern[:-2] or name.startswith(pattern[:-1])):
             return True
     return empty
 

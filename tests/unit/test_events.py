@@ -28,7 +28,11 @@ def test_ids_increase_and_history_is_bounded() -> None:
 def test_filters() -> None:
     assert parse_patterns(" session.status, message.* ,") == ("session.status", "message.*")
     assert matches((), "anything") and matches(("*",), "x.y")
-    assert matches(("message.*",), "message.ack") and not matches(("message.*",), "message")
+    # A family selects its head too: "message.*" is every message event, "message" included.
+    assert matches(("message.*",), "message.ack") and matches(("message.*",), "message")
+    assert matches(("session.*",), "session.status") and not matches(("session.*",), "sessions")
+    assert not matches(("message.*",), "messages") and not matches(("message.*",), "messagex.ack")
+    assert matches(("message.ack.*",), "message.ack") and not matches(("message.ack.*",), "message")
     assert matches(("message",), "message") and not matches(("message",), "message.ack")
     for bad in ("Session", "a..b", "a.*.b", "a b"):
         with pytest.raises(ValueError, match="bad event name"):

@@ -178,7 +178,7 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         gc.freeze()
         notifier.ready(housekeeper.status_line())
         _log.info("daemon.ready", url=f"http://{config.server.host}:{config.server.port}",
-                  state_dir=str(config.state_dir), restored=restored, orphans_reaped=reaped,
+                  whatsapp_url=config.whatsapp.url, state_dir=str(config.state_dir), restored=restored, orphans_reaped=reaped,
                   disk_entries_swept=swept, systemd=notifier.enabled, pid=os.getpid(),
                   env_aliases=config.env_aliases or None, env_file=env_file.status())
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["State", "ALLOWED", "RUNNING_STATES"]
+__all__ = ["State", "ALLOWED", "RUNNING_STATES", "exists_message"]
 
 
 class State(str, enum.Enum):
@@ -50,3 +50,12 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.STOPPING: frozenset({State.STOPPED, State.FAILED}),
     State.FAILED: frozenset({State.STARTING, State.STOPPING}),
 }
+
+
+def exists_message(session_id: str, state: State) -> str:
+    """What creating a session that exists already answers: its state, and for one that does
+    not run (STOPPED, FAILED) how to start it, since creating it again never will."""
+    if state in RUNNING_STATES or state == State.STOPPING:
+        return f"session {session_id!r} already exists and is {state}"
+    return (f"session {session_id!r} already exists and is {state}: start it instead "
+            f"(POST /api/sessions/{session_id}/start, or zapvisor start {session_id} --wait)")

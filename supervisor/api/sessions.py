@@ -86,6 +86,10 @@ def short_status(session: Session) -> dict[str, Any]:
         "phone_number": rec.phone_number,
         "since": _iso(session.since),
         "restarts": rec.restarts,
+        # Why it is in its state (a STOPPED session: stopped by whom, or logged out), and how
+        # its last worker ended: a logout's reason is in neither last_error nor the state.
+        "detail": session.detail,
+        "last_exit": rec.last_exit,
         "last_error": rec.last_error,
         **_legacy(session),
     }

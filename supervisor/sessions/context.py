@@ -32,4 +32,5 @@ class SessionContext:
     host: HostWatch
     tracking: Tracking
     end_leftovers: Callable[[str, SessionProcs], Awaitable[int]]
-    logged_out: Callable[[str], None] = lambda session_id: None  # the account logged out
+    #: The account logged out (session id, why): True if the session is being stopped for it.
+    logged_out: Callable[[str, str], bool] = lambda session_id, reason: False

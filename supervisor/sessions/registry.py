@@ -39,7 +39,7 @@ from supervisor.sessions.pressure import Pressure, sample
 from supervisor.sessions.profiles import remove_tree
 from supervisor.sessions.session import Session
 from supervisor.settings import SESSION_ID_RE
-from supervisor.states import RUNNING_STATES, State
+from supervisor.states import RUNNING_STATES, State, exists_message
 from supervisor.store import Store
 
 __all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
@@ -147,7 +147,7 @@ class Registry:
             session_id = f"session-{secrets.token_hex(4)}"
         validate_session_id(session_id)
         if session_id in self.sessions:
-            raise Conflict(f"session {session_id!r} already exists")
+            raise Conflict(exists_message(session_id, self.sessions[session_id].state))
         limit = self.config.sessions.max_sessions
         if len(self.sessions) >= limit:
             raise TooManySessions(f"max_sessions ({limit}) reached; delete a session first")
@@ -180,12 +180,12 @@ class Registry:
             self._launch(session)
         return session
 
-    async def stop(self, session_id: str) -> Session:
+    async def stop(self, session_id: str, reason: str = "stop requested") -> Session:
         """Stop a session and remember that it should stay stopped."""
         session = self.get(session_id)
         async with session.lock:
             session.update_record(desired="stopped")
-            await self._halt(session)
+            await self._halt(session, reason)
         return session
 
     async def restart(self, session_id: str) -> Session:
@@ -216,19 +216,21 @@ class Registry:
         _log.info("session.deleted", session_id=session_id)
         self.bus.publish("session.deleted", session_id, {})
 
-    def _logged_out(self, session_id: str) -> None:
+    def _logged_out(self, session_id: str, reason: str) -> bool:
         """A session's account logged out: with auto_cleanup_on_logout, stop it and delete its
-        profile (in the background, owned by the daemon's TaskGroup)."""
-        if self.config.sessions.auto_cleanup_on_logout and not self._closing:
-            self._tg.create_task(self._cleanup_after_logout(session_id),
-                                 name=f"cleanup:{session_id}")
+        profile (in the background, owned by the daemon's TaskGroup); True if so."""
+        if not self.config.sessions.auto_cleanup_on_logout or self._closing:
+            return False
+        self._tg.create_task(self._cleanup_after_logout(session_id, reason),
+                             name=f"cleanup:{session_id}")
+        return True
 
-    async def _cleanup_after_logout(self, session_id: str) -> None:
+    async def _cleanup_after_logout(self, session_id: str, reason: str) -> None:
         """Stop the session (Chrome closes first), wait ``cleanup_delay_s``, delete its profile.
         The session stays, STOPPED; starting it again shows a new QR code. Never raises: this runs
         in the daemon's TaskGroup, where one failure must not end the others."""
         try:
-            session = await self.stop(session_id)
+            session = await self.stop(session_id, reason)
             await asyncio.sleep(self.config.sessions.cleanup_delay_s)
             async with session.lock:
                 if self.sessions.get(session_id) is not session or session.state != State.STOPPED:
@@ -246,21 +248,23 @@ class Registry:
         # One runner per session, ever: a second one would own a second worker and Chrome.
         if session.running():
             raise Conflict(f"session {session.id!r} is already {session.state}")
+        session.ending = ""
         session.transition(State.STARTING, "queued")
         session.runner = self._tg.create_task(session.run(), name=f"session:{session.id}")
 
-    async def _halt(self, session: Session) -> None:
-        """End a session's runner (the close order runs inside it) and mark it STOPPED."""
+    async def _halt(self, session: Session, reason: str = "stop requested") -> None:
+        """End a session's runner (the close order runs inside it) and mark it STOPPED, with
+        ``reason`` on both steps."""
         runner = session.runner
         if session.state == State.STOPPED and (runner is None or runner.done()):
             return
-        session.transition(State.STOPPING, "stop requested")
+        session.transition(State.STOPPING, reason)
         if runner is not None and not runner.done():
             runner.cancel()
             await asyncio.wait([runner])
         session.runner = None
         session.worker = None
-        session.transition(State.STOPPED, "stopped")
+        session.transition(State.STOPPED, "stopped" if reason == "stop requested" else reason)
 
     async def shutdown(self) -> None:
         """Stop every session in parallel, keeping their desired states for the next start."""

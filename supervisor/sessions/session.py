@@ -47,6 +47,8 @@ class Session:
         self.state = State.STOPPED
         self.since = time.time()
         self.detail = ""
+        # Why the registry stops it after a logout: the worker's states are then old news.
+        self.ending = ""
         self.worker: WorkerProcess | None = None
         self.policy = RestartPolicy(ctx.config.limits)
         self.lock = asyncio.Lock()  # serialises start/stop/restart/delete from the API
@@ -275,7 +277,8 @@ class Session:
             self.qr = str(data.get("qr"))
         elif event == protocol.EV_LOGOUT:
             self.update_record(phone_number=None)
-            self.ctx.logged_out(self.id)
+            reason = f"logged out ({data.get('origin') or 'phone'})"
+            self.ending = reason if self.ctx.logged_out(self.id, reason) else ""
         else:
             self.page.update(event, data)
         if event not in _WORKER_INTERNAL:
@@ -288,7 +291,7 @@ class Session:
                 self.worker.exit_reason = reason or "the page driver failed"
             return
         state = _WORKER_STATES.get(name)  # type: ignore[call-overload]
-        if state is None or self.state not in _WORKER_STATES.values():
+        if state is None or self.state not in _WORKER_STATES.values() or self.ending:
             return
         if state != self.state:
             self.transition(state, reason)

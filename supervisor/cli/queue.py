@@ -11,7 +11,7 @@ import click
 
 from supervisor.cli.client import Client
 from supervisor.cli.common import Commands, client_command
-from supervisor.cli.whatsapp import Rendered
+from supervisor.cli.output import Rendered
 
 __all__ = ["COMMANDS"]
 

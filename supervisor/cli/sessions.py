@@ -7,12 +7,15 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
 from supervisor.cli.client import Client
 from supervisor.cli.common import Commands, client_command
-from supervisor.cli.whatsapp import wait_logged_in
+from supervisor.cli.output import Rendered
+from supervisor.cli.whatsapp import wait_logged_in, why_not_running
+from supervisor.errors import Conflict, NotFound
 
 __all__ = ["COMMANDS"]
 
@@ -74,7 +77,10 @@ def create(client: Client, session_id: str, no_start: bool, metadata: str | None
     url = _proxy(proxy, proxy_file)
     if url:
         body["proxy"] = url
-    created = client.post("/api/sessions", body)
+    try:
+        created = client.post("/api/sessions", body)
+    except Conflict as exc:
+        raise _exists(client, session_id, exc) from None
     if wait:
         return wait_logged_in(client, session_id, timeout)
     return created
@@ -108,6 +114,18 @@ def set_(client: Client, session_id: str, proxy: str | None, proxy_file: str | N
     return client.patch(f"/api/sessions/{session_id}", body)
 
 
+def _exists(client: Client, session_id: str, refused: Conflict) -> Conflict:
+    """A create refused because the session exists: say how to start it, in CLI terms."""
+    try:
+        state = client.get(f"/api/sessions/{quote(session_id, safe='')}/status")["state"]
+    except NotFound:
+        return refused  # deleted meanwhile: the daemon's words stand
+    if state in ("STOPPED", "FAILED"):
+        return Conflict(f"session {session_id!r} already exists and is {state}: start it with "
+                        f"`zapvisor start {session_id} --wait` (shows the QR code if it needs one)")
+    return Conflict(f"session {session_id!r} already exists and is {state}")
+
+
 def _lifecycle(name: str, doc: str) -> None:
     @click.argument("session_id")
     @client_command
@@ -118,7 +136,25 @@ def _lifecycle(name: str, doc: str) -> None:
     COMMANDS.command(name)(command)
 
 
-_lifecycle("start", "Start a stopped or failed session.")
+@COMMANDS.command()
+@click.argument("session_id")
+@click.option("--wait", is_flag=True, help="show the QR code as it changes; return once WORKING")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="seconds for --wait")
+@client_command
+def start(client: Client, session_id: str, wait: bool, timeout: float) -> Any:
+    """Start a stopped or failed session."""
+    try:
+        started = client.post(f"/api/sessions/{quote(session_id, safe='')}/start")
+    except Conflict:
+        # Already on its way (or WORKING): with --wait, that is what we wait for anyway.
+        if not wait or client.get(f"/api/sessions/{quote(session_id, safe='')}/status")["state"] \
+                not in ("STARTING", "SCAN_QR_CODE", "WORKING"):
+            raise
+    if wait:
+        return wait_logged_in(client, session_id, timeout)
+    return started
+
+
 _lifecycle("stop", "Stop a session (it stays stopped across daemon restarts).")
 _lifecycle("restart", "Restart a session on the same profile.")
 
@@ -139,6 +175,15 @@ def delete(client: Client, session_id: str, yes: bool) -> Any:
 @client_command
 def status(client: Client, session_id: str | None) -> Any:
     """Status of one session, or the daemon's totals."""
-    if session_id:
-        return client.get(f"/api/sessions/{session_id}/status")
-    return client.get("/api/stats")
+    if not session_id:
+        return client.get("/api/stats")
+    status = client.get(f"/api/sessions/{quote(session_id, safe='')}/status")
+    state = status["state"]
+    why = why_not_running(status) if state in ("STOPPED", "FAILED") else status.get("detail")
+    lines = {"state": f"{state} ({why})" if why and why != "-" else state,
+             "since": status["since"], "phone_number": status["phone_number"],
+             "qr_available": "yes" if status["qr_available"] else "no", "restarts": status["restarts"],
+             "last_exit": status.get("last_exit"), "last_error": status["last_error"]}
+    width = max(map(len, lines))
+    text = "\n".join(f"{k.ljust(width)}  {'-' if v is None else v}" for k, v in lines.items())
+    return Rendered(status, f"{session_id}\n{text}")

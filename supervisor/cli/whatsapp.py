@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import io
+import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,9 +16,10 @@ import segno
 
 from supervisor.cli.client import Client
 from supervisor.cli.common import Commands, client_command
+from supervisor.cli.output import Rendered
 from supervisor.errors import Conflict, NotFound, Unavailable
 
-__all__ = ["COMMANDS", "Rendered", "render_qr", "wait_logged_in"]
+__all__ = ["COMMANDS", "Rendered", "render_qr", "wait_logged_in", "why_not_running"]
 
 COMMANDS = Commands()
 
@@ -31,25 +34,32 @@ def render_qr(value: str) -> str:
     return out.getvalue()
 
 
-class Rendered(dict[str, Any]):
-    """A result that prints as ``text`` for people (and as its JSON with --json)."""
-
-    def __init__(self, data: dict[str, Any], text: str) -> None:
-        super().__init__(data)
-        self.text = text
-
-    def human(self) -> str:
-        """What a person sees."""
-        return self.text
-
-
 def _path(session_id: str, tail: str = "") -> str:
     return f"/api/sessions/{quote(session_id, safe='')}{tail}"
 
 
-def wait_logged_in(client: Client, session_id: str, timeout_s: float) -> dict[str, Any]:
-    """Show each new QR code (on stderr) until the session is WORKING; its info then.
-    Conflict if it ends FAILED or STOPPED, Unavailable after ``timeout_s``."""
+def _show_qr_on_stderr(session_id: str, value: str) -> None:
+    click.echo(render_qr(value), err=True)
+    click.echo(f"{session_id}: scan this with WhatsApp > Linked devices "
+               "(it is replaced every few seconds)", err=True)
+
+
+def why_not_running(status: dict[str, Any]) -> str:
+    """Why a session is FAILED (its error) or STOPPED (the reason of that change, such as a
+    logout; after a daemon restart, how its last worker ended), from its status."""
+    detail = status.get("detail") or ""
+    if status.get("state") == "FAILED":
+        return status.get("last_error") or detail or "-"
+    if detail == "stopped":
+        return "stopped on request"
+    return detail or status.get("last_exit") or "-"
+
+
+def wait_logged_in(client: Client, session_id: str, timeout_s: float,
+                   on_qr: Callable[[str, str], None] = _show_qr_on_stderr) -> dict[str, Any]:
+    """Show each new QR code (``on_qr(session_id, value)``: on stderr by default) until the
+    session is WORKING; its info then. Conflict if it ends FAILED or STOPPED, Unavailable after
+    ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     shown: str | None = None
     while True:
@@ -60,7 +70,7 @@ def wait_logged_in(client: Client, session_id: str, timeout_s: float) -> dict[st
             info: dict[str, Any] = client.get(_path(session_id))
             return info
         if state in ("FAILED", "STOPPED"):
-            raise Conflict(f"session {session_id!r} is {state}: {status.get('last_error') or '-'}")
+            raise Conflict(f"session {session_id!r} is {state}: {why_not_running(status)}")
         if status.get("qr_available"):
             try:
                 value = client.get(_path(session_id, "/qr?format=raw"))["value"]
@@ -68,22 +78,39 @@ def wait_logged_in(client: Client, session_id: str, timeout_s: float) -> dict[st
                 value = None
             if value and value != shown:
                 shown = value
-                click.echo(render_qr(value), err=True)
-                click.echo(f"{session_id}: scan this with WhatsApp > Linked devices "
-                           "(it is replaced every few seconds)", err=True)
+                on_qr(session_id, value)
         if time.monotonic() > deadline:
             raise Unavailable(f"session {session_id!r} not logged in within {timeout_s:g}s "
                               f"(it is {state})")
-        time.sleep(_POLL_S)
+        time.sleep(_POLL_S)  # a person is scanning: asking twice a second is plenty
 
 
 @COMMANDS.command()
 @click.argument("session_id")
+@click.option("--follow", is_flag=True, help="show each new QR code until the session is "
+                                            "logged in (or fails)")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="seconds for --follow")
 @client_command
-def qr(client: Client, session_id: str) -> Any:
-    """Show the session's QR code in the terminal (scan it with WhatsApp > Linked devices)."""
-    value = client.get(_path(session_id, "/qr?format=raw"))["value"]
-    return Rendered({"value": value}, render_qr(value))
+def qr(client: Client, session_id: str, follow: bool, timeout: float, as_json: bool) -> Any:
+    """Show the session's QR code in the terminal (scan it with WhatsApp > Linked devices).
+    With --follow, each new one (one JSON line each with --json), then the session once WORKING."""
+    if not follow:
+        value = client.get(_path(session_id, "/qr?format=raw"))["value"]
+        return Rendered({"value": value}, render_qr(value))
+
+    def show(sid: str, value: str) -> None:
+        if as_json:
+            click.echo(json.dumps({"session": sid, "value": value}))
+        else:
+            click.echo(render_qr(value))
+            click.echo(f"{sid}: scan this with WhatsApp > Linked devices (a new one follows "
+                       "until it is scanned)")
+
+    info = wait_logged_in(client, session_id, timeout, on_qr=show)
+    if as_json:
+        click.echo(json.dumps(info))
+        return None
+    return Rendered(info, f"{session_id}: WORKING as +{info['phone_number']}")
 
 
 @COMMANDS.command()

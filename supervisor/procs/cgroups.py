@@ -28,7 +28,7 @@ import os
 import signal
 from pathlib import Path
 
-__all__ = ["CgroupTree", "SessionCgroup", "detect"]
+__all__ = ["CgroupTree", "SessionCgroup", "detect", "probe"]
 
 _CONTROLLERS = ("cpu", "memory", "pids")
 _DELEGATE_XATTRS = ("trusted.delegate", "user.delegate")
@@ -186,6 +186,23 @@ class CgroupTree:
                 self.base.rmdir()
             except OSError:
                 pass
+
+
+def probe() -> tuple[bool, str]:
+    """Would :func:`detect`, run by this process, get a cgroup tree? (True, where) or (False,
+    why not). Reads only: unlike ``detect`` it makes no cgroup and moves no process, so
+    ``zapvisor doctor`` may ask it of the shell it runs in."""
+    mount, own = _mount_point(), _own_path()
+    if mount is None or own is None:
+        return False, "no cgroup v2 hierarchy is mounted"
+    own_dir = mount / own.lstrip("/")
+    if own == "/":
+        if os.access(own_dir, os.W_OK):
+            return True, f"the root of a cgroup namespace ({own_dir}): a zapvisor-<hash> subtree there"
+        return False, f"the root cgroup {own_dir} is not writable"
+    if _delegated(own_dir):
+        return True, f"the delegated cgroup {own_dir}"
+    return False, f"this process's cgroup {own} is not delegated (systemd: Delegate=yes)"
 
 
 def detect(state_dir: Path) -> tuple[CgroupTree | None, str]:

@@ -97,6 +97,7 @@ from worker.protocol.process import (
     EXIT_OK,
     SESSION_ENV,
     STATE_DIR_ENV,
+    WHICH_CHROME_MODULE,
     WORKER_PROCESS_NAME,
     ZYGOTE_MAX_MESSAGE_BYTES,
     ZYGOTE_MODULE,
@@ -117,7 +118,7 @@ from worker.protocol.spec import (
 
 __all__ = [
     "EXIT_OK", "EXIT_CRASH", "EXIT_BOOT_FAILURE", "STATE_DIR_ENV", "SESSION_ENV", "CHILD_ENV",
-    "DISPLAY_ENV", "WORKER_PROCESS_NAME", "ZYGOTE_MODULE", "ZYGOTE_MAX_MESSAGE_BYTES",
+    "DISPLAY_ENV", "WORKER_PROCESS_NAME", "WHICH_CHROME_MODULE", "ZYGOTE_MODULE", "ZYGOTE_MAX_MESSAGE_BYTES",
     "ZygoteOp", "ExitKind", "child_env", "WorkerState", "ErrorType", "WorkerErrorType",
     "MessageOrigin", "LogoutOrigin", "OP_BOOT", "OP_STOP", "OP_SEND_TEXT", "OP_PAIRING_CODE",
     "OP_LOGOUT", "EV_STATE", "EV_HEARTBEAT", "EV_CHROME_EXITED", "EV_EXITING", "EV_QR",

@@ -31,6 +31,12 @@ WORKER_PROCESS_NAME: Final = "zapvisor-worker"
 ZYGOTE_MODULE: Final = "worker.zygote"
 ZYGOTE_MAX_MESSAGE_BYTES: Final = 64 * 1024
 
+#: ``python -m WHICH_CHROME_MODULE EXECUTABLE true|false`` prints the Chrome binary a session
+#: would run for ``[chrome] executable`` and ``headless``, as one JSON object: ``{"path"}`` (exit
+#: 0) or ``{"error"}`` (exit 1). ``zapvisor doctor`` asks it, as the supervisor never imports
+#: the worker's browser layer.
+WHICH_CHROME_MODULE: Final = "worker.browser.which"
+
 
 class ZygoteOp(enum.StrEnum):
     """The ``op`` of a zygote message.

@@ -10,12 +10,23 @@ from pathlib import Path
 from supervisor.config import Config
 from supervisor.errors import ConfigError
 
-__all__ = ["load_api_key", "key_matches", "generated_key_path", "usable_key"]
+__all__ = ["describe_key", "load_api_key", "key_matches", "generated_key_path", "usable_key"]
 
 
 def generated_key_path(config: Config) -> Path:
     """Where a generated key is kept (0600)."""
     return config.layout.api_key
+
+
+def describe_key(config: Config) -> str:
+    """Where the API key is, for people (never the key itself)."""
+    if config.server.api_key:
+        return f"[server] api_key in {config.source}"
+    if config.server.api_key_file:
+        return f"{Path(config.base_dir) / config.server.api_key_file} ([server] api_key_file)"
+    path = generated_key_path(config)
+    made = "" if path.exists() else ", written at the daemon's first start"
+    return f"{path} (0600{made}): KEY=$(cat {path})"
 
 
 def load_api_key(config: Config, create: bool) -> tuple[str, bool]:

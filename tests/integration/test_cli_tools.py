@@ -176,7 +176,7 @@ def test_the_readme_recipe_follows_one_sessions_log(plain_daemon: Daemon) -> Non
     ``journalctl -o cat`` prints as they are: the README's jq filter keeps one session's."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     recipe = next(line for line in readme.splitlines() if line.startswith("journalctl -u zapvisor -f -o cat |"))
-    jq = recipe.split("|", 1)[1].split("#")[0].strip()
+    jq = recipe.split("|", 1)[1].split("  #")[0].strip()
     plain_daemon.client.post("/api/sessions", {"id": "sales", "start": False})
     plain_daemon.client.post("/api/sessions", {"id": "other", "start": False})
     plain_daemon.client.delete("/api/sessions/sales")

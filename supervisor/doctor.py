@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -102,6 +103,13 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
 def state_dir(cfg: Config) -> Check:
     """The state directory: there (or creatable), ours, 0700."""
     path = cfg.state_dir
@@ -118,8 +126,11 @@ def state_dir(cfg: Config) -> Check:
     if not stat.S_ISDIR(info.st_mode):
         return Check("state_dir", "fail", f"{path} is not a directory", "set [state] dir to a directory")
     if info.st_uid != os.geteuid():
-        return Check("state_dir", "fail", f"{path} belongs to uid {info.st_uid}, not to this user "
-                     f"(uid {os.geteuid()})", f"run as its owner, or chown -R {os.geteuid()} {path}")
+        owner = _user_name(info.st_uid)
+        return Check("state_dir", "fail", f"{path} belongs to {owner}, not to this user "
+                     f"(uid {os.geteuid()}): the daemon must run as its owner",
+                     f"run the daemon (and this check: sudo -u {owner} zapvisor doctor) as {owner}, "
+                     f"or chown -R {os.geteuid()} {path}")
     if not os.access(path, os.W_OK | os.X_OK):
         return Check("state_dir", "fail", f"{path} is not writable", f"chmod 700 {path}")
     mode = stat.S_IMODE(info.st_mode)

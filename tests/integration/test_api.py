@@ -64,7 +64,7 @@ def test_create_list_get_delete_without_chrome(daemon: Daemon) -> None:
     assert listed["stats"]["by_state"]["STOPPED"] == 1
     assert daemon.client.get("/api/sessions/cliente-a/status") == {
         "id": "cliente-a", "state": "STOPPED", "qr_available": False, "phone_number": None,
-        "since": created["since"], "restarts": 0, "last_error": None,
+        "since": created["since"], "restarts": 0, "detail": "", "last_exit": None, "last_error": None,
         # the replaced systems' names (test_legacy_api.py)
         "sessionId": "cliente-a", "status": "STOPPED", "qrAvailable": False, "phoneNumber": None}
     assert raw(daemon, "DELETE", "/api/sessions/cliente-a") == (200, {"id": "cliente-a", "deleted": True})

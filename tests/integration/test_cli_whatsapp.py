@@ -22,11 +22,12 @@ from tests.support.wa import (
     CONTACT,
     PHONE_A,
     fast_simulator,
+    scan_offered,
     serving,
     wa_daemon,
     wait_event,
 )
-from tests.wasim import RunningSimulator, SimError
+from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 
@@ -45,21 +46,6 @@ def daemon(workdir: Path, free_port: int, sim: RunningSimulator) -> Iterator[Dae
         yield d
 
 
-def _scan(d: Daemon, sim: RunningSimulator, session_id: str) -> None:
-    """Scan what the API offers now; again if it was replaced meanwhile (the phone says 409)."""
-    def scanned() -> bool:
-        qr = d.client.get(f"/api/sessions/{session_id}/qr?format=raw")["value"]
-        try:
-            sim.scan(qr=qr, phone=PHONE_A)
-        except SimError as exc:
-            if exc.status != 409:
-                raise
-            return False
-        return True
-
-    wait_until(scanned, timeout=15, message="a scan")
-
-
 def test_recover_follow_qr_filter_messages_and_logout(daemon: Daemon, sim: RunningSimulator) -> None:
     d, cfg = daemon, daemon.config_path
     assert zapvisor("create", "demo", "--no-start", config=cfg).returncode == 0
@@ -73,7 +59,7 @@ def test_recover_follow_qr_filter_messages_and_logout(daemon: Daemon, sim: Runni
             wait_until(lambda: "scan this" in starting.stderr(), timeout=30, message="start's QR code")
             with Follower(cfg, "qr", "demo", "--follow", "--json") as qrs:
                 wait_until(lambda: len(qrs.lines()) >= 2, timeout=30, message="two QR codes in turn")
-                _scan(d, sim, "demo")
+                scan_offered(d, sim, "demo", PHONE_A)
                 assert starting.wait(60) == 0 and qrs.wait(60) == 0
         info = json.loads("\n".join(starting.lines()))
         assert (info["state"], info["phone_number"]) == ("WORKING", PHONE_A)

@@ -71,7 +71,13 @@ def login(d: Daemon, sim: RunningSimulator, session_id: str, phone: str) -> dict
     """Scan the QR code the API offers with ``phone``; the session's info once WORKING.
     Like a person, scan again if the QR was replaced in the meantime (the phone says so: 409)."""
     d.wait_state(session_id, "SCAN_QR_CODE", timeout=30)
+    scan_offered(d, sim, session_id, phone)
+    return d.wait_state(session_id, "WORKING", timeout=30)
 
+
+def scan_offered(d: Daemon, sim: RunningSimulator, session_id: str, phone: str) -> None:
+    """Scan the QR code the API offers now with ``phone``; again if it was replaced in the
+    meantime (the phone says so: 409)."""
     def scanned() -> bool:
         qr = d.client.get(f"/api/sessions/{session_id}/qr?format=raw")["value"]
         try:
@@ -83,7 +89,6 @@ def login(d: Daemon, sim: RunningSimulator, session_id: str, phone: str) -> dict
         return True
 
     wait_until(scanned, timeout=15, message=f"a scan of {session_id}'s QR code")
-    return d.wait_state(session_id, "WORKING", timeout=30)
 
 
 def stream(d: Daemon, names: str = "", after: int = 0, session: str | None = None) -> SSEClient:

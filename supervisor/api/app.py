@@ -21,6 +21,7 @@ from supervisor.api import health as api_health
 from supervisor.api import history as api_history
 from supervisor.api import legacy as api_legacy
 from supervisor.api import media as api_media
+from supervisor.api import openapi as api_openapi
 from supervisor.api import queue as api_queue
 from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
@@ -28,6 +29,7 @@ from supervisor.api import webhooks as api_webhooks
 from supervisor.api import whatsapp as api_whatsapp
 from supervisor.api.keys import API_KEY, BODY_TIMEOUT, HOST_CPU, REGISTRY, STARTED_AT
 from supervisor.api.listener import ConnectionGuard
+from supervisor.api.spec import OPERATIONS
 from supervisor.apikey import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
 from supervisor.logs import get_logger
@@ -76,9 +78,13 @@ def _allow_header(exc: web.HTTPException) -> dict[str, str]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every route but /health and the dashboard's page and assets (which hold no secret: the
-    page sends the key typed into its login form) needs ``X-Api-Key`` or ``Authorization: Bearer``."""
-    if request.path not in api_health.PUBLIC_PATHS and not api_dashboard.is_public(request):
+    """Every route needs ``X-Api-Key`` or ``Authorization: Bearer`` but those declared public
+    (api/spec.py: /health, /health/ready, /openapi.json, /docs, the dashboard's page and assets,
+    which hold no secret: the page sends the key typed into its login form), and zapnode's
+    ``/sessions[/{id}]`` when a browser asks for the dashboard's page there."""
+    declared = OPERATIONS.get(request.match_info.route.handler)
+    public = declared is not None and declared.public
+    if not public and not api_dashboard.is_page(request):
         given = request.headers.get("X-Api-Key")
         if given is None:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -103,6 +109,6 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int, body_timeou
     app[STARTED_AT] = time.monotonic()
     app[HOST_CPU] = HostCpu(time.monotonic())
     for module in (api_health, api_sessions, api_events, api_history, api_webhooks, api_whatsapp,
-                   api_media, api_queue, api_chats, api_roles, api_legacy, api_dashboard):
+                   api_media, api_queue, api_chats, api_roles, api_legacy, api_dashboard, api_openapi):
         app.add_routes(module.routes)
     return app

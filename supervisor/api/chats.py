@@ -22,23 +22,31 @@ from typing import Any
 
 from aiohttp import web
 
-from supervisor.api.httputil import check_fields, decimal, json_object
+from supervisor.api import schemas as sc
 from supervisor.api.keys import REGISTRY
+from supervisor.api.spec import Answer, Param, operation, params
+from supervisor.errors import Conflict, NotOnWhatsApp, Unavailable
 from supervisor.sessions import chats
 from supervisor.sessions.session import Session
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+_ERRORS = [Conflict, Unavailable]  # not WORKING; the worker did not answer
+
+
+def _op(description: str, schema: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """The declaration of a chat route: WhatsApp's answer, passed on as the page gives it."""
+    return operation(tags=["chats"], errors=kwargs.pop("errors", _ERRORS),
+                     responses={200: Answer(description, schema=schema or sc.OBJ)}, **kwargs)
+
+
+def _limit(high: int) -> Param:
+    return Param("limit", {"type": "integer", "minimum": 1, "maximum": high}, "at most this many")
 
 
 def _session(request: web.Request) -> Session:
     return request.app[REGISTRY].get(request.match_info["id"])
-
-
-def _limit(request: web.Request, high: int) -> int | None:
-    raw = request.query.get("limit")
-    return None if raw is None else decimal(raw, "limit", 1, high)
 
 
 def _json(result: dict[str, Any]) -> web.Response:
@@ -46,83 +54,101 @@ def _json(result: dict[str, Any]) -> web.Response:
 
 
 @routes.put("/api/sessions/{id}/messages/{msg}/reaction")
-async def put_reaction(request: web.Request) -> web.Response:
+@_op("The reaction", body=sc.body({"emoji": {"type": "string", "maxLength": 64,
+                                            "description": "one emoji; \"\" removes ours"}},
+                                  required=["emoji"]))
+async def put_reaction(request: web.Request, body: dict[str, Any]) -> web.Response:
     """React to a message ("" removes our reaction)."""
-    body = await json_object(request)
-    check_fields(body, {"emoji": str})
     return _json(await chats.react(_session(request), request.match_info["msg"], body.get("emoji")))
 
 
 @routes.delete("/api/sessions/{id}/messages/{msg}")
+@_op("Revoked")
 async def delete_message(request: web.Request) -> web.Response:
     """Revoke one of our own messages (delete for everyone)."""
     return _json(await chats.revoke(_session(request), request.match_info["msg"]))
 
 
 @routes.get("/api/sessions/{id}/chats")
+@_op("The chats", params=[_limit(1000)])
 async def get_chats(request: web.Request) -> web.Response:
     """The chats, latest first."""
-    return _json(await chats.list_chats(_session(request), _limit(request, 1000)))
+    return _json(await chats.list_chats(_session(request), params(request).get("limit")))
 
 
 @routes.get("/api/sessions/{id}/chats/{chat}/messages")
+@_op("The messages", params=[_limit(500), Param("before", {"type": "string", "maxLength": 300},
+                                                 "a message id: the messages before it")])
 async def get_chat_messages(request: web.Request) -> web.Response:
     """A chat's messages before ``before`` (default: the latest), oldest first."""
+    given = params(request)
     return _json(await chats.chat_messages(_session(request), request.match_info["chat"],
-                                           _limit(request, 500), request.query.get("before")))
+                                           given.get("limit"), given.get("before")))
 
 
 @routes.post("/api/sessions/{id}/chats/{chat}/read")
+@_op("Marked read")
 async def post_read(request: web.Request) -> web.Response:
     """Mark a chat read."""
     return _json(await chats.mark_read(_session(request), request.match_info["chat"]))
 
 
 @routes.post("/api/sessions/{id}/chats/{chat}/presence")
-async def post_presence(request: web.Request) -> web.Response:
+@_op("The presence shown", body=sc.body({
+    "state": {"type": "string", "enum": ["typing", "recording", "paused"]},
+    "duration_s": {"type": "number", "description": "how long (default 10)"}}, required=["state"]))
+async def post_presence(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Typing, recording (for ``duration_s``, default 10) or paused."""
-    body = await json_object(request)
-    check_fields(body, {"state": str, "duration_s": (int, float)})
     return _json(await chats.presence(_session(request), request.match_info["chat"], body.get("state"),
                                       body.get("duration_s")))
 
 
 @routes.get("/api/sessions/{id}/contacts")
+@_op("The contacts")
 async def get_contacts(request: web.Request) -> web.Response:
     """The address book."""
     return _json(await chats.contacts(_session(request)))
 
 
 @routes.get("/api/sessions/{id}/contacts/check")
+@_op("One answer ({\"phone\", \"exists\", \"id\"…}), or {\"results\": [...]} for several",
+     errors=[*_ERRORS, NotOnWhatsApp], params=[
+         Param("phone", sc.array({"type": "string", "maxLength": 64}), "a number (repeat for several)"),
+         Param("phones", {"type": "string"}, "numbers, comma-separated (a paced batch)")])
 async def get_check(request: web.Request) -> web.Response:
     """Whether numbers are on WhatsApp: one ``phone`` gives one answer; several (``phone``
     repeated or ``phones`` comma-separated) a paced batch ``{"results": [...]}``."""
-    phones: list[object] = list(request.query.getall("phone", []))
-    phones += [p.strip() for p in request.query.get("phones", "").split(",") if p.strip()]
+    given = params(request)
+    phones: list[object] = list(given.get("phone", []))
+    phones += [p.strip() for p in given.get("phones", "").split(",") if p.strip()]
     result = await chats.check_numbers(_session(request), phones)
-    single = "phones" not in request.query and len(phones) == 1
+    single = "phones" not in given and len(phones) == 1
     return _json({**result["results"][0], "session": result["session"]} if single else result)
 
 
 @routes.get("/api/sessions/{id}/contacts/{contact}/picture")
+@_op("The picture's URL", sc.obj({"url": sc.nullable(sc.STR)}, required=["url"]))
 async def get_contact_picture(request: web.Request) -> web.Response:
     """A contact's profile picture URL (``url`` null when none or hidden)."""
     return _json(await chats.profile_picture(_session(request), request.match_info["contact"]))
 
 
 @routes.get("/api/sessions/{id}/groups")
+@_op("The groups")
 async def get_groups(request: web.Request) -> web.Response:
     """The groups the account is in."""
     return _json(await chats.groups(_session(request)))
 
 
 @routes.get("/api/sessions/{id}/groups/{group}")
+@_op("The group")
 async def get_group(request: web.Request) -> web.Response:
     """One group's metadata and participants."""
     return _json(await chats.group_info(_session(request), request.match_info["group"]))
 
 
 @routes.get("/api/sessions/{id}/groups/{group}/picture")
+@_op("The picture's URL", sc.obj({"url": sc.nullable(sc.STR)}, required=["url"]))
 async def get_group_picture(request: web.Request) -> web.Response:
     """A group's picture URL."""
     return _json(await chats.profile_picture(_session(request), request.match_info["group"]))

@@ -7,7 +7,7 @@
 the page goes only to a client whose Accept ranks ``text/html`` first (a browser, see
 :func:`is_page`); anyone else gets JSON, and needs the key.
 
-These routes are open without the API key (see :func:`is_public`): the page holds no secret and
+These routes are open without the API key (declared public): the page holds no secret and
 the server never puts the key in it. The key is typed into the page's login form, kept in the
 browser's sessionStorage, and sent by the page's own requests (``X-Api-Key``) to ``/api/…``,
 which stay protected; the event stream is read with ``fetch`` for the same reason (an
@@ -22,9 +22,10 @@ from pathlib import Path
 from aiohttp import web
 
 from supervisor.api.httputil import prefers_html
+from supervisor.api.spec import Answer, operation
 from supervisor.errors import NotFound
 
-__all__ = ["STATIC_DIR", "is_page", "is_public", "page", "routes"]
+__all__ = ["PAGE", "STATIC_DIR", "is_page", "page", "routes"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TYPES = {
@@ -46,7 +47,8 @@ _SECURITY = {
 }
 _ID = "[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _NEGOTIATED = re.compile(rf"/sessions(?:/{_ID})?")
-_ASSET = re.compile(r"/static/[A-Za-z0-9_.-]+")
+#: The dashboard's page, as a response of the routes that serve it.
+PAGE = Answer("The dashboard's page", media={"text/html": {"type": "string"}})
 
 routes = web.RouteTableDef()
 
@@ -60,12 +62,6 @@ def is_page(request: web.Request) -> bool:
                                    and prefers_html(request))
 
 
-def is_public(request: web.Request) -> bool:
-    """True for the dashboard's pages and assets (GET or HEAD), which need no key."""
-    return is_page(request) or (request.method in ("GET", "HEAD")
-                                and _ASSET.fullmatch(request.path) is not None)
-
-
 def _file(path: Path) -> web.FileResponse:
     response = web.FileResponse(path, headers=_SECURITY)
     response.content_type = _TYPES[path.suffix]
@@ -75,12 +71,15 @@ def _file(path: Path) -> web.FileResponse:
 
 
 @routes.get("/")
+@operation(public=True, tags=["dashboard"], responses={200: PAGE})
 async def page(request: web.Request) -> web.FileResponse:
     """The dashboard's page; the browser shows the view of its address."""
     return _file(_ASSETS["index.html"])
 
 
 @routes.get("/static/{name}")
+@operation(public=True, tags=["dashboard"], errors=[NotFound], responses={200: Answer(
+    "The file", media={kind: {"type": "string"} for kind in sorted(set(_TYPES.values()))})})
 async def asset(request: web.Request) -> web.FileResponse:
     """One of the dashboard's files."""
     path = _ASSETS.get(request.match_info["name"])

@@ -28,8 +28,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
+from supervisor.api import schemas as sc
 from supervisor.api.httputil import ROW_ID_MAX, decimal
 from supervisor.api.keys import HUB, REGISTRY
+from supervisor.api.spec import Answer, Param, operation, params
 from supervisor.errors import InvalidRequest, Unavailable
 from supervisor.events.bus import Event, matches, parse_patterns
 from supervisor.logs import get_logger
@@ -39,22 +41,46 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 _log = get_logger()
 _MAX_LIMIT = 1000
+_FILTER = {"type": "string", "maxLength": 1000}
+_EVENT = sc.obj({"id": sc.INT, "event": sc.STR, "session": sc.nullable(sc.STR),
+                 "timestamp": sc.ANY, "payload": sc.ANY})
+_STREAM = Answer(
+    "Server-sent events (id: the event id, event: its name, data: the event as JSON); with "
+    "?format=json, the latest events at once",
+    schema=sc.obj({"events": sc.array(_EVENT), "last_id": sc.INT, "oldest_id": sc.INT}),
+    media={"text/event-stream": {"type": "string"}})
+_PARAMS = [
+    Param("events", _FILTER, "only these events, comma-separated: names or families "
+          "(session.status,message.*)"),
+    Param("exclude", _FILTER, "leave these out (same syntax as events)"),
+    Param("format", {"type": "string", "enum": ["sse", "json"], "default": "sse"},
+          "json: answer at once with the latest events still in the history"),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT, "default": 50},
+          "format=json: at most this many (the latest)"),
+    Param("last_event_id", {**sc.ROW_ID, "x-message": "Last-Event-ID (an event id) must be an "
+                            f"integer from 0 to {ROW_ID_MAX}, got {{value}}"},
+          "resume after this event id (as the Last-Event-ID header does)"),
+    Param("Last-Event-ID", {"type": "string", "maxLength": 40}, "resume after this event id "
+          "(what an EventSource sends when it reconnects)", where="header"),
+]
 
 
 def _last_event_id(request: web.Request) -> int | None:
-    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-    if raw is None or raw == "":
-        return None
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or raw.strip() == "":
+        return params(request).get("last_event_id")
     return decimal(raw.strip(), "Last-Event-ID (an event id)", 0, ROW_ID_MAX)
 
 
 @routes.get("/api/events")
+@operation(tags=["events"], params=_PARAMS, errors=[Unavailable], responses={200: _STREAM})
 async def all_events(request: web.Request) -> web.StreamResponse:
     """Every event of every session, as server-sent events (``?format=json``: the latest)."""
     return await _stream(request, None)
 
 
 @routes.get("/api/sessions/{id}/events")
+@operation(tags=["events"], params=_PARAMS, errors=[Unavailable], responses={200: _STREAM})
 async def session_events(request: web.Request) -> web.StreamResponse:
     """One session's events, as server-sent events (``?format=json``: the latest)."""
     session_id = request.app[REGISTRY].get(request.match_info["id"]).id
@@ -63,7 +89,7 @@ async def session_events(request: web.Request) -> web.StreamResponse:
 
 def _patterns(request: web.Request, name: str) -> tuple[str, ...]:
     try:
-        return parse_patterns(request.query.get(name, ""))
+        return parse_patterns(params(request).get(name, ""))
     except ValueError as exc:
         raise InvalidRequest(f"{name} filter: {exc}") from None
 
@@ -81,7 +107,7 @@ def _selector(request: web.Request, session: str | None) -> Callable[[Event], bo
 
 def _latest(request: web.Request, wants: Callable[[Event], bool]) -> web.Response:
     bus = request.app[HUB].bus
-    limit = decimal(request.query.get("limit", "50"), "limit", 1, _MAX_LIMIT)
+    limit = params(request)["limit"]
     events = bus.history(_last_event_id(request) or 0, wants)[-limit:]
     return web.json_response({"events": events, "last_id": bus.last_id, "oldest_id": bus.oldest_id})
 
@@ -89,9 +115,7 @@ def _latest(request: web.Request, wants: Callable[[Event], bool]) -> web.Respons
 async def _stream(request: web.Request, session: str | None) -> web.StreamResponse:
     hub = request.app[HUB]
     settings = hub.config.events
-    form = request.query.get("format", "")
-    if form not in ("", "sse", "json"):
-        raise InvalidRequest(f"format must be sse or json, got {form[:40]!r}")
+    form = params(request)["format"]
     wants = _selector(request, session)
     if form == "json":
         return _latest(request, wants)

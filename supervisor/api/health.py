@@ -10,20 +10,28 @@ from __future__ import annotations
 from aiohttp import web
 
 from supervisor.api.keys import REGISTRY
+from supervisor.api.schemas import BOOL, HOST_STARVED, INT, STR, nullable, obj
+from supervisor.api.spec import Answer, operation
 
-__all__ = ["routes", "PUBLIC_PATHS"]
+__all__ = ["routes"]
 
-PUBLIC_PATHS = frozenset({"/health", "/health/ready"})
 routes = web.RouteTableDef()
+_READY = obj({"ready": BOOL, "reason": nullable(STR), "available_memory_mb": INT,
+              "free_disk_mb": INT, "host_starved": HOST_STARVED})
 
 
 @routes.get("/health")
+@operation(public=True, tags=["health"], responses={
+    200: Answer("The daemon answers", schema=obj({"status": {"const": "ok"}}))})
 async def health(request: web.Request) -> web.Response:
     """Liveness: the daemon's loop answers."""
     return web.json_response({"status": "ok"})
 
 
 @routes.get("/health/ready")
+@operation(public=True, tags=["health"], responses={
+    200: Answer("Ready: new sessions may start", schema=_READY),
+    503: Answer("Not ready: reason says why", schema=_READY)})
 async def ready(request: web.Request) -> web.Response:
     """Readiness: may a new session start now?"""
     registry = request.app[REGISTRY]

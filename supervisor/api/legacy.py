@@ -26,9 +26,11 @@ from typing import Any
 from aiohttp import web
 
 from supervisor.api import dashboard, sessions, whatsapp
-from supervisor.api.httputil import check_fields, json_object
+from supervisor.api import schemas as sc
 from supervisor.api.keys import ENV_FILE, REGISTRY, ROLES
-from supervisor.errors import InvalidRequest
+from supervisor.api.spec import Answer, operation
+from supervisor.api.views import listing, session_info, short_status
+from supervisor.errors import NotFound
 from supervisor.sessions.roleenv import send_path
 from supervisor.sessions.roles import check_role
 from supervisor.sessions.session import Session
@@ -37,32 +39,50 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 _VARY = {"Vary": "Accept"}  # one address, two representations: caches must tell them apart
+_ZAPNODE, _WSM = ["zapnode"], ["WhatsappSessionManager"]
+_SEND = sc.body({**whatsapp.TEXT})
+_ROUTED = sc.body({**whatsapp.TEXT, "sessionId": sc.SESSION_ID})
+#: A send's answers on these routes: 200 (not 201) once sent, as the replaced systems did.
+_SEND_ANSWERS = {200: Answer("Sent", schema=sc.success(sc.SENT)),
+                 202: Answer("Queued: poll status_url", schema=sc.success(sc.QUEUED))}
+_ENV_FILE = sc.nullable(sc.obj({"path": sc.STR, "ok": sc.BOOL, "failures": sc.INT,
+                                "lastError": sc.nullable(sc.STR)}))
+_MEMBER = {"sessionId": sc.STR, "phoneNumber": sc.nullable(sc.STR), "status": sc.nullable(sc.STATE),
+           "sendUrl": sc.STR}
 
 
 # -- zapnode --------------------------------------------------------------------------------
 
 
 @routes.post("/sessions")
-async def post_session(request: web.Request) -> web.Response:
+@operation(tags=_ZAPNODE, body=sessions.CREATE, errors=sessions.CREATE_ERRORS,
+           responses={201: Answer("Created and starting", schema=sc.success(sessions.CREATED))})
+async def post_session(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Create and start a session (``headless: false``: with a Chrome window)."""
-    return web.json_response({"success": True, **await sessions.create(request)}, status=201)
+    return web.json_response({"success": True, **await sessions.create(request, body)}, status=201)
 
 
 @routes.get("/sessions")
+@operation(tags=_ZAPNODE, responses={200: Answer(
+    "The sessions as JSON; the dashboard's page when Accept ranks text/html first (no key then)",
+    schema=sc.success(sc.LISTING), media=dashboard.PAGE.media)})
 async def get_sessions(request: web.Request) -> web.StreamResponse:
     """Every session as JSON; the dashboard's sessions page for a browser."""
     if dashboard.is_page(request):
         return await _page(request)
-    return web.json_response({"success": True, **sessions.listing(request.app)}, headers=_VARY)
+    return web.json_response({"success": True, **listing(request.app)}, headers=_VARY)
 
 
 @routes.get("/sessions/{id}")
+@operation(tags=_ZAPNODE, responses={200: Answer(
+    "The session as JSON; the dashboard's page when Accept ranks text/html first (no key then)",
+    schema=sc.success(sc.SESSION), media=dashboard.PAGE.media)})
 async def get_session(request: web.Request) -> web.StreamResponse:
     """One session as JSON; the dashboard's session page for a browser."""
     if dashboard.is_page(request):
         return await _page(request)
     session = request.app[REGISTRY].get(request.match_info["id"])
-    return web.json_response({"success": True, **sessions.session_info(session)}, headers=_VARY)
+    return web.json_response({"success": True, **session_info(session)}, headers=_VARY)
 
 
 async def _page(request: web.Request) -> web.StreamResponse:
@@ -72,13 +92,16 @@ async def _page(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/sessions/{id}/status")
+@operation(tags=_ZAPNODE, responses={200: Answer("The short status", schema=sc.success(sc.SHORT_STATUS))})
 async def get_status(request: web.Request) -> web.Response:
     """The short status of one session."""
     session = request.app[REGISTRY].get(request.match_info["id"])
-    return web.json_response({"success": True, **sessions.short_status(session)})
+    return web.json_response({"success": True, **short_status(session)})
 
 
 @routes.delete("/sessions/{id}")
+@operation(tags=_ZAPNODE, errors=sessions.DELETE_ERRORS, responses={200: Answer("Deleted", schema=sc.success(
+    {**sessions.DELETED, "properties": {**sessions.DELETED["properties"], "sessionId": sc.STR}}))})
 async def delete_session(request: web.Request) -> web.Response:
     """Stop a session and delete its profile and record."""
     session_id = request.match_info["id"]
@@ -93,22 +116,29 @@ def _legacy_status(status: int) -> int:
     return 200 if status == 201 else status
 
 
-async def _send_alias(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    check_fields(body, {"phoneNumber": (str, int), "message": str, "to": (str, int), "text": str})
-    session = request.app[REGISTRY].get(request.match_info["id"])
-    status, result = await whatsapp.send(request, session, body)
-    return web.json_response({"success": True, **result}, status=_legacy_status(status))
+def _send_alias(tags: list[str]) -> Any:
+    @operation(tags=tags, body=_SEND, params=sc.SEND_PARAMS, errors=whatsapp.SEND_ERRORS,
+               responses=_SEND_ANSWERS)
+    async def send_alias(request: web.Request, body: dict[str, Any]) -> web.Response:
+        """Send a text through this session: ``phoneNumber`` (or ``to``) and ``message`` (or
+        ``text``)."""
+        session = request.app[REGISTRY].get(request.match_info["id"])
+        status, result = await whatsapp.send(request, session, body)
+        return web.json_response({"success": True, **result}, status=_legacy_status(status))
+
+    return send_alias
 
 
-for _path in ("/sessions/{id}/send", "/api/sessions/{id}/send-message"):
-    routes.post(_path)(_send_alias)
+routes.post("/sessions/{id}/send")(_send_alias(_ZAPNODE))
+routes.post("/api/sessions/{id}/send-message")(_send_alias(_WSM))
 
 
 @routes.post("/webhook/test")
-async def post_webhook_test(request: web.Request) -> web.Response:
+@operation(tags=_ZAPNODE, body=_ROUTED, params=sc.SEND_PARAMS, errors=[NotFound, *whatsapp.SEND_ERRORS],
+           responses=_SEND_ANSWERS)
+async def post_webhook_test(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Send through ``sessionId``, else the default session."""
-    status, result = await whatsapp.routed_send(request)
+    status, result = await whatsapp.routed_send(request, body)
     return web.json_response({"success": True, **result}, status=_legacy_status(status))
 
 
@@ -123,14 +153,13 @@ def _member(session_id: str, session: Session | None) -> dict[str, Any]:
 
 
 @routes.post("/api/assign-number")
-async def assign_number(request: web.Request) -> web.Response:
+@operation(tags=_WSM, body=sc.body({"sessionId": sc.SESSION_ID, "type": {
+    **sc.ROLE_NAME, "description": "the role"}}, required=["sessionId", "type"]),
+    responses={200: Answer("The role's one session", schema=sc.success(sc.obj({
+        "type": sc.STR, **_MEMBER, "previous": sc.array(sc.STR), "envFile": _ENV_FILE})))})
+async def assign_number(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Make session ``sessionId`` the one number of role ``type`` (replacing the role's
     sessions); the env file follows before the answer."""
-    body = await json_object(request)
-    check_fields(body, {"sessionId": str, "type": str})
-    for field in ("sessionId", "type"):
-        if field not in body:
-            raise InvalidRequest(f"field {field!r} is required")
     role = check_role(body["type"])
     session = request.app[REGISTRY].get(body["sessionId"])
     roles = request.app[ROLES]
@@ -143,6 +172,9 @@ async def assign_number(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/current-assignments")
+@operation(tags=_WSM, responses={200: Answer("Every role: its first session, and all of them", schema=sc.success(
+    sc.obj({"assignments": {"type": "object", "additionalProperties": sc.obj({
+        **_MEMBER, "sessions": sc.array(sc.obj(_MEMBER))})}, "envFile": _ENV_FILE})))})
 async def current_assignments(request: web.Request) -> web.Response:
     """Every role with its sessions (the first one leads), their numbers and send URLs."""
     known = request.app[REGISTRY].sessions

@@ -16,8 +16,17 @@ from urllib.parse import quote
 from aiohttp import web
 
 from supervisor.api import queue
+from supervisor.api import schemas as sc
 from supervisor.api.keys import REGISTRY, SENDS
-from supervisor.api.uploads import staged_upload
+from supervisor.api.spec import Answer, operation
+from supervisor.api.uploads import FIELDS, MULTIPART, staged_upload
+from supervisor.errors import (
+    Conflict,
+    NotOnWhatsApp,
+    PayloadTooLarge,
+    RateLimited,
+    Unavailable,
+)
 from supervisor.sessions import media, mediastore
 from supervisor.sessions.messaging import message_id
 
@@ -28,6 +37,9 @@ _CHUNK = 256 * 1024
 
 
 @routes.post("/api/sessions/{id}/media")
+@operation(tags=["messages"], body=FIELDS, read_body=False, body_media={"multipart/form-data": MULTIPART},
+           params=sc.SEND_PARAMS, errors=[Conflict, NotOnWhatsApp, RateLimited, Unavailable],
+           responses=sc.SEND_ANSWERS)
 async def post_media(request: web.Request) -> web.Response:
     """Send an image, video, audio, voice note, document or sticker."""
     session = request.app[REGISTRY].get(request.match_info["id"])
@@ -49,6 +61,9 @@ async def post_media(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/sessions/{id}/messages/{msg}/media")
+@operation(tags=["messages"], errors=[Conflict, PayloadTooLarge, Unavailable], responses={200: Answer(
+    "The file, with its own media type (and Content-Disposition when it has a name)",
+    media={"*/*": {"type": "string", "format": "binary"}})})
 async def get_media(request: web.Request) -> web.StreamResponse:
     """A received (or sent) message's file, decrypted by the page; at most [media]
     max_download_bytes (413 beyond)."""

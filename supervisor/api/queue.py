@@ -15,24 +15,25 @@ the first one's send (for ``idempotency_h``), never a second message.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
-from supervisor.api.httputil import decimal, row_id
+from supervisor.api import schemas as sc
+from supervisor.api.httputil import row_id
 from supervisor.api.keys import REGISTRY, SENDS
-from supervisor.errors import Conflict, InvalidRequest, from_http
+from supervisor.api.spec import Answer, Param, operation, params
+from supervisor.errors import Conflict, from_http
 from supervisor.sending.store import OPEN, TERMINAL, Entry
 from supervisor.sessions.session import Session
-from supervisor.settings.sending import OVER_LIMIT
 
 __all__ = ["answer", "routes"]
 
 routes = web.RouteTableDef()
-_IDEM_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as Stripe's and the IETF draft's
 _STATUSES = OPEN + TERMINAL
-_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_ONE_STATUS = f"(?:{'|'.join(_STATUSES)})"
+_LISTED = sc.obj({"session": sc.STR, "depth": sc.INT, "oldest_created_at": sc.nullable(sc.NUM),
+                  "entries": sc.array(sc.ENTRY), "policy": sc.OBJ})
 
 
 def _status_url(entry: Entry) -> str:
@@ -63,15 +64,9 @@ async def answer(request: web.Request, session: Session, chat: str, kind: str,
                  payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Queue a send for ``request`` and wait as it asks: (status, body)."""
     queues = request.app[SENDS]
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEM_KEY.fullmatch(key):
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 printable ASCII characters")
-    wait = _FLAGS.get(request.query.get("wait", "true").lower())
-    if wait is None:
-        raise InvalidRequest(f"wait must be true or false, got {request.query['wait'][:20]!r}")
-    over_limit = request.query.get("over_limit")
-    if over_limit is not None and over_limit not in OVER_LIMIT:
-        raise InvalidRequest(f"over_limit must be one of {', '.join(OVER_LIMIT)}, got {over_limit[:20]!r}")
+    given = params(request)  # checked against schemas.SEND_PARAMS, which every send route declares
+    key, over_limit = given.get("Idempotency-Key"), given.get("over_limit")
+    wait = given.get("wait", True)
     entry, _new = queues.submit(session, chat, kind, payload, key, over_limit)
     if wait:
         entry = await queues.wait(entry, queues.policy(session).wait_s)
@@ -79,15 +74,20 @@ async def answer(request: web.Request, session: Session, chat: str, kind: str,
 
 
 @routes.get("/api/sessions/{id}/queue")
+@operation(tags=["queue"], params=[
+    Param("status", {"type": "string", "pattern": f"^{_ONE_STATUS}(?:,{_ONE_STATUS})*$",
+                     "default": "queued,sending",
+                     "x-message": f"status must be a comma-separated list of {', '.join(_STATUSES)}"},
+          "the sends of these statuses, comma-separated"),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+          "at most this many")],
+    responses={200: Answer("The queue", schema=_LISTED)})
 async def get_queue(request: web.Request) -> web.Response:
     """A session's queue: its open sends (or those of ``?status=``), limits and usage."""
     session = request.app[REGISTRY].get(request.match_info["id"])
     queues = request.app[SENDS]
-    wanted = tuple(s for s in request.query.get("status", "queued,sending").split(",") if s)
-    unknown = [s for s in wanted if s not in _STATUSES]
-    if unknown or not wanted:
-        raise InvalidRequest(f"status must be a list of {', '.join(_STATUSES)}")
-    limit = decimal(request.query.get("limit", "100"), "limit", 1, 1000)
+    wanted = tuple(params(request)["status"].split(","))
+    limit = params(request)["limit"]
     entries = queues.store.select(session.id, wanted, limit)
     depth, oldest = queues.store.depths().get(session.id, (0, None))
     return web.json_response({"session": session.id, "depth": depth, "oldest_created_at": oldest,
@@ -96,6 +96,7 @@ async def get_queue(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/sessions/{id}/queue/{queue_id}")
+@operation(tags=["queue"], responses={200: Answer("The send", schema=sc.ENTRY)})
 async def get_entry(request: web.Request) -> web.Response:
     """One send of the queue."""
     session = request.app[REGISTRY].get(request.match_info["id"])
@@ -104,6 +105,7 @@ async def get_entry(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/sessions/{id}/queue/{queue_id}")
+@operation(tags=["queue"], errors=[Conflict], responses={200: Answer("Cancelled", schema=sc.ENTRY)})
 async def delete_entry(request: web.Request) -> web.Response:
     """Cancel a send that has not begun (409 once it has)."""
     session = request.app[REGISTRY].get(request.match_info["id"])

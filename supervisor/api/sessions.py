@@ -8,150 +8,87 @@ Every session object also carries the names the replaced systems used (``session
 
 from __future__ import annotations
 
-import datetime
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psutil
 from aiohttp import web
 
-from supervisor.api.httputil import check_fields, json_object
-from supervisor.api.keys import HOST_CPU, HUB, REGISTRY, SENDS, STARTED_AT
-from supervisor.errors import InvalidRequest
+from supervisor.api import schemas as sc
+from supervisor.api.keys import HUB, REGISTRY
+from supervisor.api.spec import Answer, operation
+from supervisor.api.views import (
+    daemon_stats,
+    listing,
+    session_info,
+    short_status,
+    with_queue,
+)
+from supervisor.errors import (
+    Conflict,
+    InvalidRequest,
+    Overloaded,
+    TooManySessions,
+    Unavailable,
+    ZapvisorError,
+)
+from supervisor.events.webhooks import MAX_HOOKS_PER_SESSION
 from supervisor.jsonlimits import metadata_problem
 from supervisor.sessions import options, updates
-from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.session import Session
-from supervisor.states import State
+from supervisor.settings.rules import EVENT_PATTERN
 
-__all__ = ["create", "listing", "routes", "session_info", "short_status", "stats"]
+__all__ = ["CREATE", "CREATED", "CREATE_ERRORS", "DELETED", "DELETE_ERRORS", "WEBHOOK", "WEBHOOKS", "create", "routes", "stats"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds")
-
-
-def _legacy(session: Session) -> dict[str, Any]:
-    """The replaced systems' names for the id, state, QR and number."""
-    return {"sessionId": session.id, "status": str(session.state),
-            "qrAvailable": session.offered_qr() is not None,
-            "phoneNumber": session.record.phone_number}
-
-
-def session_info(session: Session) -> dict[str, Any]:
-    """Everything known about a session, as JSON."""
-    worker = session.live_worker()
-    beat = worker.heartbeat if worker is not None else {}
-    sample = session.resources.last if worker is not None else {}  # never measured here
-    rec = session.record
-    return {
-        "id": session.id,
-        "state": str(session.state),
-        "detail": session.detail,
-        "desired": rec.desired,
-        "since": _iso(session.since),
-        "created_at": _iso(rec.created_at),
-        "restarts": rec.restarts,
-        "last_exit": rec.last_exit,
-        "last_error": rec.last_error,
-        "phone_number": rec.phone_number,
-        "worker_pid": worker.pid if worker else None,
-        "chrome_pid": worker.chrome_pid if worker else None,
-        "uptime_s": round(worker.uptime_s(), 1) if worker else None,
-        "memory_bytes": sample.get("memory_bytes"),
-        "processes": sample.get("processes"),
-        "cpu_percent": sample.get("cpu_percent"),
-        "cdp_rtt_ms": beat.get("cdp_rtt_ms"),
-        "profile_dir": session.profile_dir,
-        **session.page.as_dict(),
-        "metadata": rec.metadata,
-        **options.shown(rec.options),
-        "headless": (session.ctx.config.chrome.headless if session.headless is None
-                     else session.headless),
-        **_legacy(session),
-    }
-
-
-def short_status(session: Session) -> dict[str, Any]:
-    """The short status of a session, as JSON."""
-    rec = session.record
-    return {
-        "id": session.id,
-        "state": str(session.state),
-        "qr_available": session.offered_qr() is not None,
-        "phone_number": rec.phone_number,
-        "since": _iso(session.since),
-        "restarts": rec.restarts,
-        # Why it is in its state (a STOPPED session: stopped by whom, or logged out), and how
-        # its last worker ended: a logout's reason is in neither last_error nor the state.
-        "detail": session.detail,
-        "last_exit": rec.last_exit,
-        "last_error": rec.last_error,
-        **_legacy(session),
-    }
-
-
-def _host(cpu: HostCpu) -> dict[str, Any]:
-    """The host's memory and CPU."""
-    memory = psutil.virtual_memory()
-    return {
-        "memory_total_bytes": memory.total,
-        "memory_available_bytes": memory.available,
-        "memory_percent": memory.percent,
-        "cpu_percent": cpu.percent(time.monotonic()),
-        "cpu_count": psutil.cpu_count() or 1,
-        "load_1m": round(os.getloadavg()[0], 2),
-    }
-
-
-def _stats(app: web.Application) -> dict[str, Any]:
-    registry = app[REGISTRY]
-    by_state = {str(state): 0 for state in State}
-    memory = 0
-    for session in registry.sessions.values():
-        by_state[str(session.state)] += 1
-        if session.live_worker() is not None:
-            memory += session.resources.last.get("memory_bytes") or 0
-    breaker = registry.breaker
-    return {
-        "sessions": len(registry.sessions),
-        "by_state": by_state,
-        "restarts": sum(s.record.restarts for s in registry.sessions.values()),
-        "sessions_memory_bytes": memory,
-        "supervisor_rss_bytes": psutil.Process(os.getpid()).memory_info().rss,
-        "uptime_s": round(time.monotonic() - app[STARTED_AT], 1),
-        "breaker_open": breaker.hold_s(time.monotonic()) > 0,
-        "breaker_trips": breaker.trips,
-        "max_sessions": registry.config.sessions.max_sessions,
-        "host": _host(app[HOST_CPU]),
-        "host_starved": registry.host.status(),
-        "process_tracking": registry.tracking.kind,
-    }
-
-
 routes = web.RouteTableDef()
+_TAGS = ["sessions"]
+#: The per-session options a create or update request may carry (sessions/options.py).
+_OPTIONS = {
+    "proxy": {"type": ["string", "null"], "writeOnly": True, "description": "http://, https:// or socks5:// URL "
+              "(user:password@ allowed); null or \"\" removes it"},
+    "sending": {"type": ["object", "null"], "description": "this session's own [sending] keys, "
+                "e.g. {\"per_minute\": 2}; {} or null: the config's"},
+}
+#: A session's own webhook (create, and PUT /api/sessions/{id}/webhooks).
+WEBHOOK = sc.body({
+    "url": {**sc.STR, "description": "http:// or https://; a public address unless "
+            "[webhooks] allow_private_networks"},
+    "events": {**sc.array({"type": "string", "pattern": f"^(?:{EVENT_PATTERN.pattern})$"}),
+               "description": "event names or families (session.status, message.*); [] or none: all"},
+    "secret": {**sc.STR, "writeOnly": True, "description": "signs each delivery (HMAC-SHA256)"},
+}, required=["url"])
+WEBHOOKS = sc.array(WEBHOOK, maxItems=MAX_HOOKS_PER_SESSION)
+#: POST /api/sessions (and zapnode's POST /sessions).
+CREATE = sc.body({
+    "id": {**sc.SESSION_ID, "description": "the new session's id (default: generated)"},
+    "sessionId": {**sc.SESSION_ID, "description": "the replaced systems' name for id"},
+    "start": {"type": "boolean", "default": True}, "metadata": sc.OBJ,
+    "webhooks": WEBHOOKS,
+    "headless": {"type": "boolean", "description": "false: a Chrome window (needs a display)"},
+    **_OPTIONS,
+})
+CREATED = sc.obj({**sc.SESSION_BASE, "status_url": sc.STR, "qr_url": sc.STR, "statusUrl": sc.STR,
+                  "qrUrl": sc.STR})
+DELETED = sc.obj({"id": sc.STR, "deleted": {"const": True}})
+_STATS = sc.obj({**sc.STATS["properties"], "per_session": sc.array(sc.OBJ),
+                 "messages": sc.obj({"sent": sc.INT, "received": sc.INT}),
+                 "restarts_by_reason": sc.OBJ, "webhooks": sc.OBJ, "events": sc.OBJ})
+CREATE_ERRORS = [Conflict, TooManySessions, Overloaded, Unavailable]
+DELETE_ERRORS = [Conflict, Unavailable]
 
 
 @routes.get("/api/stats")
+@operation(tags=["daemon"], responses={200: Answer("The totals", schema=_STATS)})
 async def stats(request: web.Request) -> web.Response:
     """Totals for the whole daemon, and per session: memory, CPU, messages, restarts."""
-    return web.json_response({**_stats(request.app), **request.app[HUB].metrics.stats()})
-
-
-def listing(app: web.Application) -> dict[str, Any]:
-    """Every session with its live figures, and the totals."""
-    sends = app.get(SENDS)
-    depths = sends.store.depths() if sends is not None else {}
-    sessions = [{**session_info(s), "queue_depth": depths.get(s.id, (0, 0.0))[0]}
-                for s in app[REGISTRY].sessions.values()]
-    return {"sessions": sessions, "stats": _stats(app)}
+    return web.json_response({**daemon_stats(request.app), **request.app[HUB].metrics.stats()})
 
 
 @routes.get("/api/sessions")
+@operation(tags=_TAGS, responses={200: Answer("The sessions and the totals", schema=sc.LISTING)})
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session with its live figures."""
     return web.json_response(listing(request.app))
@@ -179,11 +116,9 @@ def _check_display(headless: bool | None) -> None:
             "session, or leave headless out")
 
 
-async def create(request: web.Request) -> dict[str, Any]:
-    """Create (and by default start) a session from the request's body; the answer's body."""
-    body = await json_object(request)
-    check_fields(body, {"id": str, "sessionId": str, "start": bool, "metadata": dict,
-                        "webhooks": list, "headless": bool, **options.fields()})
+async def create(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Create (and by default start) a session from the request's ``body`` (checked against
+    CREATE); the answer's body."""
     _check_metadata(body.get("metadata", {}))
     chosen = options.merged({}, options.parse_changes(body))
     options.check(chosen, request.app[REGISTRY].config)
@@ -204,60 +139,75 @@ async def create(request: web.Request) -> dict[str, Any]:
 
 
 @routes.post("/api/sessions")
-async def create_session(request: web.Request) -> web.Response:
-    """Create (and by default start) a session."""
-    return web.json_response(await create(request), status=201)
+@operation(tags=_TAGS, body=CREATE, errors=CREATE_ERRORS,
+           responses={201: Answer("Created (and starting, unless start is false)", schema=CREATED)})
+async def create_session(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """Create (and by default start) a session. ``id`` and ``sessionId`` name the same thing:
+    give one (both only if they agree)."""
+    return web.json_response(await create(request, body), status=201)
 
 
 @routes.get("/api/sessions/{id}")
+@operation(tags=_TAGS, responses={200: Answer("The session", schema=sc.SESSION_Q)})
 async def get_session(request: web.Request) -> web.Response:
     """Full information on one session."""
-    return web.json_response(_with_queue(request.app, request.app[REGISTRY].get(request.match_info["id"])))
+    return web.json_response(with_queue(request.app, request.app[REGISTRY].get(request.match_info["id"])))
 
 
-def _with_queue(app: web.Application, session: Session) -> dict[str, Any]:
-    depth = app[SENDS].store.depths().get(session.id, (0, 0.0))[0]
-    return {**session_info(session), "queue_depth": depth}
+_UPDATE = sc.body({"metadata": {**sc.OBJ, "description": "replaces the metadata"}, **_OPTIONS})
 
 
 @routes.patch("/api/sessions/{id}")
-async def update_session(request: web.Request) -> web.Response:
+@operation(tags=_TAGS, body=_UPDATE, errors=[Conflict, Unavailable],
+           responses={200: Answer("The session, changed", schema=sc.SESSION_Q)})
+async def update_session(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Change a session: ``metadata`` (replaced) and its options (``proxy``: a URL, or null or
     "" to remove it; ``sending``: [sending] keys, merged). A running session restarts on its
     profile when its proxy changes."""
-    body = await json_object(request)
-    check_fields(body, {"metadata": dict, **options.fields()})
     if not body:
         raise InvalidRequest(f"nothing to change: give {', '.join(['metadata', *options.OPTIONS])}")
     if "metadata" in body:
         _check_metadata(body["metadata"])
     session = await updates.update_session(request.app[REGISTRY], request.match_info["id"],
                                            body.get("metadata"), options.parse_changes(body))
-    return web.json_response(_with_queue(request.app, session))
+    return web.json_response(with_queue(request.app, session))
 
 
 @routes.get("/api/sessions/{id}/status")
+@operation(tags=_TAGS, responses={200: Answer("The short status", schema=sc.SHORT_STATUS)})
 async def session_status(request: web.Request) -> web.Response:
     """The short status of one session."""
     return web.json_response(short_status(request.app[REGISTRY].get(request.match_info["id"])))
 
 
+_LIFECYCLE: dict[str, tuple[str, list[type[ZapvisorError]]]] = {
+    "start": ("Start a stopped or FAILED session (on its profile: no new QR if it was logged in).",
+              [Conflict, TooManySessions, Overloaded, Unavailable]),
+    "stop": ("Stop a session (Chrome closed in order; the profile and login are kept).",
+             [Conflict, Unavailable]),
+    "restart": ("Stop and start a session on its profile.", [Conflict, Overloaded, Unavailable]),
+}
+
+
 def _lifecycle(name: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         registry = request.app[REGISTRY]
-        operation: Callable[[str], Awaitable[Session]] = getattr(registry, name)
-        session = await operation(request.match_info["id"])
+        change: Callable[[str], Awaitable[Session]] = getattr(registry, name)
+        session = await change(request.match_info["id"])
         return web.json_response(session_info(session))
 
-    handler.__doc__ = f"POST /api/sessions/{{id}}/{name}"
-    return handler
+    handler.__doc__, errors = _LIFECYCLE[name]
+    return operation(tags=_TAGS, errors=errors,
+                     responses={200: Answer("The session", schema=sc.SESSION)})(handler)
 
 
-for _name in ("start", "stop", "restart"):
+for _name in _LIFECYCLE:
     routes.post(f"/api/sessions/{{id}}/{_name}")(_lifecycle(_name))
 
 
 @routes.delete("/api/sessions/{id}")
+@operation(tags=_TAGS, errors=DELETE_ERRORS,
+           responses={200: Answer("Deleted", schema=DELETED)})
 async def delete_session(request: web.Request) -> web.Response:
     """Stop a session and delete its profile and record."""
     session_id = request.match_info["id"]

@@ -24,22 +24,39 @@ from aiohttp import web
 from yarl import URL
 
 from supervisor import jsonlimits
-from supervisor.api.httputil import check_fields
+from supervisor.api import schemas as sc
 from supervisor.api.keys import BODY_TIMEOUT
+from supervisor.api.spec import check_body
 from supervisor.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 from supervisor.events.netguard import PublicResolver
 from supervisor.netpolicy import ALLOW_KEY, url_problem
 from supervisor.sessions import media
 from supervisor.sessions.session import Session
 from supervisor.settings import MediaConfig
+from worker import protocol
 
-__all__ = ["FIELDS", "staged_upload"]
+__all__ = ["FIELDS", "MULTIPART", "staged_upload"]
 
-#: The fields of a send-media request besides the file (JSON types; multipart sends text).
-FIELDS: dict[str, type | tuple[type, ...]] = {
-    "to": (str, int), "kind": str, "caption": str, "filename": str, "mimetype": str,
-    "voice": bool, "reply_to": str, "mentions": list, "data": str, "url": str,
+_FIELD_PROPS: dict[str, Any] = {
+    "to": {"type": ["string", "integer"], "description": "a phone number or a chat id"},
+    "kind": {"type": "string", "enum": [str(kind) for kind in protocol.MediaKind],
+             "description": "default: from the file's type (ptt: a voice note)"},
+    "caption": sc.STR, "filename": sc.STR, "mimetype": sc.STR,
+    "voice": {"type": "boolean", "description": "an audio file as a voice note"},
+    "reply_to": {"type": "string", "description": "the id of the message to quote"},
+    "mentions": sc.array(sc.STR, description="ids of the mentioned contacts"),
 }
+#: A send-media request as JSON: the fields and the file as base64 ``data`` or a ``url``
+#: (one of them). Multipart requests are checked against it too, once their text parts are read.
+FIELDS = sc.body({**_FIELD_PROPS, "data": {"type": "string", "contentEncoding": "base64",
+                                           "description": "the file, base64"},
+                  "url": {"type": "string", "description": "a URL the daemon fetches the file from"}},
+                 required=["to"])
+#: The same as multipart/form-data: a ``file`` part and the fields as text parts.
+MULTIPART = {"type": "object", "required": ["to"], "properties": {
+    "file": {"type": "string", "format": "binary"}, **_FIELD_PROPS,
+    "url": FIELDS["properties"]["url"],
+    "mentions": {"type": "string", "description": "ids, comma-separated"}}}
 _CHUNK = 64 * 1024
 _MAX_FIELD = 70 * 1024  # a multipart text field (a caption of 65 536 characters fits)
 _MAX_REDIRECTS = 3
@@ -167,7 +184,7 @@ async def staged_upload(request: web.Request, session: Session) -> tuple[media.S
                 raise InvalidRequest("multipart requests need a part named file (or a url field)")
         else:
             fields = await _json_body(request, limit)
-        check_fields(fields, FIELDS)
+        check_body(fields, FIELDS)
         staged.filename = fields.get("filename") or staged.filename
         staged.mimetype = fields.get("mimetype") or staged.mimetype
         sources = [key for key in ("data", "url") if key in fields] + (["file"] if staged.size else [])

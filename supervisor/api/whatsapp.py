@@ -25,22 +25,44 @@ import segno
 from aiohttp import web
 
 from supervisor.api import queue
-from supervisor.api.httputil import check_fields, json_object
+from supervisor.api import schemas as sc
 from supervisor.api.keys import REGISTRY, ROLES
-from supervisor.errors import InvalidRequest, NotFound
+from supervisor.api.spec import Answer, Param, operation, params
+from supervisor.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    NotOnWhatsApp,
+    RateLimited,
+    Unavailable,
+)
 from supervisor.sessions import messaging
 from supervisor.sessions.session import Session
 from supervisor.states import State
 
-__all__ = ["qr_png", "routed_send", "routes", "send"]
+__all__ = ["SEND_ERRORS", "TEXT", "qr_png", "routed_send", "routes", "send"]
 
 routes = web.RouteTableDef()
 
 _NO_STORE = {"Cache-Control": "no-store"}  # a QR is valid for seconds
-_SEND_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "to": (str, int), "text": str, "phoneNumber": (str, int), "message": str,
-    "sessionId": str, "session": str, "role": str, "reply_to": str, "mentions": list,
-}
+_PHONE = {"type": ["string", "integer"], "description": "a phone number (digits, with the "
+          "country code) or a chat id (…@c.us, …@g.us)"}
+#: The fields of a text send: ``to`` (or the replaced systems' ``phoneNumber``) and ``text``
+#: (or ``message``), one of each.
+TEXT = {"to": _PHONE, "text": {"type": "string", "description": "the message"},
+        "phoneNumber": {**_PHONE, "description": "the replaced systems' name for to"},
+        "message": {"type": "string", "description": "the replaced systems' name for text"}}
+_SEND = sc.body({"to": _PHONE, "text": TEXT["text"],
+                 "reply_to": {"type": "string", "description": "the id of the message to quote"},
+                 "mentions": sc.array(sc.STR, description="ids of the mentioned contacts")},
+                required=["to", "text"])
+_ROUTED = sc.body({**TEXT, "sessionId": sc.SESSION_ID, "session": sc.SESSION_ID,
+                   "role": sc.ROLE_NAME, "reply_to": _SEND["properties"]["reply_to"],
+                   "mentions": _SEND["properties"]["mentions"]})
+SEND_ERRORS = [Conflict, NotOnWhatsApp, RateLimited, Unavailable]
+_QR_JSON = {"oneOf": [sc.obj({"value": {**sc.STR, "description": "the QR code's text"}}),
+                      sc.obj({"mimetype": {"const": "image/png"},
+                              "data": {**sc.STR, "description": "the PNG, base64"}})]}
 _WHY_NO_QR = {
     State.WORKING: "it is WORKING (already logged in)",
     State.STARTING: "it is STARTING (wait for SCAN_QR_CODE)",
@@ -72,12 +94,15 @@ def _offered_qr(session: Session) -> str:
 
 
 @routes.get("/api/sessions/{id}/qr")
+@operation(tags=["whatsapp"], errors=[NotFound], params=[Param(
+    "format", {"type": "string", "enum": ["png", "raw", "json"]},
+    "png (default; or json when Accept is application/json), raw: the code's text, json: the PNG in base64")],
+    responses={200: Answer("The QR code", schema=_QR_JSON, media={"image/png": {
+        "type": "string", "format": "binary"}})})
 async def get_qr(request: web.Request) -> web.Response:
-    """The QR code to scan, while the session is SCAN_QR_CODE."""
+    """The QR code to scan, while the session is SCAN_QR_CODE (404 naming the state otherwise)."""
     session = request.app[REGISTRY].get(request.match_info["id"])
-    form = request.query.get("format", "")
-    if form not in ("", "png", "raw", "json"):
-        raise InvalidRequest(f"format must be png, raw or json, got {form!r}")
+    form = params(request).get("format", "")
     value = _offered_qr(session)
     if form == "raw":
         return web.json_response({"value": value}, headers=_NO_STORE)
@@ -90,15 +115,18 @@ async def get_qr(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/sessions/{id}/pairing-code")
-async def post_pairing_code(request: web.Request) -> web.Response:
-    """A code to type on the phone instead of scanning the QR code."""
-    body = await json_object(request)
-    check_fields(body, {"phone": (str, int)})
+@operation(tags=["whatsapp"], body=sc.body({"phone": _PHONE}, required=["phone"]),
+           errors=[Conflict, Unavailable], responses={200: Answer("The code", schema=sc.obj({
+               "code": sc.STR, "display": {**sc.STR, "description": "ABCD-EFGH"}, "phone": sc.STR}))})
+async def post_pairing_code(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """A code to type on the phone instead of scanning the QR code (while SCAN_QR_CODE)."""
     session = request.app[REGISTRY].get(request.match_info["id"])
     return web.json_response(await messaging.pairing_code(session, _text(body.get("phone"))))
 
 
 @routes.post("/api/sessions/{id}/logout")
+@operation(tags=["whatsapp"], errors=[Conflict, Unavailable], responses={200: Answer(
+    "Logged out", schema=sc.obj({"id": sc.STR, "logged_out": {"const": True}, "profile_cleanup": sc.ANY}))})
 async def post_logout(request: web.Request) -> web.Response:
     """Log the account out; with auto_cleanup_on_logout its profile is deleted next."""
     session = request.app[REGISTRY].get(request.match_info["id"])
@@ -128,19 +156,18 @@ async def send(request: web.Request, session: Session, body: dict[str, Any]) -> 
 
 
 @routes.post("/api/sessions/{id}/messages")
-async def post_message(request: web.Request) -> web.Response:
+@operation(tags=["messages"], body=_SEND, params=sc.SEND_PARAMS, errors=SEND_ERRORS,
+           responses=sc.SEND_ANSWERS)
+async def post_message(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Send a text through this session (queued, paced; 201 once sent, 202 while queued)."""
-    body = await json_object(request)
-    check_fields(body, {"to": (str, int), "text": str, "reply_to": str, "mentions": list})
     session = request.app[REGISTRY].get(request.match_info["id"])
     status, result = await send(request, session, body)
     return web.json_response(result, status=status)
 
 
-async def routed_send(request: web.Request) -> tuple[int, dict[str, Any]]:
-    """Send through the body's ``sessionId``/``session``, ``role``, or the default session."""
-    body = await json_object(request)
-    check_fields(body, _SEND_FIELDS)
+async def routed_send(request: web.Request, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Send ``body`` (checked against its route's schema) through its ``sessionId``/``session``,
+    ``role``, or the default session."""
     if "sessionId" in body and "session" in body:
         raise InvalidRequest("give sessionId or session, not both")
     session_id = body.get("sessionId", body.get("session"))
@@ -150,7 +177,10 @@ async def routed_send(request: web.Request) -> tuple[int, dict[str, Any]]:
 
 
 @routes.post("/api/send")
-async def post_send(request: web.Request) -> web.Response:
-    """Send through a named session, a WORKING session of a role, or the default session."""
-    status, result = await routed_send(request)
+@operation(tags=["messages"], body=_ROUTED, params=sc.SEND_PARAMS, errors=[NotFound, *SEND_ERRORS],
+           responses=sc.SEND_ANSWERS)
+async def post_send(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """Send through a named session (``sessionId`` or ``session``), a WORKING session of a
+    ``role``, or the default session. ``to`` or ``phoneNumber``, ``text`` or ``message``."""
+    status, result = await routed_send(request, body)
     return web.json_response(result, status=status)

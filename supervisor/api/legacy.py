@@ -153,7 +153,7 @@ def _member(session_id: str, session: Session | None) -> dict[str, Any]:
 
 
 @routes.post("/api/assign-number")
-@operation(tags=_WSM, body=sc.body({"sessionId": sc.SESSION_ID, "type": {
+@operation(tags=_WSM, errors=[NotFound], body=sc.body({"sessionId": sc.SESSION_ID, "type": {
     **sc.ROLE_NAME, "description": "the role"}}, required=["sessionId", "type"]),
     responses={200: Answer("The role's one session", schema=sc.success(sc.obj({
         "type": sc.STR, **_MEMBER, "previous": sc.array(sc.STR), "envFile": _ENV_FILE})))})

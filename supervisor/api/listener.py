@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from supervisor.logs import get_logger
 
@@ -76,6 +77,33 @@ class _Tracked(asyncio.Protocol):
         self.inner.resume_writing()
 
 
+_PROTOCOL_ERRORS = {400: "InvalidRequest", 408: "RequestTimeout", 413: "PayloadTooLarge",
+                    431: "InvalidRequest", 500: "InternalError", 504: "Timeout"}
+
+
+class _JsonErrors(RequestHandler):
+    """aiohttp's protocol, whose own answers are JSON errors like every other: a request it
+    cannot parse (a request line or header over 8190 bytes, a malformed header) never reaches
+    the application, and aiohttp would answer it in text/plain."""
+
+    __slots__ = ()  # the same layout: an instance aiohttp made may become one (``_answer_json``)
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """aiohttp's handling (its log line, its checks), answered as JSON."""
+        super().handle_error(request, status, exc, message)
+        why = "internal error (see the daemon log)" if status >= 500 else (message or "bad request")
+        answer = web.json_response({"error": {"type": _PROTOCOL_ERRORS.get(status, "InvalidRequest"),
+                                              "message": why[:300]}}, status=status)
+        answer.force_close()
+        return answer
+
+
+def _answer_json(handler: Any) -> None:
+    if type(handler) is RequestHandler:  # what web.Server makes; nothing else is touched
+        handler.__class__ = _JsonErrors
+
+
 class _Refused(asyncio.Protocol):
     """A connection over the limit: a 503, then closed."""
 
@@ -115,7 +143,9 @@ class ConnectionGuard:
                 self.refused += 1
                 self._report()
                 return _Refused()
-            conn = _Tracked(make(), self)
+            inner = make()
+            _answer_json(inner)
+            conn = _Tracked(inner, self)
             self._open[conn] = None
             return conn
 

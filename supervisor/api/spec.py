@@ -37,7 +37,7 @@ __all__ = ["OPERATIONS", "Answer", "Operation", "Param", "check_body", "operatio
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PARAMS = web.RequestKey("params", dict)
-_INTEGER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: int() also takes "٣" and "1_0"
+_INTEGER = re.compile(r"-?[0-9]{1,1000}")  # ASCII digits only: int() also takes "٣" and "1_0"
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -149,10 +149,10 @@ def _checked_params(request: web.Request, declared: tuple[Param, ...]) -> dict[s
                 raw: Any = None
             else:
                 items = param.schema.get("items", {})
-                raw = [_coerce(v, _types(items), label) for v in raw_values]
+                raw = [_coerce(v, items, label) for v in raw_values]
         else:
             text = source.get(param.name)
-            raw = None if text is None else _coerce(text, kinds, label)
+            raw = None if text is None else _coerce(text, param.schema, label)
         if raw is None:
             if param.required:
                 raise InvalidRequest(f"{label} is required")
@@ -164,11 +164,14 @@ def _checked_params(request: web.Request, declared: tuple[Param, ...]) -> dict[s
     return found
 
 
-def _coerce(text: str, kinds: set[str], label: str) -> Any:
+def _coerce(text: str, schema: Mapping[str, Any], label: str) -> Any:
     """A query string's text as the schema's type (the text itself when it is no number or flag)."""
+    kinds = _types(schema)
     if "integer" in kinds and "string" not in kinds:
         if not _INTEGER.fullmatch(text.strip()):
-            raise InvalidRequest(f"{label} must be an integer, got {text[:40]!r}")
+            custom = schema.get("x-message")
+            raise InvalidRequest(custom.format(value=_short(text)) if isinstance(custom, str)
+                                 else f"{label} must be an integer, got {text[:40]!r}")
         return int(text)
     if "boolean" in kinds:
         flag = _FLAGS.get(text.strip().lower())
@@ -223,7 +226,7 @@ def _message(error: ValidationError, label: str | None) -> str:
         missing = [key for key in limit if key not in value]
         return f"field {_where([*error.path, missing[0]])!r} is required"
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
-    if isinstance(custom, str):  # the schema's own words, e.g. the rule of a session id
+    if isinstance(custom, str) and rule != "type":  # the schema's words: a session id's rule
         return custom.format(value="(hidden)" if hidden else _short(value))
     if rule == "type":
         kinds = " or ".join(limit) if isinstance(limit, list) else str(limit)

@@ -90,8 +90,13 @@ class _JsonErrors(RequestHandler):
 
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        """aiohttp's handling (its log line, its checks), answered as JSON."""
-        super().handle_error(request, status, exc, message)
+        """A JSON error, and one log line (aiohttp's own is a traceback per bad request)."""
+        if request.writer.output_size > 0:  # as aiohttp: the answer has begun, the connection is lost
+            raise ConnectionError("the response was already sent; cannot send the error")
+        if status >= 500:
+            _log.error("api.protocol_error", status=status, exc_info=exc)
+        else:  # debug: a client's garbage must not fill the log
+            _log.debug("api.unparsable_request", status=status, reason=(message or "")[:200])
         why = "internal error (see the daemon log)" if status >= 500 else (message or "bad request")
         answer = web.json_response({"error": {"type": _PROTOCOL_ERRORS.get(status, "InvalidRequest"),
                                               "message": why[:300]}}, status=status)

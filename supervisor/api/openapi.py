@@ -52,6 +52,23 @@ needs the API key, as `X-Api-Key: <key>` or `Authorization: Bearer <key>`. Error
 `{"error": {"type", "message"}}` with the status of their type (a refused send over a limit adds
 `"limit"`); a traceback never reaches a client."""
 
+#: The groups of operations, in the order the docs show them.
+_TAGS = {
+    "sessions": "Create, watch and control sessions (one Chrome each)",
+    "whatsapp": "Log a session in: its QR code, a pairing code; log it out",
+    "messages": "Send texts and files (through the send queue), download received files",
+    "queue": "A session's send queue: what waits, why, and cancelling",
+    "chats": "Chats, messages, contacts and groups of a WORKING session",
+    "events": "Server-sent event streams",
+    "webhooks": "Webhooks and their deliveries",
+    "roles": "Roles: which sessions send for sales, support, …",
+    "daemon": "Totals and Prometheus metrics",
+    "health": "Liveness and readiness (no key)",
+    "zapnode": "The routes of zapnode, which zapvisor replaces",
+    "WhatsappSessionManager": "The routes of WhatsappSessionManager, which zapvisor replaces",
+    "dashboard": "The web dashboard (no key)",
+    "docs": "This document and its docs page (no key)",
+}
 routes = web.RouteTableDef()
 
 
@@ -137,6 +154,7 @@ def document(app: web.Application) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "zapvisor", "version": _version(), "description": _DESCRIPTION,
                  "license": {"name": "MIT", "identifier": "MIT"}},
+        "tags": [{"name": name, "description": text} for name, text in _TAGS.items()],
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR},

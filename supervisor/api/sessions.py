@@ -46,12 +46,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
 _TAGS = ["sessions"]
 #: The per-session options a create or update request may carry (sessions/options.py).
-_OPTIONS = {
-    "proxy": {"type": ["string", "null"], "writeOnly": True, "description": "http://, https:// or socks5:// URL "
-              "(user:password@ allowed); null or \"\" removes it"},
-    "sending": {"type": ["object", "null"], "description": "this session's own [sending] keys, "
-                "e.g. {\"per_minute\": 2}; {} or null: the config's"},
-}
+_OPTIONS = {name: dict(option.schema) for name, option in options.OPTIONS.items()}
 #: A session's own webhook (create, and PUT /api/sessions/{id}/webhooks).
 WEBHOOK = sc.body({
     "url": {**sc.STR, "description": "http:// or https://; a public address unless "

@@ -93,9 +93,11 @@ def operation(*, responses: Mapping[int, Answer], errors: Iterable[type[Zapvisor
     checker = Draft202012Validator(body) if body is not None and read_body else None
 
     def decorate(fn: Callable[..., Awaitable[web.StreamResponse]]) -> Handler:
-        doc = inspect.getdoc(fn) or ""
-        first, _, _rest = doc.partition("\n\n")
-        op = Operation(summary=summary or " ".join(first.split()), description=doc,
+        # Docstrings are reStructuredText; the document's texts are Markdown (``x`` -> `x`).
+        doc = (inspect.getdoc(fn) or "").replace("``", "`")
+        first = " ".join(doc.partition("\n\n")[0].split())
+        sentence = re.split(r"(?<=\.)\s", first, maxsplit=1)[0].rstrip(".")
+        op = Operation(summary=summary or sentence, description=doc,
                        tags=tuple(tags), responses=dict(responses), errors=tuple(errors), body=body,
                        body_media=dict(body_media or {}), params=declared, public=public)
 

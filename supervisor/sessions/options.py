@@ -2,7 +2,8 @@
 own (``metadata``), stored together in the session's ``options`` (JSON).
 
 One table, :data:`OPTIONS`: each field says how a request's value becomes the stored one
-(InvalidRequest on bad input; None removes the option), how that is checked against the daemon's
+(InvalidRequest on bad input; None removes the option), its JSON Schema in the API's requests
+(supervisor/api/spec.py checks it first), how that is checked against the daemon's
 config, how it is shown in a session object, and whether a running session restarts to apply it.
 A new option is one entry here.
 
@@ -14,7 +15,7 @@ A new option is one entry here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from supervisor.config import Config
@@ -22,7 +23,7 @@ from supervisor.errors import InvalidRequest
 from supervisor.sending.policy import sending_policy
 from supervisor.sessions import proxy
 
-__all__ = ["OPTIONS", "Option", "changed_restarting", "check", "fields", "merged", "parse_changes",
+__all__ = ["OPTIONS", "Option", "changed_restarting", "check", "merged", "parse_changes",
            "shown"]
 
 
@@ -34,6 +35,7 @@ class Option:
     show: Callable[[Any], Any]  # the stored value -> what a session object shows (no secrets)
     restarts: bool  # a running session restarts (same profile) to apply a change
     check: Callable[[Any, Config], None] | None = None  # the stored value, against the config
+    schema: Mapping[str, Any] = field(default_factory=dict)  # the request field's JSON Schema (API)
 
 
 def _sending(value: Any) -> dict[str, Any] | None:
@@ -48,15 +50,14 @@ def _sending_check(value: dict[str, Any], config: Config) -> None:
 
 
 OPTIONS: Mapping[str, Option] = {
-    "proxy": Option(parse=proxy.proxy_option, show=proxy.masked, restarts=True),
-    "sending": Option(parse=_sending, show=lambda value: value, restarts=False, check=_sending_check),
+    "proxy": Option(parse=proxy.proxy_option, show=proxy.masked, restarts=True, schema={
+        "type": ["string", "null"], "writeOnly": True,  # it may hold a password: never echoed
+        "description": "http://, https:// or socks5:// URL (user:password@ allowed); null or \"\" "
+                       "removes it"}),
+    "sending": Option(parse=_sending, show=lambda value: value, restarts=False, check=_sending_check,
+                      schema={"type": ["object", "null"], "description": "this session's own "
+                              "[sending] keys, e.g. {\"per_minute\": 2}; {} or null: the config's"}),
 }
-
-
-def fields() -> dict[str, type]:
-    """The options as request fields for ``check_fields``: any JSON type (each option's own
-    parse checks its value without repeating it: a proxy URL may hold a password)."""
-    return {name: object for name in OPTIONS}
 
 
 def parse_changes(body: Mapping[str, Any]) -> dict[str, Any]:

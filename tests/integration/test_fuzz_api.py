@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -109,7 +109,7 @@ def _fuzz(d: Daemon, operation: Any, mode: GenerationMode, counter: list[int]) -
         case.validate_response(_call(case, base, stream), checks=CHECKS)
 
     if SEED is not None:
-        run = settings(derandomize=False)(run)
+        run = seed(int(SEED))(run)
     run()
 
 
@@ -136,7 +136,7 @@ def test_every_operation_survives_generated_input(make_daemon: MakeDaemon) -> No
                 failures.append(f"--- {operation.label} ({mode.value})\n{str(exc)[:3000]}")
     print(f"\nfuzzed {operations} operations, {counter[0]} requests, "
           f"{time.monotonic() - started:.0f} s, {EXAMPLES} examples per operation and mode")
+    assert not failures, "\n".join(failures) + f"\n{d.log()[-4000:]}"
     assert operations == sum(len(item) for item in doc["paths"].values())
     assert counter[0] >= operations
-    assert not failures, "\n".join(failures) + f"\n{d.log()[-4000:]}"
     assert '"api.unhandled"' not in d.log()

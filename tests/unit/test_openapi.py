@@ -140,3 +140,8 @@ def test_the_upload_fields_are_checked_with_the_documented_schema() -> None:
         check_body({"to": "1", "kind": "gif"}, uploads.FIELDS)
     with pytest.raises(InvalidRequest, match="field 'to' is required"):
         check_body({"data": "aGk="}, uploads.FIELDS)
+
+
+def test_every_tag_is_described(doc: dict[str, Any]) -> None:
+    used = {tag for item in doc["paths"].values() for op in item.values() for tag in op["tags"]}
+    assert used == {tag["name"] for tag in doc["tags"]}

@@ -21,8 +21,10 @@ import time
 
 from aiohttp import web
 
+from supervisor.api import schemas as sc
 from supervisor.api.httputil import decimal
 from supervisor.api.keys import HUB, REGISTRY
+from supervisor.api.spec import Answer, Param, operation
 from supervisor.errors import InvalidRequest
 from supervisor.events.history import MAX_BUCKETS
 
@@ -35,7 +37,23 @@ _DEFAULT_BUCKETS = 120
 _KNOWN = frozenset({"session", "since", "bucket"})
 
 
+_SERIES = sc.obj({
+    "session": sc.nullable(sc.STR), "since": sc.NUM, "until": sc.NUM, "bucket_s": sc.INT,
+    "times": {**sc.array(sc.NUM), "description": "each bucket's start (Unix seconds)"},
+    "series": {"type": "object", "additionalProperties": sc.array(sc.nullable(sc.NUM)),
+               "description": "name -> one value per bucket: a count, or a gauge's mean (null: "
+                              "no sample); <gauge>_max its largest sample"}})
+
+
 @routes.get("/api/history")
+@operation(tags=["daemon"], params=[
+    Param("session", {**sc.SESSION_ID, "description": "a session's series; none: the daemon's"},
+          "a session's series (memory, CPU, messages, restarts); none: the daemon's"),
+    Param("since", {"type": "integer", "minimum": 0, "maximum": 2**40}, "Unix seconds (default: a day "
+          "ago; at most [events] charts_keep_h back)"),
+    Param("bucket", {"type": "integer", "minimum": 60, "maximum": _DAY_S, "multipleOf": 60},
+          "seconds per bucket, a multiple of 60 (default: fits the range in 120 buckets)")],
+    responses={200: Answer("The series, in buckets", schema=_SERIES)})
 async def get_history(request: web.Request) -> web.Response:
     """Time series for the dashboard's charts, in buckets."""
     unknown = sorted(set(request.query) - _KNOWN)

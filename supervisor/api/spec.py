@@ -239,7 +239,8 @@ def _message(error: ValidationError, label: str | None) -> str:
     words = {"minimum": "must be at least {}", "maximum": "must be at most {}",
              "minLength": "must have at least {} characters", "maxLength": "must have at most {} characters",
              "minItems": "must have at least {} items", "maxItems": "must have at most {} items",
-             "pattern": "must match {}", "uniqueItems": "must not repeat an item"}
+             "pattern": "must match {}", "uniqueItems": "must not repeat an item",
+             "multipleOf": "must be a multiple of {}"}
     if rule in words:
         return f"{name} {words[rule].format(limit)}{got}"
     return f"{name} is not valid ({rule})" if hidden else f"{name}: {error.message[:200]}"

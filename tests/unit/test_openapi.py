@@ -90,8 +90,9 @@ def test_non_json_answers_carry_their_content_types(doc: dict[str, Any]) -> None
         return set(doc["paths"][path][method]["responses"]["200"]["content"])
 
     assert types("/api/sessions/{id}/qr") == {"image/png", "application/json"}
-    assert types("/api/events") == {"text/event-stream"}
-    assert types("/api/sessions/{id}/events") == {"text/event-stream"}
+    # An event stream, or (?format=json) the latest events at once.
+    assert types("/api/events") == {"text/event-stream", "application/json"}
+    assert types("/api/sessions/{id}/events") == {"text/event-stream", "application/json"}
     assert types("/api/sessions/{id}/messages/{msg}/media") == {"*/*"}
     assert types("/metrics") == {"text/plain"}
     assert types("/") == {"text/html"} and types("/docs") == {"text/html"}

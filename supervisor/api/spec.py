@@ -84,8 +84,7 @@ OPERATIONS: dict[Handler, Operation] = {}
 def operation(*, responses: Mapping[int, Answer], errors: Iterable[type[ZapvisorError]] = (),
               body: Mapping[str, Any] | None = None, params: Iterable[Param] = (),
               tags: Iterable[str] = (), public: bool = False, read_body: bool = True,
-              body_media: Mapping[str, Mapping[str, Any]] | None = None,
-              summary: str | None = None) -> Callable[[Callable[..., Awaitable[web.StreamResponse]]], Handler]:
+              body_media: Mapping[str, Mapping[str, Any]] | None = None) -> Callable[[Callable[..., Awaitable[web.StreamResponse]]], Handler]:
     """Declare a handler's operation. With a ``body`` that the wrapper reads (``read_body``),
     the handler is called as ``fn(request, body)`` with the checked body; else ``fn(request)``.
     ``body_media``: further request media types (multipart), which the handler reads itself."""
@@ -97,7 +96,7 @@ def operation(*, responses: Mapping[int, Answer], errors: Iterable[type[Zapvisor
         doc = (inspect.getdoc(fn) or "").replace("``", "`")
         first = " ".join(doc.partition("\n\n")[0].split())
         sentence = re.split(r"(?<=\.)\s", first, maxsplit=1)[0].rstrip(".")
-        op = Operation(summary=summary or sentence, description=doc,
+        op = Operation(summary=sentence, description=doc,
                        tags=tuple(tags), responses=dict(responses), errors=tuple(errors), body=body,
                        body_media=dict(body_media or {}), params=declared, public=public)
 

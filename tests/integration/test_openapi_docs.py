@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from supervisor.api.openapi import DOCS_DIR
-from tests.integration.test_dashboard import ARTIFACTS, DESKTOP, Tab, chromium, fetch
+from tests.integration.test_dashboard import fetch
+from tests.support.browser import ARTIFACTS, DESKTOP, Tab, chromium
 from tests.support.daemon import API_KEY, Daemon
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from supervisor.api import schemas as sc
 from supervisor.api.httputil import decimal
 from supervisor.api.keys import HUB, REGISTRY
 from supervisor.api.spec import Answer, Param, operation
-from supervisor.errors import InvalidRequest
+from supervisor.errors import InvalidRequest, NotFound
 from supervisor.events.history import MAX_BUCKETS
 
 __all__ = ["routes"]
@@ -46,7 +46,7 @@ _SERIES = sc.obj({
 
 
 @routes.get("/api/history")
-@operation(tags=["daemon"], params=[
+@operation(tags=["daemon"], errors=[NotFound], params=[
     Param("session", {**sc.SESSION_ID, "description": "a session's series; none: the daemon's"},
           "a session's series (memory, CPU, messages, restarts); none: the daemon's"),
     Param("since", {"type": "integer", "minimum": 0, "maximum": 2**40}, "Unix seconds (default: a day "

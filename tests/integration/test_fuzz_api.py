@@ -3,7 +3,7 @@ against a live daemon: data that fits the schemas and data that does not, for ea
 No answer may be a 5xx; every answer must have a documented status, content type and body
 schema; input that breaks the schema must be refused with a 4xx.
 
-Bounded for CI: ``ZAPVISOR_FUZZ_EXAMPLES`` examples per operation and mode (default 12), the
+Bounded for CI: ``ZAPVISOR_FUZZ_EXAMPLES`` examples per operation and mode (default 25), the
 same ones every run (derandomized; ``ZAPVISOR_FUZZ_SEED=<n>`` explores others). Nothing leaves
 the machine: every URL a request carries (a webhook, a media ``url``, a ``proxy``) is replaced
 by a loopback one, which the daemon refuses (private address) or cannot reach (port 9).
@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.support.daemon import API_KEY, Daemon, MakeDaemon
 
-EXAMPLES = int(os.environ.get("ZAPVISOR_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("ZAPVISOR_FUZZ_EXAMPLES", "25"))
 SEED = os.environ.get("ZAPVISOR_FUZZ_SEED")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]

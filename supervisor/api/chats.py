@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from supervisor.api import chatschemas as cs
 from supervisor.api import schemas as sc
 from supervisor.api.keys import REGISTRY
 from supervisor.api.spec import Answer, Param, operation, params
@@ -35,10 +36,10 @@ routes = web.RouteTableDef()
 _ERRORS = [Conflict, Unavailable]  # not WORKING; the worker did not answer
 
 
-def _op(description: str, schema: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def _op(description: str, schema: dict[str, Any], **kwargs: Any) -> Any:
     """The declaration of a chat route: WhatsApp's answer, passed on as the page gives it."""
     return operation(tags=["chats"], errors=kwargs.pop("errors", _ERRORS),
-                     responses={200: Answer(description, schema=schema or sc.OBJ)}, **kwargs)
+                     responses={200: Answer(description, schema=schema)}, **kwargs)
 
 
 def _limit(high: int) -> Param:
@@ -54,7 +55,7 @@ def _json(result: dict[str, Any]) -> web.Response:
 
 
 @routes.put("/api/sessions/{id}/messages/{msg}/reaction")
-@_op("The reaction", body=sc.body({"emoji": {"type": "string", "maxLength": 64,
+@_op("The reaction", cs.DONE, body=sc.body({"emoji": {"type": "string", "maxLength": 64,
                                             "description": "one emoji; \"\" removes ours"}},
                                   required=["emoji"]))
 async def put_reaction(request: web.Request, body: dict[str, Any]) -> web.Response:
@@ -63,21 +64,21 @@ async def put_reaction(request: web.Request, body: dict[str, Any]) -> web.Respon
 
 
 @routes.delete("/api/sessions/{id}/messages/{msg}")
-@_op("Revoked")
+@_op("Revoked", cs.DONE)
 async def delete_message(request: web.Request) -> web.Response:
     """Revoke one of our own messages (delete for everyone)."""
     return _json(await chats.revoke(_session(request), request.match_info["msg"]))
 
 
 @routes.get("/api/sessions/{id}/chats")
-@_op("The chats", params=[_limit(1000)])
+@_op("The chats", cs.CHATS, params=[_limit(1000)])
 async def get_chats(request: web.Request) -> web.Response:
     """The chats, latest first."""
     return _json(await chats.list_chats(_session(request), params(request).get("limit")))
 
 
 @routes.get("/api/sessions/{id}/chats/{chat}/messages")
-@_op("The messages", params=[_limit(500), Param("before", {"type": "string", "maxLength": 300},
+@_op("The messages", cs.CHAT_MESSAGES, params=[_limit(500), Param("before", {"type": "string", "maxLength": 300},
                                                  "a message id: the messages before it")])
 async def get_chat_messages(request: web.Request) -> web.Response:
     """A chat's messages before ``before`` (default: the latest), oldest first."""
@@ -87,14 +88,14 @@ async def get_chat_messages(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/sessions/{id}/chats/{chat}/read")
-@_op("Marked read")
+@_op("Marked read", cs.DONE)
 async def post_read(request: web.Request) -> web.Response:
     """Mark a chat read."""
     return _json(await chats.mark_read(_session(request), request.match_info["chat"]))
 
 
 @routes.post("/api/sessions/{id}/chats/{chat}/presence")
-@_op("The presence shown", body=sc.body({
+@_op("The presence shown", cs.DONE, body=sc.body({
     "state": {"type": "string", "enum": ["typing", "recording", "paused"]},
     "duration_s": {"type": "number", "description": "how long (default 10)"}}, required=["state"]))
 async def post_presence(request: web.Request, body: dict[str, Any]) -> web.Response:
@@ -104,14 +105,14 @@ async def post_presence(request: web.Request, body: dict[str, Any]) -> web.Respo
 
 
 @routes.get("/api/sessions/{id}/contacts")
-@_op("The contacts")
+@_op("The contacts", cs.CONTACTS)
 async def get_contacts(request: web.Request) -> web.Response:
     """The address book."""
     return _json(await chats.contacts(_session(request)))
 
 
 @routes.get("/api/sessions/{id}/contacts/check")
-@_op("One answer ({\"phone\", \"exists\", \"id\"…}), or {\"results\": [...]} for several",
+@_op("One number's answer, or {\"results\": [...]} for several", cs.CHECK,
      errors=[*_ERRORS, NotOnWhatsApp], params=[
          Param("phone", sc.array({"type": "string", "maxLength": 64}), "a number (repeat for several)"),
          Param("phones", {"type": "string"}, "numbers, comma-separated (a paced batch)")])
@@ -127,28 +128,28 @@ async def get_check(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/sessions/{id}/contacts/{contact}/picture")
-@_op("The picture's URL", sc.obj({"url": sc.nullable(sc.STR)}, required=["url"]))
+@_op("The picture's URL", cs.PICTURE)
 async def get_contact_picture(request: web.Request) -> web.Response:
     """A contact's profile picture URL (``url`` null when none or hidden)."""
     return _json(await chats.profile_picture(_session(request), request.match_info["contact"]))
 
 
 @routes.get("/api/sessions/{id}/groups")
-@_op("The groups")
+@_op("The groups", cs.GROUPS)
 async def get_groups(request: web.Request) -> web.Response:
     """The groups the account is in."""
     return _json(await chats.groups(_session(request)))
 
 
 @routes.get("/api/sessions/{id}/groups/{group}")
-@_op("The group")
+@_op("The group", cs.GROUP)
 async def get_group(request: web.Request) -> web.Response:
     """One group's metadata and participants."""
     return _json(await chats.group_info(_session(request), request.match_info["group"]))
 
 
 @routes.get("/api/sessions/{id}/groups/{group}/picture")
-@_op("The picture's URL", sc.obj({"url": sc.nullable(sc.STR)}, required=["url"]))
+@_op("The picture's URL", cs.PICTURE)
 async def get_group_picture(request: web.Request) -> web.Response:
     """A group's picture URL."""
     return _json(await chats.profile_picture(_session(request), request.match_info["group"]))

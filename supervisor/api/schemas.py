@@ -19,7 +19,7 @@ from supervisor.states import State
 
 __all__ = [
     "ANY", "BOOL", "ERROR", "INT", "NUM", "OBJ", "PATH_PARAMS", "ROLE_NAME", "SESSION", "SESSION_ID",
-    "STATE", "STR", "body",
+    "STATE", "STR", "Schema", "body",
     "json_answer", "nullable", "obj", "array", "success",
 ]
 

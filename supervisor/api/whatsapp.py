@@ -62,7 +62,9 @@ _ROUTED = sc.body({**TEXT, "sessionId": sc.SESSION_ID, "session": sc.SESSION_ID,
 SEND_ERRORS = [Conflict, NotOnWhatsApp, RateLimited, Unavailable]
 _QR_JSON = {"oneOf": [sc.obj({"value": {**sc.STR, "description": "the QR code's text"}}),
                       sc.obj({"mimetype": {"const": "image/png"},
-                              "data": {**sc.STR, "description": "the PNG, base64"}})]}
+                              "data": {**sc.STR, "description": "the PNG, base64"},
+                              "modules": {**sc.INT, "description": "its width in modules, quiet "
+                                          "zone included"}})]}
 _WHY_NO_QR = {
     State.WORKING: "it is WORKING (already logged in)",
     State.STARTING: "it is STARTING (wait for SCAN_QR_CODE)",

@@ -10,7 +10,8 @@ by a loopback one, which the daemon refuses (private address) or cannot reach (p
 Half of the valid session-scoped cases are aimed at a real session (``fuzz``, created stopped and
 re-created when a case deletes it), so handlers past the "no such session" check are reached.
 A second pass aims WhatsApp's routes (chats, contacts, groups, sends, the queue) at a session
-logged in on the WhatsApp Web simulator, so the answers of a WORKING session are checked too.
+logged in on the WhatsApp Web simulator, and the QR and pairing-code routes at one showing its
+QR code, so the answers of those states are checked too.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def _fuzz(d: Daemon, operation: Any, mode: GenerationMode, statuses: Counter[int
     run()
 
 
-def _fuzz_all(d: Daemon, aims: dict[str, str], before: Callable[[], None],
+def _fuzz_all(d: Daemon, aims: Callable[[Any], dict[str, str]], before: Callable[[], None],
               wanted: Callable[[Any], bool] = lambda operation: True) -> tuple[int, dict[str, Any]]:
     """Fuzz every ``wanted`` operation of the daemon's document; (operations, the document)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/openapi.json", timeout=30) as resp:
@@ -141,7 +142,7 @@ def _fuzz_all(d: Daemon, aims: dict[str, str], before: Callable[[], None],
         modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if _inputs(operation) else [])
         for mode in modes:
             try:
-                _fuzz(d, operation, mode, statuses, aims, before)
+                _fuzz(d, operation, mode, statuses, aims(operation), before)
             except (Exception, BaseExceptionGroup) as exc:  # a failed check, and how to reproduce it
                 failures.append(f"--- {operation.label} ({mode.value})\n{str(exc)[:3000]}")
     print(f"\nfuzzed {operations} operations, {sum(statuses.values())} requests, "
@@ -161,7 +162,7 @@ def test_every_operation_survives_generated_input(make_daemon: MakeDaemon) -> No
                     events={"sse_ping_interval_s": 0.2}).start()
     _ensure_session(d)
     d.client.request("PUT", f"/api/roles/{ROLE}", {"sessions": [SESSION]})
-    operations, doc = _fuzz_all(d, {"id": SESSION, "role": ROLE}, lambda: _ensure_session(d))
+    operations, doc = _fuzz_all(d, lambda op: {"id": SESSION, "role": ROLE}, lambda: _ensure_session(d))
     assert operations == sum(len(item) for item in doc["paths"].values())
 
 
@@ -179,8 +180,11 @@ def test_a_logged_in_session_survives_generated_input(workdir: Path, free_port: 
         d.client.post("/api/sessions", {"id": "wa"})
         login(d, sim, "wa", PHONE_A)
         sim.incoming(f"{CONTACT}@c.us", "hello", phone=PHONE_A)  # a chat with history
+        d.client.post("/api/sessions", {"id": "scan"})  # left showing its QR code
+        d.wait_state("scan", "SCAN_QR_CODE")
+        working = {"id": "wa", "chat": f"{CONTACT}@c.us", "contact": f"{CONTACT}@c.us", "to": CONTACT}
         operations, _ = _fuzz_all(
-            d, {"id": "wa", "chat": f"{CONTACT}@c.us", "contact": f"{CONTACT}@c.us", "to": CONTACT},
+            d, lambda op: {"id": "scan"} if op.path.endswith(("/qr", "/pairing-code")) else working,
             lambda: None,
             lambda op: bool(_WHATSAPP_TAGS & set(op.definition.raw.get("tags", [])))
             and not op.path.endswith("/logout"))

@@ -29,7 +29,6 @@ from supervisor.api import webhooks as api_webhooks
 from supervisor.api import whatsapp as api_whatsapp
 from supervisor.api.keys import API_KEY, BODY_TIMEOUT, HOST_CPU, REGISTRY, STARTED_AT
 from supervisor.api.listener import ConnectionGuard
-from supervisor.api.spec import OPERATIONS
 from supervisor.apikey import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
 from supervisor.logs import get_logger
@@ -82,9 +81,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     (api/spec.py: /health, /health/ready, /openapi.json, /docs, the dashboard's page and assets,
     which hold no secret: the page sends the key typed into its login form), and zapnode's
     ``/sessions[/{id}]`` when a browser asks for the dashboard's page there."""
-    declared = OPERATIONS.get(request.match_info.route.handler)
-    public = declared is not None and declared.public
-    if not public and not api_dashboard.is_page(request):
+    if not api_openapi.is_public(request) and not api_dashboard.is_page(request):
         given = request.headers.get("X-Api-Key")
         if given is None:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -41,7 +41,6 @@ routes = web.RouteTableDef()
 _VARY = {"Vary": "Accept"}  # one address, two representations: caches must tell them apart
 _ZAPNODE, _WSM = ["zapnode"], ["WhatsappSessionManager"]
 _SEND = sc.body({**whatsapp.TEXT})
-_ROUTED = sc.body({**whatsapp.TEXT, "sessionId": sc.SESSION_ID})
 #: A send's answers on these routes: 200 (not 201) once sent, as the replaced systems did.
 _SEND_ANSWERS = {200: Answer("Sent", schema=sc.success(sc.SENT)),
                  202: Answer("Queued: poll status_url", schema=sc.success(sc.QUEUED))}
@@ -134,7 +133,7 @@ routes.post("/api/sessions/{id}/send-message")(_send_alias(_WSM))
 
 
 @routes.post("/webhook/test")
-@operation(tags=_ZAPNODE, body=_ROUTED, params=sc.SEND_PARAMS, errors=[NotFound, *whatsapp.SEND_ERRORS],
+@operation(tags=_ZAPNODE, body=whatsapp.ROUTED, params=sc.SEND_PARAMS, errors=[NotFound, *whatsapp.SEND_ERRORS],
            responses=_SEND_ANSWERS)
 async def post_webhook_test(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Send through ``sessionId``, else the default session."""

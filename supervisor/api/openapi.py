@@ -28,7 +28,7 @@ from supervisor.errors import (
     Unauthorized,
 )
 
-__all__ = ["DOCS_DIR", "document", "routes"]
+__all__ = ["DOCS_DIR", "document", "is_public", "routes"]
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
@@ -70,6 +70,16 @@ _TAGS = {
     "docs": "This document and its docs page (no key)",
 }
 routes = web.RouteTableDef()
+
+
+def is_public(request: web.Request) -> bool:
+    """True if the request's route is declared public and its path parameters are what the
+    document says they are (``/static/..%2Fx`` is not a dashboard file: it needs the key)."""
+    declared = OPERATIONS.get(request.match_info.route.handler)
+    if declared is None or not declared.public:
+        return False
+    return all(re.fullmatch(PATH_PARAMS[name]["pattern"], value) is not None
+               for name, value in request.match_info.items() if "pattern" in PATH_PARAMS.get(name, {}))
 
 
 def _version() -> str:

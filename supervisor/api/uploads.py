@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from yarl import URL
 
 from supervisor import jsonlimits
@@ -179,7 +180,12 @@ async def staged_upload(request: web.Request, session: Session) -> tuple[media.S
     staged = media.Staged(media.scratch_file(session))
     try:
         if request.content_type == "multipart/form-data":
-            fields = await _multipart(request, staged, limit)
+            try:
+                fields = await _multipart(request, staged, limit)
+            except (BadHttpMessage, ValueError, RuntimeError) as exc:
+                # aiohttp's multipart reader: a part's malformed headers, a bad boundary, an
+                # unknown Content-(Transfer-)Encoding (RuntimeError) -- all the client's doing.
+                raise InvalidRequest(f"the multipart body is malformed: {str(exc).strip()[:200]}") from None
             if not staged.size and "url" not in fields:
                 raise InvalidRequest("multipart requests need a part named file (or a url field)")
         else:

@@ -40,7 +40,7 @@ from supervisor.sessions import messaging
 from supervisor.sessions.session import Session
 from supervisor.states import State
 
-__all__ = ["SEND_ERRORS", "TEXT", "qr_png", "routed_send", "routes", "send"]
+__all__ = ["ROUTED", "SEND_ERRORS", "TEXT", "qr_png", "routed_send", "routes", "send"]
 
 routes = web.RouteTableDef()
 
@@ -56,7 +56,7 @@ _SEND = sc.body({"to": _PHONE, "text": TEXT["text"],
                  "reply_to": {"type": "string", "description": "the id of the message to quote"},
                  "mentions": sc.array(sc.STR, description="ids of the mentioned contacts")},
                 required=["to", "text"])
-_ROUTED = sc.body({**TEXT, "sessionId": sc.SESSION_ID, "session": sc.SESSION_ID,
+ROUTED = sc.body({**TEXT, "sessionId": sc.SESSION_ID, "session": sc.SESSION_ID,
                    "role": sc.ROLE_NAME, "reply_to": _SEND["properties"]["reply_to"],
                    "mentions": _SEND["properties"]["mentions"]})
 SEND_ERRORS = [Conflict, NotOnWhatsApp, RateLimited, Unavailable]
@@ -179,7 +179,7 @@ async def routed_send(request: web.Request, body: dict[str, Any]) -> tuple[int, 
 
 
 @routes.post("/api/send")
-@operation(tags=["messages"], body=_ROUTED, params=sc.SEND_PARAMS, errors=[NotFound, *SEND_ERRORS],
+@operation(tags=["messages"], body=ROUTED, params=sc.SEND_PARAMS, errors=[NotFound, *SEND_ERRORS],
            responses=sc.SEND_ANSWERS)
 async def post_send(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Send through a named session (``sessionId`` or ``session``), a WORKING session of a

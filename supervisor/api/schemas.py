@@ -35,8 +35,9 @@ STATE: Schema = {"type": "string", "enum": [str(s) for s in State]}
 _NAME_RULE = "use 1-64 letters, digits, '_' or '-', starting with a letter or digit"
 #: Session ids and role names (supervisor.settings.rules.SESSION_ID_RE).
 SESSION_ID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
-                      "x-message": f"invalid session id {{value}}: {_NAME_RULE}"}
-ROLE_NAME: Schema = {**SESSION_ID, "x-message": f"invalid role name {{value}}: {_NAME_RULE}"}
+                      "x-message": f"invalid session id {{value}}: {_NAME_RULE}", "examples": ["sales"]}
+ROLE_NAME: Schema = {**SESSION_ID, "x-message": f"invalid role name {{value}}: {_NAME_RULE}",
+                     "examples": ["support"]}
 ROW_ID: Schema = {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX}
 
 

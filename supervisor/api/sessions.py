@@ -50,7 +50,7 @@ _OPTIONS = {name: dict(option.schema) for name, option in options.OPTIONS.items(
 #: A session's own webhook (create, and PUT /api/sessions/{id}/webhooks).
 WEBHOOK = sc.body({
     "url": {**sc.STR, "description": "http:// or https://; a public address unless "
-            "[webhooks] allow_private_networks"},
+            "[webhooks] allow_private_networks", "examples": ["https://crm.example/hooks/whatsapp"]},
     "events": {**sc.array({"type": "string", "pattern": f"^(?:{EVENT_PATTERN.pattern})$"}),
                "description": "event names or families (session.status, message.*); [] or none: all"},
     "secret": {**sc.STR, "writeOnly": True, "description": "signs each delivery (HMAC-SHA256)"},

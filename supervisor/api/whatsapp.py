@@ -46,10 +46,10 @@ routes = web.RouteTableDef()
 
 _NO_STORE = {"Cache-Control": "no-store"}  # a QR is valid for seconds
 _PHONE = {"type": ["string", "integer"], "description": "a phone number (digits, with the "
-          "country code) or a chat id (…@c.us, …@g.us)"}
+          "country code) or a chat id (…@c.us, …@g.us)", "examples": ["244929782402"]}
 #: The fields of a text send: ``to`` (or the replaced systems' ``phoneNumber``) and ``text``
 #: (or ``message``), one of each.
-TEXT = {"to": _PHONE, "text": {"type": "string", "description": "the message"},
+TEXT = {"to": _PHONE, "text": {"type": "string", "description": "the message", "examples": ["Hello!"]},
         "phoneNumber": {**_PHONE, "description": "the replaced systems' name for to"},
         "message": {"type": "string", "description": "the replaced systems' name for text"}}
 _SEND = sc.body({"to": _PHONE, "text": TEXT["text"],

@@ -52,6 +52,7 @@ def _sending_check(value: dict[str, Any], config: Config) -> None:
 OPTIONS: Mapping[str, Option] = {
     "proxy": Option(parse=proxy.proxy_option, show=proxy.masked, restarts=True, schema={
         "type": ["string", "null"], "writeOnly": True,  # it may hold a password: never echoed
+        "examples": ["http://user:password@proxy.example:3128"],
         "description": "http://, https:// or socks5:// URL (user:password@ allowed); null or \"\" "
                        "removes it"}),
     "sending": Option(parse=_sending, show=lambda value: value, restarts=False, check=_sending_check,

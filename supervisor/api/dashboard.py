@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from supervisor.api.assets import Assets
 from supervisor.api.httputil import prefers_html
 from supervisor.api.spec import Answer, operation
 from supervisor.errors import NotFound
@@ -28,12 +29,6 @@ from supervisor.errors import NotFound
 __all__ = ["PAGE", "STATIC_DIR", "is_page", "page", "routes"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-_TYPES = {
-    ".html": "text/html", ".js": "text/javascript", ".css": "text/css",
-    ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon",
-}
-# Only what the package ships, listed once: no path from a request reaches the file system.
-_ASSETS = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _TYPES}
 _SECURITY = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,6 +40,7 @@ _SECURITY = {
     # Revalidate every time (Last-Modified): an upgraded daemon never serves stale scripts.
     "Cache-Control": "no-cache",
 }
+_ASSETS = Assets(STATIC_DIR, _SECURITY)
 _ID = "[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _NEGOTIATED = re.compile(rf"/sessions(?:/{_ID})?")
 #: The dashboard's page, as a response of the routes that serve it.
@@ -62,27 +58,16 @@ def is_page(request: web.Request) -> bool:
                                    and prefers_html(request))
 
 
-def _file(path: Path) -> web.FileResponse:
-    response = web.FileResponse(path, headers=_SECURITY)
-    response.content_type = _TYPES[path.suffix]
-    if path.suffix in (".html", ".js", ".css"):
-        response.charset = "utf-8"
-    return response
-
-
 @routes.get("/")
 @operation(public=True, tags=["dashboard"], responses={200: PAGE})
 async def page(request: web.Request) -> web.FileResponse:
     """The dashboard's page; the browser shows the view of its address."""
-    return _file(_ASSETS["index.html"])
+    return _ASSETS.response("index.html", "dashboard")
 
 
 @routes.get("/static/{name}")
 @operation(public=True, tags=["dashboard"], errors=[NotFound], responses={200: Answer(
-    "The file", media={kind: {"type": "string"} for kind in sorted(set(_TYPES.values()))})})
+    "The file", media=_ASSETS.media())})
 async def asset(request: web.Request) -> web.FileResponse:
     """One of the dashboard's files."""
-    path = _ASSETS.get(request.match_info["name"])
-    if path is None:
-        raise NotFound(f"no dashboard file {request.match_info['name']!r}")
-    return _file(path)
+    return _ASSETS.response(request.match_info["name"], "dashboard")

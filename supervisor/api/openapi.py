@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from supervisor.api.assets import Assets
 from supervisor.api.schemas import ERROR, PATH_PARAMS
 from supervisor.api.spec import OPERATIONS, Answer, Operation, operation
 from supervisor.errors import (
@@ -31,8 +32,6 @@ from supervisor.errors import (
 __all__ = ["DOCS_DIR", "document", "is_public", "routes"]
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
-_ASSETS = {p.name: p for p in DOCS_DIR.iterdir() if p.is_file() and p.suffix in _TYPES}
 _SECURITY = {
     # Swagger UI sets inline styles and reads the document with fetch; nothing leaves the daemon.
     "Content-Security-Policy": (
@@ -44,6 +43,7 @@ _SECURITY = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+_ASSETS = Assets(DOCS_DIR, _SECURITY, (".html", ".js", ".css", ".png"))
 _DESCRIPTION = """Run many WhatsApp Web sessions on one server: one worker process and one
 headless Chrome per session.
 
@@ -177,14 +177,6 @@ def document(app: web.Application) -> dict[str, Any]:
     }
 
 
-def _file(path: Path) -> web.FileResponse:
-    response = web.FileResponse(path, headers=_SECURITY)
-    response.content_type = _TYPES[path.suffix]
-    if path.suffix in (".html", ".js", ".css"):
-        response.charset = "utf-8"
-    return response
-
-
 @routes.get("/openapi.json")
 @operation(public=True, tags=["docs"], responses={200: Answer("The OpenAPI 3.1 document", schema={
     "type": "object", "required": ["openapi", "info", "paths"]})})
@@ -198,15 +190,12 @@ async def get_document(request: web.Request) -> web.Response:
     "text/html": {"type": "string"}})})
 async def docs_page(request: web.Request) -> web.FileResponse:
     """The API reference (Swagger UI on /openapi.json), served from the package."""
-    return _file(_ASSETS["index.html"])
+    return _ASSETS.response("index.html", "docs")
 
 
 @routes.get("/docs/{name}")
 @operation(public=True, tags=["docs"], errors=[NotFound], responses={200: Answer(
-    "One of the docs page's files", media={t: {"type": "string"} for t in sorted(set(_TYPES.values()))})})
+    "One of the docs page's files", media=_ASSETS.media())})
 async def docs_asset(request: web.Request) -> web.FileResponse:
     """A file of the docs page (Swagger UI's script and style, their licences)."""
-    path = _ASSETS.get(request.match_info["name"])
-    if path is None:
-        raise NotFound(f"no docs file {request.match_info['name']!r}")
-    return _file(path)
+    return _ASSETS.response(request.match_info["name"], "docs")

@@ -79,7 +79,7 @@ def test_reactions_read_presence_revoke_edit(workdir: Path, free_port: int, sim:
         d.client.post(f"/api/sessions/a/chats/{CHAT}/presence", {"state": "recording", "duration_s": 30})
         d.client.post(f"/api/sessions/a/chats/{CHAT}/presence", {"state": "paused"})
         assert [a["state"] for a in sim.activity(phone=PHONE_A, kind="chatstate")][2:] == ["recording", "paused"]
-        with pytest.raises(InvalidRequest, match="state must be"):
+        with pytest.raises(InvalidRequest, match="'state' must be one of typing, recording, paused"):
             d.client.post(f"/api/sessions/a/chats/{CHAT}/presence", {"state": "dancing"})
 
         # Edits and revokes from the phone; our own revoke.

@@ -12,6 +12,7 @@ fails a test after which one of them still runs.
 
 from __future__ import annotations
 
+import abc
 import socket
 import subprocess
 import urllib.parse
@@ -42,7 +43,7 @@ def _listening(port: int) -> bool:
         return False
 
 
-class ProxyServer:
+class ProxyServer(abc.ABC):
     """One proxy process; a context manager that stops it (and waits) at the end."""
 
     scheme = ""
@@ -55,9 +56,9 @@ class ProxyServer:
         self.log_path = self.dir / f"{self.scheme}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @abc.abstractmethod
     def command(self) -> list[str]:
-        """The server's command line."""
-        raise NotImplementedError
+        """The server's command line (each kind of proxy says its own)."""
 
     @property
     def url(self) -> str:

@@ -138,15 +138,28 @@ def user(profile: Path) -> psutil.Process | None:
             continue
         try:
             proc = psutil.Process(pid)
-            leader = psutil.Process(os.getsid(pid))
-        except (psutil.Error, OSError):
+        except psutil.Error:
             continue
         if not proctree.alive([proc]):
             continue
         # Another user cannot open our 0700 profile: a process of theirs naming it is no user.
         if proctree.same_user(proc):
-            return leader if proctree.is_chrome(leader) and proctree.same_user(leader) else proc
+            leader = _leader(pid)
+            return leader if leader is not None and proctree.is_chrome(leader) and proctree.same_user(leader) else proc
     return None
+
+
+def _leader(pid: int) -> psutil.Process | None:
+    """The session leader of ``pid``, if this process can see it.
+
+    getsid() answers 0 when the leader lives outside our PID namespace (a process started by
+    ``docker exec`` or a CI runner, for one): the holder itself is then the best answer.
+    """
+    try:
+        sid = os.getsid(pid)
+        return psutil.Process(sid) if sid > 0 else None
+    except (psutil.Error, OSError):
+        return None
 
 
 def _close_orphan(orphan: psutil.Process) -> None:

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document, built from the routes' declarations (api/spec.py), and the docs UI.
 
     GET /openapi.json        the document (no key: it holds no secret)
-    GET /docs                Swagger UI on the document, from the package (supervisor/api/docs/,
-    GET /docs/{name}         vendored from the swagger-ui-dist npm package; no CDN, works offline)
+    GET /docs                the API reference: our own page rendering the document, with a
+    GET /docs/{name}         try-it form (supervisor/api/docs/: plain JS, no build, no CDN, offline)
 
 Every route of the application is in the document and every operation of the document is a
 route (tests/unit/test_openapi.py walks the router). aiohttp answers HEAD for every GET: that is
@@ -33,17 +33,16 @@ __all__ = ["DOCS_DIR", "document", "is_public", "routes"]
 
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 _SECURITY = {
-    # Swagger UI sets inline styles and reads the document with fetch; nothing leaves the daemon.
+    # The page reads the document and tries routes with fetch, on this daemon only.
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-_ASSETS = Assets(DOCS_DIR, _SECURITY, (".html", ".js", ".css", ".png"))
+_ASSETS = Assets(DOCS_DIR, _SECURITY, (".html", ".js", ".css"))
 _DESCRIPTION = """Run many WhatsApp Web sessions on one server: one worker process and one
 headless Chrome per session.
 
@@ -189,7 +188,7 @@ async def get_document(request: web.Request) -> web.Response:
 @operation(public=True, tags=["docs"], responses={200: Answer("The docs page", media={
     "text/html": {"type": "string"}})})
 async def docs_page(request: web.Request) -> web.FileResponse:
-    """The API reference (Swagger UI on /openapi.json), served from the package."""
+    """The API reference: /openapi.json rendered, with a try-it form, served from the package."""
     return _ASSETS.response("index.html", "docs")
 
 
@@ -197,5 +196,5 @@ async def docs_page(request: web.Request) -> web.FileResponse:
 @operation(public=True, tags=["docs"], errors=[NotFound], responses={200: Answer(
     "One of the docs page's files", media=_ASSETS.media())})
 async def docs_asset(request: web.Request) -> web.FileResponse:
-    """A file of the docs page (Swagger UI's script and style, their licences)."""
+    """A file of the docs page (its scripts and style)."""
     return _ASSETS.response(request.match_info["name"], "docs")

@@ -106,6 +106,17 @@ async def test_the_docs_page_renders_every_operation_and_tries_one_from_the_daem
         assert [session["id"] for session in answer["sessions"]] == ["docs-demo"]
         curl = await tab.text(f"{ours} pre.curl")
         assert "$ZAPVISOR_KEY" in curl and API_KEY not in curl and f"{base}/api/sessions" in curl
+        # A JSON body: the form starts from the document's examples; edited, it is what is sent.
+        create = "#op-post_api_sessions"
+        assert json.loads(await page.evaluate("s => document.querySelector(s).value", f"{create} textarea"))
+        await page.focus(f"{create} textarea")
+        await page.keyboard.down("Control")
+        await page.keyboard.press("a")
+        await page.keyboard.up("Control")
+        await page.keyboard.type('{"id": "docs-two", "start": false}')
+        await tab.click(f"{create} button.primary")
+        await tab.has_text(f"{create} .result .status", "201")
+        assert plain_daemon.client.get("/api/sessions/docs-two")["state"] == "STOPPED"
         ARTIFACTS.mkdir(exist_ok=True)
         await page.evaluate("s => document.querySelector(s).scrollIntoView()", "#op-post_api_sessions")
         await page.screenshot({"path": str(ARTIFACTS / "docs.png")})

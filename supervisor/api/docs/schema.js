@@ -104,8 +104,10 @@ export function example(schema, doc, depth = 0) {
   if (depth > MAX_DEPTH) return null;
   switch (type) {
     case 'object': {
+      // What must be there, else what the document gives an example of: a body to start from.
       const props = Object.entries(s.properties ?? {});
-      const wanted = s.required?.length ? props.filter(([name]) => s.required.includes(name)) : props;
+      const wanted = s.required?.length ? props.filter(([name]) => s.required.includes(name))
+        : props.filter(([, prop]) => resolve(prop, doc).examples?.length);
       return Object.fromEntries(wanted.map(([name, prop]) => [name, example(prop, doc, depth + 1)]));
     }
     case 'array': return s.items ? [example(s.items, doc, depth + 1)] : [];

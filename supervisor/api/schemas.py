@@ -95,6 +95,8 @@ PATH_PARAMS: dict[str, Schema] = {
                 "description": "a contact id (123456789@c.us) or a phone number"},
     "group": {"type": "string", "minLength": 1, "maxLength": 300, "description": "a group id (…@g.us)"},
     "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "a file name"},
+    "node": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+             "description": "a cluster node's id ([cluster] node_id)"},
 }
 
 ERROR: Schema = obj({"error": obj({

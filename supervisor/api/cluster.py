@@ -1,0 +1,79 @@
+"""Cluster routes: the nodes, their leases and where each session runs; draining a node.
+
+    GET  /api/cluster                       nodes (lease age, load, draining) and placement
+    POST /api/cluster/nodes/{node}/drain    move every session off the node (stop in order,
+                                            snapshot, start elsewhere); it takes no new ones
+    POST /api/cluster/nodes/{node}/undrain  the node takes sessions again
+
+Without ``[cluster] redis_url`` these answer 409: there is no cluster to show.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from supervisor.api import schemas as sc
+from supervisor.api.keys import CLUSTER
+from supervisor.api.spec import Answer, operation
+from supervisor.errors import Conflict, NotFound, Unavailable
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+_TAGS = ["cluster"]
+_NODE = sc.obj({
+    "node": sc.STR, "url": sc.STR, "alive": {"type": "boolean"}, "draining": {"type": "boolean"},
+    "sessions": sc.INT, "max_sessions": sc.INT, "memory_mb": {"type": ["number", "null"]},
+    "lease_age_s": {"type": ["number", "null"], "description": "seconds since its last renewal"},
+    "self": {"type": "boolean", "description": "the node that answered"},
+})
+_PLACED = sc.obj({"session": sc.STR, "node": {"type": ["string", "null"]}, "token": sc.INT,
+                  "alive": {"type": "boolean", "description": "its node's lease is live"},
+                  "desired": sc.STR})
+_STATUS = sc.obj({"node": sc.STR, "lease_s": {"type": "number"}, "snapshots": sc.STR,
+                  "nodes": sc.array(_NODE), "sessions": sc.array(_PLACED)})
+_ERRORS = [Conflict, Unavailable]
+
+
+def _cluster(request: web.Request):  # type: ignore[no-untyped-def]
+    cluster = request.app.get(CLUSTER)
+    if cluster is None:
+        raise Conflict("this daemon runs alone: set [cluster] redis_url to make it a node")
+    return cluster
+
+
+@routes.get("/api/cluster")
+@operation(tags=_TAGS, errors=_ERRORS, responses={200: Answer("The cluster", schema=_STATUS)})
+async def cluster_status(request: web.Request) -> web.Response:
+    """Every node with its lease and load, and which node owns each session."""
+    return web.json_response(await _cluster(request).status())
+
+
+async def _set_draining(request: web.Request, draining: bool) -> web.Response:
+    cluster, node = _cluster(request), request.match_info["node"]
+    if node != cluster.node_id:
+        url = (await cluster.node_urls()).get(node)
+        if url is None:
+            raise NotFound(f"no live node {node!r} in the cluster")
+        return web.json_response(await cluster.ask(url, request.method, request.path))
+    return web.json_response(await cluster.drain() if draining else await cluster.undrain())
+
+
+_DRAINED = sc.obj({"node": sc.STR, "draining": {"type": "boolean"}, "moved": sc.array(sc.STR)})
+
+
+@routes.post("/api/cluster/nodes/{node}/drain")
+@operation(tags=_TAGS, errors=[*_ERRORS, NotFound], responses={200: Answer(
+    "Drained: every session stopped here (snapshot taken) and handed over", schema=_DRAINED)})
+async def drain(request: web.Request) -> web.Response:
+    """Move every session off the node (stop in order, snapshot, start on the others) so that
+    its host can be rebooted; it takes no new session until undrained."""
+    return await _set_draining(request, True)
+
+
+@routes.post("/api/cluster/nodes/{node}/undrain")
+@operation(tags=_TAGS, errors=[*_ERRORS, NotFound],
+           responses={200: Answer("The node takes sessions again", schema=_DRAINED)})
+async def undrain(request: web.Request) -> web.Response:
+    """Let the node take sessions again."""
+    return await _set_draining(request, False)

@@ -1,0 +1,111 @@
+"""One API on every node of a cluster: a request about a session another node owns is forwarded
+to that node, and the listing of sessions is the cluster's.
+
+The forwarded request carries the cluster's own key (never the client's, which the receiving
+node checked already and which may differ between nodes) and ``X-Zapvisor-Forwarded-By``: a
+node answers such a request itself, never forwarding it again, so a disagreement about who owns
+a session can never loop. Answers are streamed back as they come (event streams included).
+Without a cluster, the middleware is not installed at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from supervisor.api.keys import CLUSTER
+from supervisor.errors import Unavailable
+from supervisor.logs import get_logger
+
+__all__ = ["FORWARDED_BY", "cluster_middleware", "forwarded", "gather_from_peers"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FORWARDED_BY = "X-Zapvisor-Forwarded-By"
+#: Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the client library sets itself.
+_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                  "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+                  "x-api-key", "authorization"})
+#: Routes that create a session: the node with the most room makes it.
+_CREATES = frozenset({("POST", "/api/sessions"), ("POST", "/sessions")})
+_log = get_logger()
+
+
+def forwarded(request: web.Request) -> bool:
+    """True if another node of the cluster sent this request (and its key was the cluster's)."""
+    return FORWARDED_BY in request.headers
+
+
+async def _relay(request: web.Request, url: str) -> web.StreamResponse:
+    cluster = request.app[CLUSTER]
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+    headers.update({"X-Api-Key": cluster.key, FORWARDED_BY: cluster.node_id})
+    body = await request.read() if request.body_exists else None
+    try:
+        async with cluster.http.request(request.method, url + request.rel_url.path_qs,
+                                        headers=headers, data=body, allow_redirects=False) as upstream:
+            answer = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers={
+                k: v for k, v in upstream.headers.items() if k.lower() not in _HOP})
+            await answer.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await answer.write(chunk)
+            await answer.write_eof()
+            return answer
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise Unavailable(f"the node at {url} that runs this session cannot be reached: "
+                          f"{exc.__class__.__name__}", retry_after_s=1) from None
+
+
+@web.middleware
+async def cluster_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Forward a session's request to its owner; place a new session on the emptiest node."""
+    cluster = request.app[CLUSTER]
+    if forwarded(request):
+        return await handler(request)
+    session_id = request.match_info.get("id")
+    if session_id is not None and session_id not in cluster.local_ids():
+        url = await cluster.owner_url(session_id)
+        if url is not None:
+            return await _relay(request, url)
+    elif (request.method, request.path) in _CREATES:
+        url = await cluster.placement_url(await _pinned(request))
+        if url is not None:
+            return await _relay(request, url)
+    return await handler(request)
+
+
+async def _pinned(request: web.Request) -> str | None:
+    """The node a create asks for (``"node"`` in its JSON body), if any."""
+    if request.content_type != "application/json" or not request.body_exists:
+        return None
+    try:
+        body = await request.json()  # aiohttp keeps the body: the handler reads it again
+    except ValueError:
+        return None  # the handler answers the bad body
+    node = body.get("node") if isinstance(body, dict) else None
+    return node if isinstance(node, str) and node else None
+
+
+async def gather_from_peers(request: web.Request, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """``GET path`` on every other live node (answering for itself only): (node id, JSON) of
+    those that answered; a node that does not answer in time is left out and logged."""
+    cluster = request.app[CLUSTER]
+    peers = await cluster.peer_urls()
+
+    async def one(node: str, url: str) -> tuple[str, dict[str, Any]] | None:
+        headers = {"X-Api-Key": cluster.key, FORWARDED_BY: cluster.node_id}
+        try:
+            async with cluster.http.get(url + path, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=cluster.peer_timeout_s)) as resp:
+                if resp.status == 200:
+                    return node, await resp.json()
+                _log.warning("cluster.peer_refused", node=node, path=path, status=resp.status)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            _log.warning("cluster.peer_unreachable", node=node, path=path, error=exc.__class__.__name__)
+        return None
+
+    answers = await asyncio.gather(*(one(node, url) for node, url in peers.items()))
+    return [answer for answer in answers if answer is not None]

@@ -252,3 +252,33 @@ async def test_the_lease_keepers_bound_stops_while_redis_is_down(redis_server: R
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_a_redis_that_answers_nothing_stalls_no_renewal(redis_server: RedisServer) -> None:
+    """A frozen Redis (connections accepted, nothing answered: a partition's look) makes each
+    renewal time out within its interval; the bound stops, then moves again after the thaw."""
+    async with nodes(redis_server, "n1") as (a,):
+        keeper = LeaseKeeper(a, LEASE_S, lambda: info("n1"))
+        task = asyncio.create_task(keeper.run())
+        try:
+            async def held() -> bool:
+                return keeper.healthy and keeper.renewals >= 2
+            await eventually(held, timeout=10, message="the lease held")
+            redis_server.freeze()
+            failures = keeper.failures
+
+            async def timing_out() -> bool:
+                return not keeper.healthy and keeper.failures >= failures + 3
+            await eventually(timing_out, timeout=15, message="renewals timing out")
+            frozen = keeper.valid_until
+            assert time.monotonic() >= frozen
+            redis_server.thaw()
+
+            async def back() -> bool:
+                return keeper.healthy and keeper.valid_until > frozen
+            await eventually(back, timeout=15, message="the lease renewed after the thaw")
+            assert await a.claim("s") == 1
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

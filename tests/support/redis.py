@@ -7,6 +7,8 @@ that a restart replays what was written — as the cluster's Redis is meant to b
         server.stop()       # SIGTERM: Redis flushes its AOF and exits; clients see it down
         server.start()      # again, same port and data directory: the AOF replays
         server.restart()    # both
+        server.freeze()     # SIGSTOP: connections open, nothing answers (a partition's look)
+        server.thaw()       # SIGCONT
 
 Readiness is a PING answered PONG (not just an open port: while Redis loads its AOF it answers
 ``-LOADING``), polled with a deadline. Every server started here is in :data:`STARTED`; the
@@ -15,6 +17,7 @@ suite's leak guard (tests/conftest.py) fails a test after which one still runs.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -74,6 +77,7 @@ class RedisServer:
         """SIGTERM (Redis writes out its AOF and exits), SIGKILL if it lingers; reap it."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.proc.send_signal(signal.SIGCONT)  # a frozen Redis would not act on SIGTERM
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
@@ -85,6 +89,17 @@ class RedisServer:
         """Stop, then start again on the same port with the same data directory."""
         self.stop()
         return self.start()
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, but no command is answered — what a
+        client sees of a partition or of a Redis stuck on a slow disk."""
+        assert self.proc is not None and self.proc.poll() is None, "not running"
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after :meth:`freeze`."""
+        assert self.proc is not None and self.proc.poll() is None, "not running"
+        self.proc.send_signal(signal.SIGCONT)
 
     @property
     def running(self) -> bool:

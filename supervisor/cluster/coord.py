@@ -108,7 +108,8 @@ class Coordinator:
     async def renew(self, info: Mapping[str, Any]) -> NodeView:
         """Set this node's lease (its incarnation, expiring in ``lease_s``) and its entry in
         ``zv:nodes`` (``info``, stamped ``renewed_at`` by Redis; ``draining`` stays the cluster's
-        word: see :meth:`set_draining`). Returns the entry as stored."""
+        word: see :meth:`set_draining`). Returns the entry as stored. Keep ``info``'s values
+        JSON scalars: Lua's cjson re-encodes it (an empty list would come back as {})."""
         payload = json.dumps(dict(info))
         with _reachable("renewing the lease"):
             stored = await self._renew(keys=[self.lease_key(self.node), self._nodes_key],

@@ -42,6 +42,9 @@ if [ "$command" = test ]; then
     # The packaging tests build wheels and virtualenvs from a copy of the checkout (git ls-files).
     command -v git >/dev/null || missing+=(git)
     command -v jq >/dev/null || missing+=(jq)  # the README's journal recipe is tested with it
+    # The cluster's tests start real Redis servers on free ports (the package also enables its
+    # own server on port 6379: `systemctl disable --now redis-server` where that is not wanted).
+    command -v redis-server >/dev/null || missing+=(redis-server)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}" >&2

@@ -15,7 +15,9 @@
     ├── TooManySessions                429  sessions.max_sessions reached
     ├── Overloaded                     429  host memory or disk under its floor (Retry-After)
     ├── Unavailable                    503  shutting down, or a worker did not answer
-    │   └── WorkerError                503  a worker reported a failure
+    │   ├── WorkerError                503  a worker reported a failure
+    │   └── ClusterUnavailable         503  the cluster's Redis cannot be reached
+    │       └── LeaseLost              503  this node's lease lapsed: it may own nothing new
     └── DaemonNotRunning               -    the CLI could not reach the daemon
 
 Each class carries its HTTP status, so the API maps an error to exactly one status and the
@@ -44,6 +46,8 @@ __all__ = [
     "Overloaded",
     "Unavailable",
     "WorkerError",
+    "ClusterUnavailable",
+    "LeaseLost",
     "DaemonNotRunning",
     "from_http",
     "from_wire",
@@ -169,6 +173,16 @@ class WorkerError(Unavailable):
     @property
     def type(self) -> str:
         return self.worker_type
+
+
+class ClusterUnavailable(Unavailable):
+    """A cluster node cannot reach its Redis (down, partitioned, loading, read-only replica):
+    nothing about membership or ownership can be decided now."""
+
+
+class LeaseLost(ClusterUnavailable):
+    """This node holds no live lease (it expired during an outage, or another process of the same
+    node id replaced it): it claims nothing until its lease is renewed."""
 
 
 class DaemonNotRunning(ZapvisorError):

@@ -16,6 +16,8 @@ from tests.support.daemon import Daemon, MakeDaemon
 from tests.support.pages import PageServer
 from tests.support.procs import kill_marked
 from tests.support.proxies import STARTED as STARTED_PROXIES
+from tests.support.redis import STARTED as STARTED_REDIS
+from tests.support.redis import RedisServer
 from tests.support.wa import fast_simulator
 from tests.wasim import RunningSimulator
 from worker import protocol
@@ -48,7 +50,7 @@ def _run_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def no_leaked_processes() -> Iterator[None]:
-    """After every test: no worker, no Chrome and no proxy server of this run may remain (waits
+    """After every test: no worker, no Chrome, no proxy or Redis server of this run may remain (waits
     briefly for processes that are already on their way out, then kills and fails)."""
     yield
     base = _BASE[0]
@@ -63,14 +65,25 @@ def no_leaked_processes() -> Iterator[None]:
             proc.kill()
         except psutil.Error:
             pass
-    for server in STARTED_PROXIES:  # the test's proxy servers (tests/support/proxies.py)
+    # The test's proxy servers (tests/support/proxies.py) and Redis servers (tests/support/redis.py).
+    for server in [*STARTED_PROXIES, *STARTED_REDIS]:
         if server.poll() is None:
             described.append(f"{server.pid} {server.args[0]}")
             server.kill()
             server.wait()
     STARTED_PROXIES.clear()
+    STARTED_REDIS.clear()
     if described:
         pytest.fail(f"processes outlived the test: {described}")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of this test (AOF on, its own port and data directory), stopped at
+    the end; ``restart()`` and ``stop()``/``start()`` keep the port and the data."""
+    server = RedisServer(tmp_path / "redis")
+    with server:
+        yield server
 
 
 @pytest.fixture(scope="session")

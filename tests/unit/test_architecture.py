@@ -134,3 +134,13 @@ def test_the_worker_never_imports_aiohttp() -> None:
                              for a in node.names)
                      for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
     assert users == []
+
+
+def test_only_the_cluster_package_imports_redis() -> None:
+    """A single-host daemon never needs Redis: only supervisor/cluster/ may import it."""
+    users = [name for name, path in MODULES.items()
+             if any(isinstance(node, (ast.Import, ast.ImportFrom))
+                    and any((getattr(node, "module", None) or a.name).split(".")[0] == "redis"
+                            for a in node.names)
+                    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
+    assert users and all(name.startswith("supervisor.cluster.") for name in users), users

@@ -54,6 +54,18 @@ def test_state_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[roles]\nenv_fil = \".env\"\n", "unknown key [roles] env_fil in"),
         ("[roles]\nbase_url = \"ftp://wa.example.com\"\n", "[roles] base_url in"),
         ("[roles]\nbase_url = \"https://wa.example.com/?k=$KEY\"\n", "[roles] base_url in"),
+        ("[cluster]\nredis_url = \"http://127.0.0.1:6379\"\nadvertise_url = \"http://n1:8083\"\n",
+         "[cluster] redis_url in"),
+        ("[cluster]\nredis_url = \"redis://127.0.0.1:6379\"\n", "[cluster] advertise_url in"),
+        ("[cluster]\nadvertise_url = \"10.0.0.5:8083\"\n", "[cluster] advertise_url in"),
+        ("[cluster]\nlease_s = 0.5\n", "[cluster] lease_s in"),
+        ("[cluster]\nnode_id = \"a b\"\n", "[cluster] node_id in"),
+        ("[cluster]\nlease = 10\n", "unknown key [cluster] lease in"),
+        ("[snapshots]\nurl = \"s3://\"\n", "[snapshots] url in"),
+        ("[snapshots]\nurl = \"file://relative/dir\"\n", "[snapshots] url in"),
+        ("[snapshots]\nurl = \"/shared/dir\"\n", "[snapshots] url in"),
+        ("[snapshots]\nregion = \"\"\n", "[snapshots] region in"),
+        ("[snapshots]\naccess_key_id = \"AKIA\"\n", "[snapshots] secret_access_key in"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path: Path, text: str, needle: str) -> None:
@@ -96,3 +108,30 @@ def test_config_is_frozen_and_replace_validates() -> None:
 def test_missing_explicit_file() -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         config.find_config_file("/nonexistent/zapvisor.toml")
+
+
+def test_cluster_and_snapshots_sections(tmp_path: Path) -> None:
+    """One host by default; a cluster node from the file and the environment; no secret in a
+    repr or an error message."""
+    import socket
+
+    single = config.load(None, env={})
+    assert not single.cluster.enabled and single.cluster.node == socket.gethostname()
+    assert single.snapshots.url == ""
+    path = tmp_path / "node.toml"
+    path.write_text('[cluster]\nredis_url = "redis://:hunter2@10.0.0.9:6379/1"\nnode_id = "n-1.a"\n'
+                    'advertise_url = "http://10.0.0.5:8083"\nlease_s = 3\n'
+                    '[snapshots]\nurl = "s3://zv-profiles/prod"\nendpoint_url = "http://127.0.0.1:9000"\n'
+                    'access_key_id = "AKIAEXAMPLE"\nsecret_access_key = "s3cr3t-value"\n')
+    cfg = config.load(path, env={"ZAPVISOR_CLUSTER__LEASE_S": "4.5"})
+    assert cfg.cluster.enabled and cfg.cluster.node == "n-1.a" and cfg.cluster.lease_s == 4.5
+    assert cfg.snapshots.secret_access_key == "s3cr3t-value"
+    assert "hunter2" not in repr(cfg) and "s3cr3t-value" not in repr(cfg)
+    assert config.load(None, env={"ZAPVISOR_SNAPSHOTS__URL": "file:///srv/zv"}).snapshots.url == "file:///srv/zv"
+    path.write_text('[cluster]\nredis_url = "redis://:hunter2@10.0.0.9:bad/1"\nadvertise_url = "http://n:1"\n')
+    with pytest.raises(ConfigError) as info:
+        config.load(path, env={})
+    assert "[cluster] redis_url in" in info.value.message and "hunter2" not in info.value.message
+    for url in ("unix:///run/redis/redis.sock", "rediss://redis.example.com"):
+        path.write_text(f'[cluster]\nredis_url = "{url}"\nadvertise_url = "https://n1.example.com"\n')
+        assert config.load(path, env={}).cluster.redis_url == url

@@ -1,0 +1,227 @@
+"""Membership and ownership in Redis: each node's lease, each session's owner and fencing token.
+
+Keys (``prefix`` ``zv:`` by default)::
+
+    zv:lease:{node}     string, the node's incarnation, PX lease_s*1000: alive while it exists
+    zv:nodes            hash node -> JSON info (url, max_sessions, sessions, memory_mb, draining,
+                        version, incarnation, started_at, renewed_at: Redis time)
+    zv:session:{id}     hash owner, token, record (JSON, written by the owner)
+    zv:sessions         set of session ids
+    zv:secret           the cluster's own key (SET NX once)
+
+A session's token only grows (HINCRBY in the same Lua step as the owner check): every claim,
+also a node claiming its own session again, hands out a new one, so whatever held the previous
+token (an older incarnation, a node frozen past its lease) is fenced. Liveness is a lease key's
+TTL on the Redis server; no two hosts' clocks are ever compared.
+
+Every Redis failure that means "cannot decide now" (connection refused or lost, timeout, Redis
+loading its AOF, a read-only replica) is raised as :class:`ClusterUnavailable` (503).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as rexc
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from supervisor.cluster import scripts
+from supervisor.cluster.views import NodeView, SessionView, decode_json
+from supervisor.errors import ClusterUnavailable, InvalidRequest, LeaseLost, NotFound
+
+__all__ = ["Coordinator", "connect"]
+
+#: What Redis raises when it cannot answer now (as opposed to a bug in a command).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    rexc.ConnectionError, rexc.TimeoutError, rexc.ReadOnlyError, rexc.ClusterDownError,
+    rexc.TryAgainError, rexc.OutOfMemoryError, OSError)
+#: Sessions read per script call by ``sessions()``: keeps each call short on the server (a
+#: script blocks every other client while it runs).
+_READ_BATCH = 500
+
+
+def connect(url: str, timeout_s: float, client_name: str = "zapvisor") -> aioredis.Redis:
+    """A client for ``[cluster] redis_url`` whose every call fails within ``timeout_s`` (a
+    partition must not hang the lease keeper) and retries once at once (a pooled connection that
+    a Redis restart closed)."""
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 1), client_name=client_name)
+    return client
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@contextlib.contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    """Turn "Redis cannot answer" into ClusterUnavailable (its message names no password:
+    redis-py's name host and port only)."""
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        raise ClusterUnavailable(f"the cluster's Redis cannot be reached ({what}): {exc}") from exc
+
+
+class Coordinator:
+    """One node's view of the cluster in Redis: its lease, and the sessions it owns."""
+
+    def __init__(self, redis: aioredis.Redis, node_id: str, lease_s: float, prefix: str = "zv:") -> None:
+        self.redis = redis
+        self.node = node_id
+        self.lease_s = lease_s
+        self.prefix = prefix
+        #: This process's lease value: a restarted node (same id) is a new incarnation.
+        self.incarnation = secrets.token_hex(8)
+        self._renew = redis.register_script(scripts.RENEW)
+        self._nodes = redis.register_script(scripts.NODES)
+        self._claim = redis.register_script(scripts.CLAIM)
+        self._verify = redis.register_script(scripts.VERIFY)
+        self._write = redis.register_script(scripts.WRITE)
+        self._read = redis.register_script(scripts.READ)
+        self._release = redis.register_script(scripts.RELEASE)
+        self._set_draining = redis.register_script(scripts.SET_DRAINING)
+
+    def lease_key(self, node: str) -> str:
+        """The key whose existence says ``node`` is alive."""
+        return f"{self.prefix}lease:{node}"
+
+    def session_key(self, session_id: str) -> str:
+        """The hash of one session's owner, token and record."""
+        return f"{self.prefix}session:{session_id}"
+
+    @property
+    def _nodes_key(self) -> str:
+        return f"{self.prefix}nodes"
+
+    @property
+    def _sessions_key(self) -> str:
+        return f"{self.prefix}sessions"
+
+    async def renew(self, info: Mapping[str, Any]) -> NodeView:
+        """Set this node's lease (its incarnation, expiring in ``lease_s``) and its entry in
+        ``zv:nodes`` (``info``, stamped ``renewed_at`` by Redis; ``draining`` stays the cluster's
+        word: see :meth:`set_draining`). Returns the entry as stored. Keep ``info``'s values
+        JSON scalars: Lua's cjson re-encodes it (an empty list would come back as {})."""
+        payload = json.dumps(dict(info))
+        with _reachable("renewing the lease"):
+            stored = await self._renew(keys=[self.lease_key(self.node), self._nodes_key],
+                                       args=[self.node, self.incarnation, int(self.lease_s * 1000), payload])
+        entry = decode_json(stored)
+        return NodeView(node=self.node, alive=True, lease_ms=int(self.lease_s * 1000), info=entry,
+                        now=float(entry.get("renewed_at", 0.0)))
+
+    async def nodes(self) -> list[NodeView]:
+        """Every node in ``zv:nodes``, alive or not, sorted by id."""
+        with _reachable("listing the nodes"):
+            raw = await self._nodes(keys=[self._nodes_key], args=[self.lease_key("")])
+        now = float(_text(raw[0]))
+        views = [NodeView.parse(_text(raw[i]), raw[i + 1], int(raw[i + 2]), now)
+                 for i in range(1, len(raw), 3)]
+        return sorted(views, key=lambda v: v.node)
+
+    async def alive_nodes(self) -> list[NodeView]:
+        """The nodes whose lease is alive."""
+        return [view for view in await self.nodes() if view.alive]
+
+    async def claim(self, session_id: str, *, record: Mapping[str, Any] | None = None,
+                    takeover: bool = False) -> int | None:
+        """Become the session's owner and return the new token, if it has no owner, or this node
+        owns it, or (``takeover``) its owner's lease is gone; else None. ``record`` replaces the
+        stored record. LeaseLost if this incarnation holds no live lease: renew first."""
+        payload = json.dumps(dict(record)) if record is not None else ""
+        with _reachable(f"claiming session {session_id}"):
+            token = int(await self._claim(
+                keys=[self.session_key(session_id), self._sessions_key, self.lease_key(self.node)],
+                args=[self.node, self.incarnation, "1" if takeover else "0", payload, session_id,
+                      self.lease_key("")]))
+        if token == -1:
+            raise LeaseLost(f"node {self.node} holds no live lease: it claims nothing until renewed")
+        return token if token > 0 else None
+
+    async def verify(self, owned: Mapping[str, int]) -> set[str]:
+        """Of the sessions this node runs (id -> the token it claimed with), those whose owner or
+        token changed since: stop them. One round trip, one hash read per session."""
+        if not owned:
+            return set()
+        args: list[str] = [self.node, self.session_key("")]
+        for session_id, token in owned.items():
+            args += [session_id, str(token)]
+        with _reachable("verifying this node's sessions"):
+            stale = await self._verify(keys=[], args=args)
+        return {_text(s) for s in stale}
+
+    async def write(self, session_id: str, token: int, record: Mapping[str, Any]) -> bool:
+        """Replace the session's record if this node still owns it with ``token``; False (and
+        nothing written) if the token is stale."""
+        with _reachable(f"writing session {session_id}"):
+            done = await self._write(keys=[self.session_key(session_id)],
+                                     args=[self.node, str(token), json.dumps(dict(record))])
+        return int(done) == 1
+
+    async def _read_many(self, ids: list[str]) -> list[SessionView]:
+        views = []
+        for start in range(0, len(ids), _READ_BATCH):
+            batch = ids[start:start + _READ_BATCH]
+            with _reachable("reading sessions"):
+                raw = await self._read(keys=[], args=[self.session_key(""), self.lease_key(""), *batch])
+            for i in range(0, len(raw), 5):
+                session_id, owner, token, record, alive = raw[i:i + 5]
+                if owner is None or token is None:
+                    continue  # deleted (or a token left behind by release)
+                views.append(SessionView(_text(session_id), _text(owner), int(token),
+                                         decode_json(record), int(alive) == 1))
+        return views
+
+    async def record(self, session_id: str) -> SessionView | None:
+        """The session's owner, token, record and whether its owner is alive; None if unknown."""
+        found = await self._read_many([session_id])
+        return found[0] if found else None
+
+    async def sessions(self) -> list[SessionView]:
+        """Every session of the cluster, sorted by id."""
+        with _reachable("listing the sessions"):
+            ids = sorted(_text(i) for i in await self.redis.smembers(self._sessions_key))
+        return await self._read_many(ids)
+
+    async def orphans(self) -> list[SessionView]:
+        """The sessions that should run (record ``desired`` == "running") but whose owner's lease
+        is gone: :meth:`claim` them with ``takeover=True`` (the claim decides, atomically)."""
+        return [view for view in await self.sessions()
+                if not view.owner_alive and view.desired == "running"]
+
+    async def release(self, session_id: str, token: int) -> bool:
+        """Forget a deleted session if this node owns it with ``token``; False if stale. Its
+        token is kept, so a session created again under this id never reuses one."""
+        with _reachable(f"releasing session {session_id}"):
+            done = await self._release(keys=[self.session_key(session_id), self._sessions_key],
+                                       args=[self.node, str(token), session_id])
+        return int(done) == 1
+
+    async def cluster_key(self) -> str:
+        """The cluster's own key (nodes forwarding requests to each other present it): made once
+        by whichever node asks first, the same for every node afterwards."""
+        key = f"{self.prefix}secret"
+        with _reachable("reading the cluster key"):
+            await self.redis.set(key, secrets.token_urlsafe(32), nx=True)
+            value = await self.redis.get(key)
+        if value is None:
+            raise ClusterUnavailable("the cluster's Redis lost the cluster key as it was read")
+        return _text(value)
+
+    async def set_draining(self, node: str, draining: bool) -> None:
+        """Mark ``node`` draining (no new session placed on it) or not; it stays so across its
+        renewals and restarts until changed. NotFound if that node never registered."""
+        if not node:
+            raise InvalidRequest("a node id is required")
+        with _reachable(f"marking node {node} draining"):
+            done = await self._set_draining(keys=[self._nodes_key], args=[node, "1" if draining else "0"])
+        if int(done) != 1:
+            raise NotFound(f"no node {node!r} in the cluster")

@@ -1,0 +1,130 @@
+"""The Lua scripts of the coordinator: each ownership decision reads and writes in one atomic
+step on the Redis server (a script runs alone), so two nodes can never both win a session.
+
+Conventions: ``ARGV`` strings; a session's key is ``<prefix>session:<id>`` (hash: ``owner``,
+``token``, ``record``); a node's lease is ``<prefix>lease:<node>`` (string: the incarnation,
+with a TTL). Tokens are compared as the decimal strings HINCRBY stores. Time comes from the
+server's TIME, never from a node's clock.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CLAIM", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "VERIFY", "WRITE"]
+
+#: KEYS: lease, nodes. ARGV: node, incarnation, lease_ms, info JSON.
+#: Sets the lease with its TTL and the node's entry, stamped with Redis time; keeps
+#: ``started_at`` while the incarnation is the same, and ``draining`` (the cluster's word, set by
+#: ``node drain`` from any node) always. Returns the entry as stored.
+RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local info = cjson.decode(ARGV[4])
+local started, draining = now, false
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then
+  local ok, prev = pcall(cjson.decode, old)
+  if ok and type(prev) == 'table' then
+    if prev['incarnation'] == ARGV[2] and type(prev['started_at']) == 'number' then
+      started = prev['started_at']
+    end
+    draining = prev['draining'] == true
+  end
+end
+info['incarnation'] = ARGV[2]
+info['started_at'] = started
+info['renewed_at'] = now
+info['draining'] = draining
+local stored = cjson.encode(info)
+redis.call('HSET', KEYS[2], ARGV[1], stored)
+return stored
+"""
+
+#: KEYS: nodes. ARGV: lease key prefix. Returns {now, node1, entry1, pttl1, node2, …}.
+NODES = """
+local t = redis.call('TIME')
+local out = {t[1] .. '.' .. string.format('%06d', tonumber(t[2]))}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  out[#out + 1] = all[i]
+  out[#out + 1] = all[i + 1]
+  out[#out + 1] = redis.call('PTTL', ARGV[1] .. all[i])
+end
+return out
+"""
+
+#: KEYS: session, sessions set, this node's lease. ARGV: node, incarnation, takeover ('1'/'0'),
+#: record JSON ('' = keep), session id, lease key prefix.
+#: Returns the new token; 0 when another node owns the session (and may keep it); -1 when this
+#: node's own lease is not this incarnation's live lease (a node that may have been presumed
+#: dead claims nothing).
+CLAIM = """
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and owner ~= ARGV[1] then
+  if ARGV[3] ~= '1' or redis.call('EXISTS', ARGV[6] .. owner) == 1 then return 0 end
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+local token = redis.call('HINCRBY', KEYS[1], 'token', 1)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'record', ARGV[4]) end
+redis.call('SADD', KEYS[2], ARGV[5])
+return token
+"""
+
+#: ARGV: node, session key prefix, then id1, token1, id2, token2, …
+#: Returns the ids whose (owner, token) is no longer (node, token): one HMGET per session.
+VERIFY = """
+local stale = {}
+for i = 3, #ARGV, 2 do
+  local v = redis.call('HMGET', ARGV[2] .. ARGV[i], 'owner', 'token')
+  if v[1] ~= ARGV[1] or v[2] ~= ARGV[i + 1] then stale[#stale + 1] = ARGV[i] end
+end
+return stale
+"""
+
+#: ARGV: session key prefix, lease key prefix, then ids. Returns {id, owner, token, record, alive,
+#: …} per id (owner, token, record nil when missing; alive 1 while the owner's lease exists).
+READ = """
+local out = {}
+for i = 3, #ARGV do
+  local v = redis.call('HMGET', ARGV[1] .. ARGV[i], 'owner', 'token', 'record')
+  local alive = 0
+  if v[1] then alive = redis.call('EXISTS', ARGV[2] .. v[1]) end
+  out[#out + 1] = ARGV[i]
+  out[#out + 1] = v[1]
+  out[#out + 1] = v[2]
+  out[#out + 1] = v[3]
+  out[#out + 1] = alive
+end
+return out
+"""
+
+#: KEYS: session. ARGV: node, token, record JSON. 1 if written, 0 if the token is stale.
+WRITE = """
+local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'record', ARGV[3])
+return 1
+"""
+
+#: KEYS: session, sessions set. ARGV: node, token, session id. 1 if deleted, 0 if stale.
+#: The token stays behind (a few bytes): a session created again under the same id goes on
+#: from it, so no token is ever handed out twice for one id (snapshots are named by token).
+RELEASE = """
+local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], 'owner', 'record')
+redis.call('SREM', KEYS[2], ARGV[3])
+return 1
+"""
+
+#: KEYS: nodes. ARGV: node, '1'/'0'. 1 if set, 0 if the node never registered.
+SET_DRAINING = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+local ok, info = pcall(cjson.decode, old)
+if not ok or type(info) ~= 'table' then info = {} end
+info['draining'] = ARGV[2] == '1'
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
+return 1
+"""

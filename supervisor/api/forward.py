@@ -18,13 +18,13 @@ import aiohttp
 from aiohttp import web
 
 from supervisor.api.keys import CLUSTER
+from supervisor.cluster.node import FORWARDED_BY
 from supervisor.errors import Unavailable
 from supervisor.logs import get_logger
 
 __all__ = ["FORWARDED_BY", "cluster_middleware", "forwarded", "gather_from_peers"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-FORWARDED_BY = "X-Zapvisor-Forwarded-By"
 #: Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the client library sets itself.
 _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                   "trailer", "transfer-encoding", "upgrade", "host", "content-length",

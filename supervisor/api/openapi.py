@@ -12,7 +12,6 @@ implied, not listed.
 from __future__ import annotations
 
 import re
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from supervisor.errors import (
     RequestTimeout,
     Unauthorized,
 )
+from supervisor.version import version
 
 __all__ = ["DOCS_DIR", "document", "is_public", "routes"]
 
@@ -79,13 +79,6 @@ def is_public(request: web.Request) -> bool:
         return False
     return all(re.fullmatch(PATH_PARAMS[name]["pattern"], value) is not None
                for name, value in request.match_info.items() if "pattern" in PATH_PARAMS.get(name, {}))
-
-
-def _version() -> str:
-    try:
-        return metadata.version("zapvisor")
-    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        return "0"
 
 
 def _error_answers(op: Operation, path: str) -> dict[int, list[str]]:
@@ -161,7 +154,7 @@ def document(app: web.Application) -> dict[str, Any]:
         paths.setdefault(path, {})[route.method.lower()] = _operation(op, route.method.lower(), path)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "zapvisor", "version": _version(), "description": _DESCRIPTION,
+        "info": {"title": "zapvisor", "version": version(), "description": _DESCRIPTION,
                  "license": {"name": "MIT", "identifier": "MIT"}},
         "tags": [{"name": name, "description": text} for name, text in _TAGS.items()],
         "paths": paths,

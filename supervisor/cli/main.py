@@ -5,7 +5,6 @@ and ``completion`` (prints a shell's completion script)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from supervisor.cli.common import config_option, load_cli_config
 from supervisor.cli.webhooks import webhooks
 from supervisor.errors import ZapvisorError
 from supervisor.logs import configure
+from supervisor.version import version
 
 __all__ = ["main", "cli"]
 
@@ -27,10 +27,8 @@ _DEBUG_ENV = "ZAPVISOR_DEBUG"  # set: an unexpected error shows its traceback
 
 
 def _version() -> str:
-    try:
-        return importlib.metadata.version("zapvisor")
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
+    found = version()
+    return found if found != "0" else "unknown (not installed)"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

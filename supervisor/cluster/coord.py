@@ -87,6 +87,7 @@ class Coordinator:
         self._write = redis.register_script(scripts.WRITE)
         self._read = redis.register_script(scripts.READ)
         self._release = redis.register_script(scripts.RELEASE)
+        self._disown = redis.register_script(scripts.DISOWN)
         self._set_draining = redis.register_script(scripts.SET_DRAINING)
 
     def lease_key(self, node: str) -> str:
@@ -203,6 +204,14 @@ class Coordinator:
         with _reachable(f"releasing session {session_id}"):
             done = await self._release(keys=[self.session_key(session_id), self._sessions_key],
                                        args=[self.node, str(token), session_id])
+        return int(done) == 1
+
+    async def disown(self, session_id: str, token: int, record: Mapping[str, Any]) -> bool:
+        """Hand a session this node owns with ``token`` over to whichever node takes it next
+        (a drain): no owner, ``record`` stored; False (nothing changed) if the token is stale."""
+        with _reachable(f"handing session {session_id} over"):
+            done = await self._disown(keys=[self.session_key(session_id)],
+                                      args=[self.node, str(token), json.dumps(dict(record))])
         return int(done) == 1
 
     async def cluster_key(self) -> str:

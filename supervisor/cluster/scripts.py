@@ -9,7 +9,7 @@ server's TIME, never from a node's clock.
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "VERIFY", "WRITE"]
+__all__ = ["CLAIM", "DISOWN", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "VERIFY", "WRITE"]
 
 #: KEYS: lease, nodes. ARGV: node, incarnation, lease_ms, info JSON.
 #: Sets the lease with its TTL and the node's entry, stamped with Redis time; keeps
@@ -115,6 +115,16 @@ local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], 'owner', 'record')
 redis.call('SREM', KEYS[2], ARGV[3])
+return 1
+"""
+
+#: KEYS: session. ARGV: node, token, record JSON. 1 if handed over, 0 if the token is stale.
+#: The owner becomes '' (no lease key is ever named so: the session is an orphan at once, for
+#: another node to take over) and the record is replaced; the token stays and grows on.
+DISOWN = """
+local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
+if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', '', 'record', ARGV[3])
 return 1
 """
 

@@ -1,0 +1,111 @@
+"""Sessions that move: the takeover of orphans, and draining a node.
+
+An orphan is a session whose record says it should run but whose owner's lease is gone (the
+node died, froze past its lease, or was drained and handed it over). Every node looks for
+orphans on its watch cadence; the live, non-draining nodes with room are ranked by load (the
+same ranking placement uses) and the orphans, sorted by id, are dealt to them in turn, so the
+nodes agree on who takes which without talking, and the sessions of a dead node spread over
+the others. The claim (``takeover=True``) is the atomic decision: two nodes can never both win.
+The taker adopts the record and starts the session; its start restores the newest snapshot.
+
+A node comes back from the dead knowing nothing of what moved: at boot, and whenever a verify
+finds a token stale, the sessions it no longer owns are stopped and forgotten here (their
+profile copy stays until a start restores a newer snapshot over it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from supervisor.cluster.gate import record_of
+from supervisor.cluster.placement import load
+from supervisor.cluster.views import SessionView
+from supervisor.errors import ZapvisorError
+from supervisor.logs import get_logger
+
+if TYPE_CHECKING:
+    from supervisor.cluster.node import ClusterNode
+
+__all__ = ["Failover"]
+
+_log = get_logger()
+
+
+class Failover:
+    """Takes this node's share of the orphans over; drains this node."""
+
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+
+    async def take_orphans(self) -> list[str]:
+        """One pass: claim and start this node's share of the orphans; their ids."""
+        node = self.node
+        if not node.keeper.healthy:
+            return []
+        orphans = await node.coord.orphans()
+        if not orphans:
+            return []
+        ranked = sorted((n for n in await node.coord.alive_nodes() if not n.draining and n.has_room),
+                        key=load)
+        if not ranked:
+            return []
+        taken = []
+        for i, view in enumerate(sorted(orphans, key=lambda v: v.session_id)):
+            if ranked[i % len(ranked)].node != node.node_id:
+                continue
+            if await node.coord.claim(view.session_id, takeover=True) is None:
+                continue  # another node was faster, or the owner came back
+            try:
+                await self._adopt(view)
+            except ZapvisorError as exc:  # full here after all, a bad record: let another try
+                _log.warning("cluster.takeover_failed", session_id=view.session_id, error=exc.message)
+                continue
+            taken.append(view.session_id)
+            _log.info("cluster.takeover", session_id=view.session_id, previous=view.owner or None,
+                      token=view.token)
+        return taken
+
+    async def _adopt(self, view: SessionView) -> None:
+        record: dict[str, Any] = view.record
+        await self.node.registry.adopt(view.session_id, metadata=record.get("metadata") or {},
+                                       options=record.get("options") or {})
+
+    async def forget_foreign(self, stale: set[str]) -> None:
+        """Stop and forget the sessions another node owns now."""
+        registry = self.node.registry
+        for session_id in sorted(stale):
+            self.node.tokens.pop(session_id, None)
+            if session_id in registry.sessions:
+                await registry.forget(session_id, "another node owns it now")
+                _log.warning("cluster.session_fenced", session_id=session_id)
+
+    async def reconcile(self) -> int:
+        """At boot: forget the local sessions another live node owns, or that the cluster does
+        not know while it knows others (deleted elsewhere); returns how many were forgotten."""
+        node = self.node
+        foreign = set()
+        for session_id in list(node.registry.sessions):
+            view = await node.coord.record(session_id)
+            if view is not None and view.owner not in ("", node.node_id):
+                foreign.add(session_id)
+        await self.forget_foreign(foreign)
+        return len(foreign)
+
+    async def drain(self) -> list[str]:
+        """Stop every session here in order (each snapshot taken as Chrome closes), hand each
+        one that should run over to the other nodes; their ids."""
+        node = self.node
+        await node.coord.set_draining(node.node_id, True)
+        moved = []
+        for session in list(node.registry.sessions.values()):
+            if session.record.desired != "running":
+                continue
+            await node.registry.stop(session.id, "node draining")
+            view = await node.coord.record(session.id)
+            if view is None or view.owner != node.node_id:
+                continue
+            if await node.coord.disown(session.id, view.token, record_of(session, "running")):
+                await node.registry.forget(session.id, "moved off a draining node")
+                moved.append(session.id)
+        _log.info("cluster.drained", node=node.node_id, moved=len(moved))
+        return moved

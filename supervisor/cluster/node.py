@@ -1,0 +1,238 @@
+"""This daemon as a node of a cluster: its lease, the sessions it owns, and what the API asks.
+
+Started by the daemon only when ``[cluster] redis_url`` is set. ``open`` joins (the first lease
+renewal must succeed, or the daemon does not start), ``run`` keeps the lease and watches the
+sessions until cancelled, ``close`` lets go of Redis and the peers' HTTP client.
+
+Every ``lease_s / 3``: the lease is renewed (lease.py); the tokens of the sessions this node
+runs are verified in one round trip and a session whose token went stale is stopped at once
+(another node owns it now); each live worker's own lease is extended to the node's, so that a
+worker whose daemon froze closes its Chrome by itself before anyone may take its session over
+(worker/watchers.py). While the lease cannot be renewed, nothing new starts; once it surely
+lapsed, every session here is stopped. Orphans (their node's lease expired, or drained) are
+taken over by the node placement picks (failover.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.failover import Failover
+from supervisor.cluster.lease import LeaseKeeper
+from supervisor.cluster.placement import choose_node
+from supervisor.config import Config
+from supervisor.errors import ClusterUnavailable, StateError, Unavailable, ZapvisorError
+from supervisor.logs import get_logger
+from supervisor.version import version
+
+if TYPE_CHECKING:
+    from supervisor.cluster.snapshots import Snapshots
+    from supervisor.sessions.registry import Registry
+
+__all__ = ["FORWARDED_BY", "ClusterNode"]
+
+#: The header of a request one node sends another (with the cluster's key): answered there,
+#: never forwarded again.
+FORWARDED_BY = "X-Zapvisor-Forwarded-By"
+
+_log = get_logger()
+
+
+class ClusterNode:
+    """One node: its coordinator and lease keeper, the tokens of the sessions it runs, a client
+    for its peers' APIs."""
+
+    def __init__(self, config: Config, registry: Registry, snapshots: Snapshots | None) -> None:
+        cluster = config.cluster
+        self.config = config
+        self.registry = registry
+        self.snapshots = snapshots
+        self.node_id = cluster.node
+        self.url = (cluster.advertise_url or f"http://{socket.gethostname()}:{config.server.port}").rstrip("/")
+        self.lease_s = cluster.lease_s
+        #: Peers answer a listing or a forwarded call in this time, or are left out.
+        self.peer_timeout_s = max(1.0, min(10.0, cluster.lease_s))
+        self.redis = connect(cluster.redis_url, timeout_s=max(0.5, cluster.lease_s / 3),
+                             client_name=f"zapvisor:{self.node_id}")
+        self.coord = Coordinator(self.redis, self.node_id, cluster.lease_s)
+        self.keeper = LeaseKeeper(self.coord, cluster.lease_s, self._info)
+        #: Session id -> the fencing token this node claimed it with, while it runs here.
+        self.tokens: dict[str, int] = {}
+        self.key = ""
+        self.failover = Failover(self)
+        self._http: aiohttp.ClientSession | None = None
+        self._warned = False
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The client for the peers' APIs (forwarding, listings)."""
+        if self._http is None:
+            raise Unavailable("the cluster node is not open")
+        return self._http
+
+    def _info(self) -> dict[str, Any]:
+        sessions = self.registry.sessions.values()
+        memory = sum(s.resources.last.get("memory_bytes") or 0 for s in sessions if s.live_worker())
+        return {"url": self.url, "max_sessions": self.config.sessions.max_sessions,
+                "sessions": sum(1 for s in sessions if s.record.desired == "running"),
+                "memory_mb": round(memory / 2**20, 1), "version": version()}
+
+    async def open(self) -> None:
+        """Join: the first renewal must succeed (else StateError: the daemon does not start)."""
+        if not await self.keeper.renew_once():
+            raise StateError(f"cannot join the cluster: {self.keeper.last_error}")
+        self.key = await self.coord.cluster_key()
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
+            total=None, connect=self.peer_timeout_s, sock_connect=self.peer_timeout_s))
+        forgotten = await self.failover.reconcile()
+        _log.info("cluster.joined", node=self.node_id, url=self.url, lease_s=self.lease_s,
+                  incarnation=self.coord.incarnation, snapshots=bool(self.snapshots),
+                  forgotten=forgotten)
+
+    async def run(self) -> None:
+        """Keep the lease and watch the sessions until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.keeper.run(), name="cluster-lease")
+            tg.create_task(self._watch(), name="cluster-watch")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self._watch_once()
+                self._warned = False
+            except ClusterUnavailable as exc:
+                if not self._warned:
+                    _log.warning("cluster.watch_failed", node=self.node_id, error=exc.message)
+                self._warned = True
+
+    async def _watch_once(self) -> None:
+        if self.fenced():
+            await self._fence_all()
+            return
+        if not self.keeper.healthy:
+            return  # the workers' leases run out by themselves if this lasts
+        stale = await self.coord.verify(dict(self.tokens))
+        if stale:
+            await self.failover.forget_foreign(stale)
+        until = self.keeper.valid_until
+        for session in list(self.registry.sessions.values()):
+            if session.id in self.tokens:
+                session.extend_lease(until)
+        await self._resume_fenced()
+        if not (self.keeper.view is not None and self.keeper.view.draining):
+            await self.failover.take_orphans()
+
+    async def _fence_all(self) -> None:
+        """The lease surely lapsed: stop everything here now (others may take it over)."""
+        running = [s for s in self.registry.sessions.values() if s.running()]
+        if running:
+            _log.warning("cluster.fenced", node=self.node_id, sessions=len(running))
+        for session in running:
+            self.tokens.pop(session.id, None)
+            await self.registry.halt(session.id, "fenced: this node lost its cluster lease")
+
+    async def _resume_fenced(self) -> None:
+        """Sessions stopped by a lapsed lease start again once it holds (each start claims:
+        one another node took over meanwhile is refused, and forgotten)."""
+        for session in list(self.registry.sessions.values()):
+            if session.record.desired == "running" and not session.running() and session.fenced:
+                try:
+                    await self.registry.start(session.id)
+                except ZapvisorError as exc:
+                    _log.info("cluster.resume_refused", session_id=session.id, error=exc.message)
+
+    async def drain(self) -> dict[str, Any]:
+        """Move every session off this node; it takes no new one until :meth:`undrain`."""
+        moved = await self.failover.drain()
+        return {"node": self.node_id, "draining": True, "moved": moved}
+
+    async def undrain(self) -> dict[str, Any]:
+        """Take sessions again."""
+        await self.coord.set_draining(self.node_id, False)
+        _log.info("cluster.undrained", node=self.node_id)
+        return {"node": self.node_id, "draining": False, "moved": []}
+
+    async def close(self) -> None:
+        """Let go of the peers' client and of Redis (the lease expires by itself: a restarted
+        node is a new incarnation anyway)."""
+        if self._http is not None:
+            await self._http.close()
+        await self.redis.aclose()
+
+    # -- what the API asks ---------------------------------------------------------------
+
+    def local_ids(self) -> set[str]:
+        """The sessions this node has a record of (it owns them, or owned them last)."""
+        return set(self.registry.sessions)
+
+    async def owner_url(self, session_id: str) -> str | None:
+        """The API of the live node that owns ``session_id``, if not this one; None when this
+        node should answer (it owns it, or nobody knows it: a 404 follows). Unavailable while
+        the session is between nodes."""
+        view = await self.coord.record(session_id)
+        if view is None or view.owner == self.node_id:
+            return None
+        if not view.owner_alive:
+            raise Unavailable(f"session {session_id!r} is moving: its node {view.owner or '(none)'} "
+                              "is gone or drained, another node takes it over within "
+                              f"{self.lease_s:g}s", retry_after_s=max(1, round(self.lease_s / 3)))
+        return (await self.node_urls()).get(view.owner)
+
+    async def node_urls(self) -> dict[str, str]:
+        """Every live node's API."""
+        return {n.node: n.url for n in await self.coord.alive_nodes() if n.url}
+
+    async def peer_urls(self) -> dict[str, str]:
+        """Every other live node's API."""
+        return {node: url for node, url in (await self.node_urls()).items() if node != self.node_id}
+
+    async def placement_url(self, pinned: str | None) -> str | None:
+        """Where a new session goes: None for this node, else the chosen node's API."""
+        chosen = choose_node(await self.coord.alive_nodes(), pinned)
+        return None if chosen.node == self.node_id else chosen.url
+
+    async def ask(self, url: str, method: str, path: str) -> Any:
+        """One call to a peer with the cluster key; its JSON answer (errors passed on)."""
+        headers = {"X-Api-Key": self.key, FORWARDED_BY: self.node_id}
+        try:
+            async with self.http.request(method, url + path, headers=headers) as resp:
+                body = await resp.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise Unavailable(f"node at {url} cannot be reached: {exc.__class__.__name__}") from None
+        if resp.status >= 400:
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            raise Unavailable(f"node at {url} answered {resp.status}: {error.get('message', '')}")
+        return body
+
+    async def status(self) -> dict[str, Any]:
+        """Nodes with their leases and load, and where each session runs."""
+        nodes = await self.coord.nodes()
+        sessions = await self.coord.sessions()
+        return {
+            "node": self.node_id, "lease_s": self.lease_s,
+            "snapshots": self.config.snapshots.url.split("://", 1)[0] if self.snapshots else "",
+            "nodes": [{"node": n.node, "url": n.url, "alive": n.alive, "draining": n.draining,
+                       "sessions": n.sessions, "max_sessions": n.max_sessions,
+                       "memory_mb": n.memory_mb, "lease_age_s": round(n.age_s, 2) if n.alive else None,
+                       "self": n.node == self.node_id} for n in nodes],
+            "sessions": [{"session": v.session_id, "node": v.owner or None, "token": v.token,
+                          "alive": v.owner_alive, "desired": v.desired} for v in sessions],
+        }
+
+    def fenced(self) -> bool:
+        """True once this node's lease surely lapsed: nothing of it may run."""
+        return self.keeper.renewals > 0 and time.monotonic() >= self.keeper.valid_until
+
+    def check_lease(self) -> None:
+        """Refuse to start anything while the lease is not surely held."""
+        if not self.keeper.healthy:
+            raise ClusterUnavailable(f"node {self.node_id} cannot renew its lease "
+                                     f"({self.keeper.last_error or 'not yet renewed'}): it starts nothing")
+

@@ -31,6 +31,7 @@ from supervisor.procs.spawner import ExecSpawner, Spawner, ZygoteSpawner
 from supervisor.procs.tracking import Tracking
 from supervisor.sessions.backoff import CrashBreaker
 from supervisor.sessions.context import SessionContext
+from supervisor.sessions.fencing import Fencing
 from supervisor.sessions.ids import SESSION_ID_RE, validate_session_id
 from supervisor.sessions.leftovers import end_leftovers
 from supervisor.sessions.liveness import HostWatch
@@ -97,6 +98,11 @@ class Registry:
     def breaker(self) -> CrashBreaker:
         """The global crash breaker."""
         return self._ctx.breaker
+
+    @property
+    def fencing(self) -> Fencing:
+        """The workers' leases: set by a cluster node only (supervisor.sessions.fencing)."""
+        return self._ctx.fencing
 
     def get(self, session_id: str) -> Session:
         """The session, or NotFound."""

@@ -142,6 +142,11 @@ class Session:
         self._recycle.set()
         return True
 
+    def extend_lease(self, until_monotonic: float) -> bool:
+        """Extend its worker's lease (also while it stops: sessions.fencing), without waiting;
+        False when no live worker was told."""
+        return self.worker is not None and self.worker.lease(until_monotonic)
+
     def _after_exit(self, uptime_s: float) -> float | None:
         """Carry out what follows a worker exit (see exits.decide): a delay before the next
         start, or None (FAILED)."""
@@ -158,10 +163,12 @@ class Session:
             return 0.0
         if decision.breaker_opened:
             self._log.warning("breaker.open", cooldown_s=self.ctx.config.limits.breaker_cooldown_s)
-        if worker.returncode != protocol.EXIT_BOOT_FAILURE:  # a crash, counted
+        if decision.crash:  # counted
             self.update_record(restarts=self.record.restarts + 1, last_exit=ended.reason)
-        if decision.action == Action.FAIL:
+        if decision.action in (Action.FAIL, Action.FENCED):
             self._fail(decision.reason)
+            if decision.action == Action.FENCED:  # no crash: the cluster layer decides what next
+                self.ctx.fencing.fenced(self.id, decision.reason)
             return None
         self.ctx.bus.publish("session.restart", self.id, {
             "kind": restart_kind(ended), "reason": ended.reason, "returncode": worker.returncode,
@@ -219,7 +226,8 @@ class Session:
         False if the worker failed to boot or exited first (it is then stopped)."""
         cfg = self.ctx.config
         try:
-            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless, self.record.options)
+            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless, self.record.options,
+                             lease_until=self.ctx.fencing.until)
             result = await worker.request(protocol.OP_BOOT, dict(spec),
                                           timeout_s=cfg.chrome.launch_timeout_s + 5)
         except ZapvisorError as exc:

@@ -107,8 +107,8 @@ def test_a_lease_never_extended_kills_chrome_and_exits_fenced(
     # Booted under a lease (no moment without one), shortened once, then never extended.
     chrome_pid, tree = boot_working(worker, state_dir, server.url("/"),
                                     lease_until_monotonic=time.monotonic() + 60)
-    reply = lease(worker, 1.0)
-    assert reply["ok"] and 0 < reply["result"]["remaining_s"] <= 1.0, reply
+    reply = lease(worker, 2.0)
+    assert reply["ok"] and 0 < reply["result"]["remaining_s"] <= 2.0, reply
     assert worker.wait_exit(20) == protocol.EXIT_FENCED
     last = exiting(worker.drain())
     assert last["code"] == protocol.EXIT_FENCED and last["kind"] == protocol.ExitKind.FENCED
@@ -124,7 +124,7 @@ def test_a_lease_never_extended_kills_chrome_and_exits_fenced(
 def test_a_lease_extended_regularly_keeps_the_session_running(
         spawn: Callable[[], WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
-    lease_s = 1.5
+    lease_s = 2.0
     chrome_pid, _ = boot_working(worker, state_dir, server.url("/"),
                                  lease_until_monotonic=time.monotonic() + lease_s + 30)
     # Renewed on each heartbeat (every 0.5 s), as a node renews every lease_s / 3, through
@@ -136,7 +136,7 @@ def test_a_lease_extended_regularly_keeps_the_session_running(
         reply = lease(worker, lease_s)
         assert reply["ok"] and 0 < reply["result"]["remaining_s"] <= lease_s, reply
         renewals += 1
-    assert renewals >= 8
+    assert renewals >= 10
     assert worker.proc.poll() is None and pid_alive(chrome_pid), worker.log_tail()
     assert not [m for m in worker.seen if m.get("event") == protocol.EV_EXITING]
     assert lease(worker, 120)["ok"]  # room for the graceful stop below
@@ -250,15 +250,15 @@ class Holder:
 
 def test_a_frozen_supervisor_s_worker_fences_itself_and_is_not_restarted(
         tmp_path: Path, server: PageServer) -> None:
-    lease_s = 3.0  # renewed every second; a worker's lease: 2.25 s from each renewal
+    lease_s = 4.0  # renewed every 1.33 s; a worker's lease: 3 s from each renewal
     holder = Holder(tmp_path, server.url("/"), lease_s)
     try:
         working = holder.wait_line(lambda line: line.get("state") == "WORKING", 60, "WORKING")
         tree = process_tree(working["chrome_pid"])
         worker_pid = working["worker_pid"]
-        # Renewed past several lease periods, the session stays WORKING.
-        holder.wait_line(lambda line: line.get("renewals", 0) >= 3 * 3 + working["renewals"], 30,
-                         "three lease periods of renewals")
+        # Renewed through two lease periods and more, the session stays WORKING.
+        holder.wait_line(lambda line: line.get("renewals", 0) >= 2 * 3 + working["renewals"], 30,
+                         "two lease periods of renewals")
         assert holder.states() == ["STARTING", "WORKING"]
         assert all(line["told"] == 1 for line in holder.seen if line.get("renewals", 0) > working["renewals"])
 

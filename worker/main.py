@@ -5,6 +5,8 @@ CDP -> reply -> ``state STARTING`` -> run the driver (worker.driving). Meanwhile
 TaskGroup): requests, heartbeats and the other stop causes (worker.watchers). The first stop
 cause wins (:meth:`Worker.request_stop`); then the graceful shutdown runs and the process exits
 with its code (worker.protocol EXIT_*), after an EV_EXITING that says why (ExitKind + text).
+A lapsed lease (worker.lease) is the exception: it kills Chrome at once, and its EXIT_FENCED
+wins even over a cause whose shutdown is under way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Coroutine
 from typing import Any, NamedTuple
 
@@ -21,18 +24,20 @@ from worker.drivers.base import Driver, DriverFatal
 from worker.driving import drive
 from worker.errors import BadBootSpec, BootFailure
 from worker.heartbeat import Probes, run_heartbeat
+from worker.lease import Lease
 from worker.link import Link
 from worker.logs import get_logger
 from worker.ops import Operations
 from worker.prctl import set_death_signal
 from worker.session import Session, boot_session, close_chrome
 from worker.spec import Boot, parse_boot
-from worker.watchers import watch_chrome, watch_parent, watch_signals
+from worker.watchers import watch_chrome, watch_lease, watch_parent, watch_signals
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _DEFAULT_CLOSE_TIMEOUT_S = 5.0  # before a boot spec said otherwise
 _ALARM_MARGIN_S = 10  # SIGALRM ends a shutdown hung this long past its close timeout
 _TASKS_CANCEL_S = 0.5
+_FENCED_LAST_WORDS_S = 2.0  # a frozen supervisor may never read them; EXIT_FENCED says it all
 
 log = get_logger()
 
@@ -61,6 +66,8 @@ class Worker:
         self._hurry = asyncio.Event()  # a second stop signal: skip the graceful waits
         self._cdp_lost = asyncio.Event()
         self._page_crashed = asyncio.Event()
+        self._lease = Lease()  # none until the supervisor gives one (a cluster node)
+        self._fenced: Stop | None = None  # set once the lease lapsed
 
     def request_stop(self, code: int, kind: protocol.ExitKind, reason: str) -> None:
         """Ask the worker to shut down and exit with ``code`` (``kind`` and ``reason`` say why,
@@ -78,23 +85,25 @@ class Worker:
         for signum in _STOP_SIGNALS:  # handlers only enqueue; watch_signals decides
             loop.add_signal_handler(signum, signals.put_nowait, signum)
         self._link = await Link.open(self._fd)
-        self._ops = Operations(lambda: self._driver)
+        self._ops = Operations(lambda: self._driver, self._lease)
         async with asyncio.TaskGroup() as group:
             self._group = group
             watchers = [
                 group.create_task(watch_signals(signals, self._stopped.done, self._hurry, self.request_stop)),
                 group.create_task(watch_parent(self._parent_pid, self.request_stop)),
+                group.create_task(watch_lease(self._lease, self._fence)),
             ]
-            self._spawn("requests", self._serve())
+            # Not one of _tasks: leases are still read while Chrome closes in order (_serve).
+            self._requests = group.create_task(self._guard("requests", self._serve()), name="requests")
             stop = await self._stopped
             for task in self._tasks:
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=_TASKS_CANCEL_S)
-            await self._shutdown(stop)
+            code = await self._shutdown(stop)
             for task in watchers:
                 task.cancel()
-        return stop.code
+        return code
 
     def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
         task = self._group.create_task(self._guard(name, work), name=name)
@@ -132,6 +141,10 @@ class Worker:
         if boot is None:
             return
         self._unanswered[boot.request_id] = protocol.OP_BOOT
+        if self._stopped.done():  # e.g. a stop signal first: no Chrome now (_last_words answers)
+            return
+        if "lease_until_monotonic" in boot.spec:  # before Chrome exists: no unfenced moment
+            self._lease.extend(boot.spec["lease_until_monotonic"])
         self._spawn("boot", self._boot_and_drive(boot))
         while True:
             try:
@@ -147,7 +160,10 @@ class Worker:
                 log.warning("worker.unexpected_message", kind=protocol.kind_of(message))
                 continue
             self._unanswered[message["id"]] = message["op"]
-            self._spawn(f"op:{message['op']}", self._answer(message))
+            if not self._stopped.done():
+                self._spawn(f"op:{message['op']}", self._answer(message))
+            elif message["op"] == protocol.OP_LEASE:  # an orderly close under a lease that still runs
+                await self._reply(await self._ops.answer(message))  # (the rest: _last_words)
 
     async def _read_boot(self) -> Boot | None:
         """The first frame, a valid boot request for this session; None (and the worker
@@ -209,23 +225,51 @@ class Worker:
 
     def _on_chrome_spawned(self, chrome: Chrome) -> None:
         self._chrome = chrome
+        if self._fenced is not None:  # spawned in the moment between the fence and the stop
+            chrome.kill()
+
+    def _fence(self, until: float) -> None:
+        """The lease lapsed: kill Chrome's whole tree now (no orderly close: another node may
+        be starting this session), then stop with EXIT_FENCED, which also replaces the cause
+        of a shutdown under way (the graceful waits are cut short)."""
+        late_s = round(time.monotonic() - until, 3)
+        self._hurry.set()
+        if self._chrome is not None:
+            self._chrome.kill()
+        self._fenced = Stop(protocol.EXIT_FENCED, protocol.ExitKind.FENCED,
+                            f"fenced: the supervisor's lease lapsed {late_s:g}s ago")
+        log.warning("worker.fenced", until_monotonic=until, late_s=late_s,
+                    chrome_pid=self._chrome.pid if self._chrome else None)
+        self.request_stop(*self._fenced)
 
     def _on_driver(self, driver: Driver) -> None:
         self._driver = driver
 
-    async def _shutdown(self, stop: Stop) -> None:
+    async def _shutdown(self, stop: Stop) -> int:
+        """Close Chrome, answer what is unanswered, say why we exit; returns the exit code."""
         close_timeout = self._boot.spec["close_timeout_s"] if self._boot else _DEFAULT_CLOSE_TIMEOUT_S
         # Last resort if a step below hangs: SIGALRM's default action ends the process.
         signal.alarm(int(close_timeout) + _ALARM_MARGIN_S)
         code, kind, reason = stop
         log.info("worker.stopping", code=code, kind=kind, reason=reason)
         await close_chrome(self._session, self._chrome, close_timeout, self._hurry)
+        self._requests.cancel()  # EV_EXITING must be the last frame
+        await asyncio.wait([self._requests])
+        code, kind, reason = self._fenced or stop
+        try:
+            await asyncio.wait_for(self._last_words(code, kind, reason),
+                                   _FENCED_LAST_WORDS_S if self._fenced else None)
+        except TimeoutError:
+            log.warning("worker.last_words_unsent", kind=kind)
+        log.info("worker.exited", code=code, kind=kind, reason=reason)
+        return code
+
+    async def _last_words(self, code: int, kind: protocol.ExitKind, reason: str) -> None:
         for request_id, op in list(self._unanswered.items()):
             await self._reply(protocol.make_error(request_id, protocol.WorkerErrorType.WORKER_STOPPING,
                                                   f"{op}: worker stopping ({reason})"))
         await self._link.send(protocol.make_event(protocol.EV_EXITING, {"code": code, "kind": kind, "reason": reason}))
         await self._link.close()
-        log.info("worker.exited", code=code, kind=kind, reason=reason)
 
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from worker import protocol
 from worker.errors import BadBootSpec
+from worker.lease import valid_until
 
 _STRINGS = ("session_id", "profile_dir", "tmp_dir", "url", "chrome_executable", "chrome_user_agent")
 _NUMBERS = ("launch_timeout_s", "page_timeout_s", "heartbeat_interval_s", "probe_interval_s",
@@ -101,6 +102,8 @@ def _problem(message: dict[str, Any]) -> str | None:
         return "chrome_js_heap_max_mb must be an integer >= 0"
     if "proxy" in args and (problem := _proxy_problem(args["proxy"])):
         return problem
+    if "lease_until_monotonic" in args and valid_until(args["lease_until_monotonic"]) is None:
+        return "lease_until_monotonic must be a finite number"
     if "whatsapp" in args:
         return _whatsapp_problem(args["whatsapp"])
     return None

@@ -1,6 +1,7 @@
-"""The stop causes that do not come as requests: stop signals, the supervisor's death, and
-Chrome's exit (or the loss of its CDP connection). Each runs as a task of the worker and ends
-by calling ``request_stop``; the worker keeps the first cause (worker.main)."""
+"""The stop causes that do not come as requests: stop signals, the supervisor's death,
+Chrome's exit (or the loss of its CDP connection), and the supervisor's lease lapsing. Each
+runs as a task of the worker and ends by calling ``request_stop`` (the lease: ``fence``); the
+worker keeps the first cause (worker.main)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from worker import protocol
 from worker.browser.chrome import Chrome
 from worker.drivers.base import Emit
+from worker.lease import Lease
 from worker.logs import get_logger
 
 #: ``request_stop(exit code, kind, reason)``: ask the worker to shut down (the first call wins).
@@ -57,3 +59,10 @@ async def watch_chrome(chrome: Chrome, cdp_lost: asyncio.Event, emit: Emit,
     log.warning("chrome.exited_unexpectedly", returncode=returncode)
     await emit(protocol.EV_CHROME_EXITED, {"returncode": returncode})
     request_stop(protocol.EXIT_CRASH, protocol.ExitKind.CHROME_EXITED, f"Chrome exited with code {returncode}")
+
+
+async def watch_lease(lease: Lease, fence: Callable[[float], None]) -> None:
+    """Call ``fence(deadline)`` as soon as the lease lapses without a later one (worker.lease);
+    while there is no lease (a single host), wait for one, for ever. Runs until the worker's
+    very end, so that a lease lapsing during a graceful shutdown still cuts it short."""
+    fence(await lease.wait_lapsed())

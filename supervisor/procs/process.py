@@ -59,6 +59,7 @@ class WorkerProcess:
         self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._leases: set[int] = set()  # OP_LEASE requests sent, whose replies nobody awaits
         self._exited = asyncio.Event()
         self._verdict = asyncio.Event()  # declared hung (supervisor.sessions.liveness)
         self._verdict_stop_s: float | None = None
@@ -151,6 +152,10 @@ class WorkerProcess:
                 future = self._pending.pop(message["id"], None)
                 if future is not None and not future.done():
                     future.set_result(message)
+                elif message["id"] in self._leases:
+                    self._leases.discard(message["id"])
+                    if not message["ok"]:
+                        self._log.warning("worker.lease_refused", error=message["error"].get("message"))
             elif kind == "event":
                 self._handle_event(message["event"], message.get("data", {}))
 
@@ -211,6 +216,24 @@ class WorkerProcess:
         result: dict[str, Any] = reply.get("result", {})
         return result
 
+    def lease(self, until_monotonic: float) -> bool:
+        """Tell the worker it may run Chrome until ``until_monotonic`` (``time.monotonic()``:
+        system-wide, see protocol.LeaseArgs); past it, with no later lease, the worker kills
+        Chrome and exits EXIT_FENCED. One small frame, not awaited, so that a lease loop never
+        waits on a slow worker (a refusal, a lease that had lapsed, is logged). False when
+        there is no live worker to tell."""
+        writer = self._writer
+        if writer is None or writer.is_closing() or self._exited.is_set():
+            return False
+        request_id = next(self._ids)
+        args: protocol.LeaseArgs = {"until_monotonic": until_monotonic}
+        try:
+            writer.write(protocol.encode(protocol.make_request(request_id, protocol.OP_LEASE, dict(args))))
+        except (ConnectionError, OSError):
+            return False
+        self._leases.add(request_id)
+        return True
+
     async def wait_exited(self) -> None:
         """Wait until ``serve()`` has seen the worker exit."""
         await self._exited.wait()
@@ -256,6 +279,8 @@ def describe_exit(returncode: int | None) -> str:
     """A human reason for an exit status."""
     if returncode is None:
         return "still running"
+    if returncode == protocol.EXIT_FENCED:
+        return f"fenced: exited with code {returncode} (its lease lapsed)"
     if returncode < 0:
         try:
             return f"killed by {signal.Signals(-returncode).name}"

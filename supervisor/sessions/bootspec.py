@@ -28,9 +28,10 @@ def whatsapp_spec(config: WhatsAppConfig) -> protocol.WhatsAppSpec:
 
 def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str,
               headless: bool | None = None, options: Mapping[str, Any] | None = None,
-              ) -> protocol.BootSpec:
+              lease_until: float | None = None) -> protocol.BootSpec:
     """The ``boot`` request's arguments for one session (``headless``: the session's own
-    choice, else ``[chrome] headless``; ``options``: its stored options, sessions.options).
+    choice, else ``[chrome] headless``; ``options``: its stored options, sessions.options;
+    ``lease_until``: the worker's first lease, sessions.fencing; None: no lease).
     A proxy travels here, over the socket: never on a command line or in an environment."""
     spec: protocol.BootSpec = {
         "session_id": session_id,
@@ -52,6 +53,8 @@ def boot_spec(cfg: Config, session_id: str, profile_dir: str, tmp_dir: str,
     }
     if options and options.get("proxy"):
         spec["proxy"] = parse_proxy(options["proxy"])
+    if lease_until is not None:
+        spec["lease_until_monotonic"] = lease_until
     return spec
 
 

@@ -1,8 +1,11 @@
 """What follows a worker's exit, decided in one pure function (so every case is a table test).
 
-A recycle that ended cleanly restarts at once; exit code 3 (``EXIT_BOOT_FAILURE``) means a
-restart will not help: FAILED; any other exit is a crash: restart after the backoff delay,
-unless too many fast crashes in a row (FAILED), and never before the global breaker allows.
+A worker that fenced itself (its lease lapsed: ``EXIT_FENCED``, ExitKind.FENCED) is not
+restarted and is no crash: the session may run on another node by now, so only the cluster
+layer may start it again (supervisor.sessions.fencing). A recycle that ended cleanly restarts
+at once; exit code 3 (``EXIT_BOOT_FAILURE``) means a restart will not help: FAILED; any other
+exit is a crash: restart after the backoff delay, unless too many fast crashes in a row
+(FAILED), and never before the global breaker allows.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Action(enum.StrEnum):
     RECYCLED = "recycled"  # a graceful replacement finished: start again now, not a crash
     FAIL = "fail"  # a restart will not help
     RESTART = "restart"  # a crash: start again after ``delay_s``
+    FENCED = "fenced"  # the worker's lease lapsed: stay down, not a crash (the cluster decides)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Decision:
     reason: str
     delay_s: float = 0.0
     breaker_opened: bool = False  # this crash opened the global breaker
+    crash: bool = False  # a crash: counted in the session's restarts, policy and breaker
 
 
 #: Restart reasons by code, for the ``reason`` label of zapvisor_session_restarts_total: a small
@@ -69,6 +74,10 @@ def restart_kind(exit: Exit) -> str:
 def decide(exit: Exit, recycling: bool, policy: RestartPolicy, breaker: CrashBreaker,
            uptime_s: float, now: float) -> Decision:
     """What follows ``exit``. Records the crash in ``policy`` and ``breaker`` when it is one."""
+    if exit.kind == protocol.ExitKind.FENCED or exit.returncode == protocol.EXIT_FENCED:
+        # By its code too: a fenced worker's last words may not have reached a frozen daemon.
+        said = exit.kind == protocol.ExitKind.FENCED or exit.reason.startswith("fenced")
+        return Decision(Action.FENCED, exit.reason if said else f"fenced: its lease lapsed ({exit.reason})")
     if recycling and exit.returncode == protocol.EXIT_OK:
         return Decision(Action.RECYCLED, exit.reason)
     if exit.returncode == protocol.EXIT_BOOT_FAILURE:
@@ -77,5 +86,5 @@ def decide(exit: Exit, recycling: bool, policy: RestartPolicy, breaker: CrashBre
     delay = policy.next_delay(uptime_s)
     if delay is None:
         return Decision(Action.FAIL, f"{policy.fast_crashes} fast crashes in a row; last: {exit.reason}",
-                        breaker_opened=opened)
-    return Decision(Action.RESTART, exit.reason, max(delay, breaker.hold_s(now)), opened)
+                        breaker_opened=opened, crash=True)
+    return Decision(Action.RESTART, exit.reason, max(delay, breaker.hold_s(now)), opened, crash=True)

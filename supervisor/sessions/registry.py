@@ -16,7 +16,6 @@ from typing import Any
 from supervisor.config import Config
 from supervisor.errors import (
     Conflict,
-    InvalidRequest,
     NotFound,
     Overloaded,
     TooManySessions,
@@ -32,29 +31,20 @@ from supervisor.procs.spawner import ExecSpawner, Spawner, ZygoteSpawner
 from supervisor.procs.tracking import Tracking
 from supervisor.sessions.backoff import CrashBreaker
 from supervisor.sessions.context import SessionContext
+from supervisor.sessions.fencing import Fencing
+from supervisor.sessions.ids import SESSION_ID_RE, validate_session_id
 from supervisor.sessions.leftovers import end_leftovers
 from supervisor.sessions.liveness import HostWatch
 from supervisor.sessions.options import shown
 from supervisor.sessions.pressure import Pressure, sample
 from supervisor.sessions.profiles import remove_tree
 from supervisor.sessions.session import Session
-from supervisor.settings import SESSION_ID_RE
 from supervisor.states import RUNNING_STATES, State, exists_message
 from supervisor.store import Store
 
 __all__ = ["Registry", "validate_session_id", "SESSION_ID_RE"]
 
 _log = get_logger()
-
-
-def validate_session_id(value: object) -> str:
-    """Return ``value`` if it is a valid session id, else raise InvalidRequest."""
-    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value):
-        raise InvalidRequest(
-            f"invalid session id {value!r}: use 1-64 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return value
 
 
 class Registry:
@@ -108,6 +98,11 @@ class Registry:
     def breaker(self) -> CrashBreaker:
         """The global crash breaker."""
         return self._ctx.breaker
+
+    @property
+    def fencing(self) -> Fencing:
+        """The workers' leases: set by a cluster node only (supervisor.sessions.fencing)."""
+        return self._ctx.fencing
 
     def get(self, session_id: str) -> Session:
         """The session, or NotFound."""

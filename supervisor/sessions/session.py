@@ -22,6 +22,7 @@ from supervisor.sessions.context import SessionContext
 from supervisor.sessions.exits import Action, Exit, decide, restart_kind
 from supervisor.sessions.page import PageFacts
 from supervisor.sessions.resources import ResourceSampler
+from supervisor.sessions.workerrun import attach, wait_exit_or_terminate
 from supervisor.states import ALLOWED, RUNNING_STATES, State
 from supervisor.store import SessionRecord
 from worker import protocol
@@ -141,6 +142,11 @@ class Session:
         self._recycle.set()
         return True
 
+    def extend_lease(self, until_monotonic: float) -> bool:
+        """Extend its worker's lease (also while it stops: sessions.fencing), without waiting;
+        False when no live worker was told."""
+        return self.worker is not None and self.worker.lease(until_monotonic)
+
     def _after_exit(self, uptime_s: float) -> float | None:
         """Carry out what follows a worker exit (see exits.decide): a delay before the next
         start, or None (FAILED)."""
@@ -157,10 +163,12 @@ class Session:
             return 0.0
         if decision.breaker_opened:
             self._log.warning("breaker.open", cooldown_s=self.ctx.config.limits.breaker_cooldown_s)
-        if worker.returncode != protocol.EXIT_BOOT_FAILURE:  # a crash, counted
+        if decision.crash:  # counted
             self.update_record(restarts=self.record.restarts + 1, last_exit=ended.reason)
-        if decision.action == Action.FAIL:
+        if decision.action in (Action.FAIL, Action.FENCED):
             self._fail(decision.reason)
+            if decision.action == Action.FENCED:  # no crash: the cluster layer decides what next
+                self.ctx.fencing.fenced(self.id, decision.reason)
             return None
         self.ctx.bus.publish("session.restart", self.id, {
             "kind": restart_kind(ended), "reason": ended.reason, "returncode": worker.returncode,
@@ -189,7 +197,7 @@ class Session:
                         try:
                             await asyncio.to_thread(self.procs.prepare)
                             await worker.spawn()
-                            await self._attach(worker)
+                            await attach(self.procs, worker)
                         except (OSError, ZapvisorError) as exc:
                             # EMFILE, EAGAIN, a zygote gone: a crash like any other, so it
                             # is retried with backoff rather than failing the session.
@@ -213,28 +221,19 @@ class Session:
             await self.ctx.end_leftovers(self.id, self.procs)
         return time.monotonic() - ready_at if ready_at else 0.0
 
-    async def _attach(self, worker: WorkerProcess) -> None:
-        """Put the new worker under its session's tracking before it starts Chrome; if that
-        fails (a cgroup removed under us), the worker is ended like a failed spawn."""
-        assert worker.pid is not None
-        try:
-            await asyncio.to_thread(self.procs.attach, worker.pid)
-        except OSError:
-            worker.kill()
-            raise
-
     async def _boot(self, worker: WorkerProcess) -> bool:
         """Send the boot request and wait for the first ready state.
         False if the worker failed to boot or exited first (it is then stopped)."""
         cfg = self.ctx.config
         try:
-            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless, self.record.options)
+            spec = boot_spec(cfg, self.id, self.profile_dir, self.tmp_dir, self.headless, self.record.options,
+                             lease_until=self.ctx.fencing.until)
             result = await worker.request(protocol.OP_BOOT, dict(spec),
                                           timeout_s=cfg.chrome.launch_timeout_s + 5)
         except ZapvisorError as exc:
             if worker.returncode is None:  # a refusal, not a death: keep its words
                 worker.set_exit(SupervisorCause.BOOT_REFUSED, f"{exc.type}: {exc.message}")
-            await self._wait_exit_or_terminate(worker, cfg.chrome.close_timeout_s + 2)
+            await wait_exit_or_terminate(worker, cfg.chrome.close_timeout_s + 2)
             return False
         worker.chrome_pid = result.get("chrome_pid")
         # Counted only while the host is not starved: a mass start on a small box is slow,
@@ -255,13 +254,6 @@ class Session:
         if "exited" not in done:
             await worker.stop(self.ctx.config.sessions.stop_timeout_s)
             await worker.wait_exited()
-
-    @staticmethod
-    async def _wait_exit_or_terminate(worker: WorkerProcess, timeout_s: float) -> None:
-        try:
-            await asyncio.wait_for(worker.wait_exited(), timeout_s)
-        except TimeoutError:
-            await worker.terminate()
 
     def _on_worker_event(self, event: str, data: dict[str, Any]) -> None:
         if event == protocol.EV_HEARTBEAT:

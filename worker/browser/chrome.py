@@ -121,6 +121,7 @@ class Chrome:
         # once it exits. Our own unreaped child, so the pid cannot have been reused yet.
         self._pidfd = os.pidfd_open(proc.pid)
         self._exit: asyncio.Future[None] | None = None
+        self._killed = False  # by kill(): close() then only reaps
         assert proc.stderr is not None
         self._drain = StderrDrain(proc.stderr)
         self._drain.start()
@@ -243,13 +244,19 @@ class Chrome:
                 pass
         proctree.signal_all(procs.values(), signum)
 
+    def kill(self) -> None:
+        """SIGKILL Chrome's group and whole tree now, with no orderly close: the profile is not
+        flushed, speed is the point (a fenced worker). :meth:`close` still reaps it."""
+        self._killed = True
+        self._signal_tree({}, signal.SIGKILL)
+
     async def close(self, graceful_s: float, term_grace_s: float = 1.0, hurry: asyncio.Event | None = None) -> str:
         """Make sure Chrome and every process of its tree are gone.
 
         The caller sends CDP ``Browser.close`` first. Then: wait ``graceful_s`` for Chrome to
         exit -> SIGTERM to its group and tree -> wait ``term_grace_s`` -> SIGKILL everything
         left. ``hurry`` (a second stop signal) cuts the graceful wait short. Returns how it
-        ended: "exited", "sigterm" or "sigkill".
+        ended: "exited", "sigterm", "sigkill", or "killed" (by :meth:`kill` before).
         """
         procs = self._collect()  # before any signal: children re-parent once the root dies
         if self._devtools_fds is not None:  # never attached: closing its commands pipe ends it too
@@ -270,5 +277,6 @@ class Chrome:
             self._signal_tree(procs, signal.SIGKILL)
         await self.wait_exited(5.0)  # SIGKILL cannot be refused; this only reaps
         self._release_pidfd()
+        how = "killed" if self._killed else how
         log.info("chrome.exited", chrome_pid=self.pid, returncode=self._proc.returncode, how=how)
         return how

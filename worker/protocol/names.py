@@ -65,6 +65,9 @@ class LogoutOrigin(enum.StrEnum):
 # Operations the supervisor may request.
 OP_BOOT: Final = "boot"  # args: BootSpec -> result {"chrome_pid", "browser_version", "executable"}
 OP_STOP: Final = "stop"  # args: {} -> result {}; the worker then closes Chrome and exits 0
+# args: LeaseArgs -> {"remaining_s"}: run Chrome until then, else fence (EXIT_FENCED); a lease
+# that has lapsed already is refused (CONFLICT) and never revived (protocol.spec.LeaseArgs)
+OP_LEASE: Final = "lease"
 # Operations of the WhatsApp driver (worker/whatsapp.py); refused unless its page is logged in
 # (or, for pairing_code, shows a QR).
 # args: {"to": chat id, "text", "reply_to"?, "mentions"?} -> {"id", "to", "ack", "timestamp"}

@@ -11,6 +11,10 @@ from typing import Final
 EXIT_OK: Final = 0
 EXIT_CRASH: Final = 1
 EXIT_BOOT_FAILURE: Final = 3
+#: Fenced: the supervisor's lease (OP_LEASE) lapsed, so the worker killed its Chrome at once and
+#: exited (ExitKind.FENCED). The session may be running on another node by now: never restart it
+#: blindly. The code alone says it, for when EV_EXITING cannot reach a frozen supervisor.
+EXIT_FENCED: Final = 4
 
 #: The marker every worker and Chrome carries in its environment: which install (state dir)
 #: and which session it belongs to. The supervisor's orphan sweep and the worker's "profile in
@@ -64,6 +68,7 @@ class ExitKind(enum.StrEnum):
     CHROME_EXITED = "chrome_exited"  # Chrome died or the CDP connection dropped
     DRIVER_FAILED = "driver_failed"  # the page driver crashed (1) or gave up (EXIT_BOOT_FAILURE)
     CRASHED = "crashed"  # anything else (a bug, a protocol error)
+    FENCED = "fenced"  # the lease lapsed: Chrome killed, exit EXIT_FENCED (not a crash)
 
 
 def child_env(source: Mapping[str, str], display: bool = False) -> dict[str, str]:

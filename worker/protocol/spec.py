@@ -78,6 +78,31 @@ def proxy_display(proxy: ProxySpec) -> str:
     return f"{proxy['scheme']}://{credentials}{host}:{proxy['port']}"
 
 
+class LeaseArgs(TypedDict):
+    """OP_LEASE's arguments (and BootSpec's ``lease_until_monotonic``): the worker may run
+    Chrome until ``until_monotonic``; if no later lease has arrived by then, it kills Chrome's
+    whole tree at once and exits EXIT_FENCED (ExitKind.FENCED). A cluster node holds such a
+    lease for its sessions; a worker without one (a single host) runs as long as it is let.
+
+    An absolute time on CLOCK_MONOTONIC (``time.monotonic()``), not a duration, because:
+
+    - it is one clock for both sides: the worker is always on its supervisor's host (it is
+      forked by the supervisor or its zygote and talks over a socketpair), and on Linux
+      CLOCK_MONOTONIC is system-wide, the same for every process of a time namespace (nothing
+      puts a worker in a namespace of its own); it never jumps with the wall clock;
+    - a duration would start when the frame is read, so the time the frame spent in the
+      socket (a busy worker loop, a full buffer) would be added to the lease. With an absolute
+      time the worker's deadline is exactly the one the supervisor computed from its own lease
+      (e.g. the moment before its Redis lease write + what is left of it), however late the
+      frame arrives: a late frame can only shorten the lease.
+
+    The newest lease replaces the previous one (it may also shorten it); a lease whose time
+    has passed is refused, even before the worker noticed: a lapsed lease is never revived.
+    """
+
+    until_monotonic: float
+
+
 class BootSpec(TypedDict):
     """Everything a worker needs to start its session, sent as the args of ``boot``."""
 
@@ -98,3 +123,4 @@ class BootSpec(TypedDict):
     close_timeout_s: float
     whatsapp: NotRequired[WhatsAppSpec]  # absent: the basic driver
     proxy: NotRequired[ProxySpec]  # absent: Chrome connects directly
+    lease_until_monotonic: NotRequired[float]  # LeaseArgs' time, from boot on; absent: no lease

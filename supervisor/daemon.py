@@ -14,7 +14,7 @@ import gc
 import os
 import signal
 import time
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from aiohttp import web
 
@@ -48,6 +48,9 @@ from supervisor.store import Store
 from supervisor.systemd import Notifier
 
 __all__ = ["serve", "lock_state_dir"]
+
+if TYPE_CHECKING:
+    from supervisor.cluster.node import ClusterNode
 
 _log = get_logger()
 
@@ -133,8 +136,9 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         tg.create_task(hub.run(), name="webhooks")
         reaped = await boot_sweep(config.state_dir, registry.tracking, config.chrome.close_timeout_s,
                                   hub.bus)
+        cluster = await join_cluster(config, registry) if config.cluster.enabled else None
         app = api.build_app(registry, api_key, config.server.max_body_bytes,
-                            config.server.body_timeout_s, guard)
+                            config.server.body_timeout_s, guard, cluster)
         app[HUB] = hub
         app[SENDS] = sends = SendQueues(config, store, hub.bus, registry.sessions.get,
                                           hub.metrics.registry)
@@ -171,6 +175,8 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
                       tg.create_task(sampler.run(), name="sampling"),
                       tg.create_task(keeper.run(), name="media"),
                       tg.create_task(sends.run(), name="sends")]
+        # Runs until the sessions have stopped (their snapshots need Redis and the lease).
+        node_task = tg.create_task(cluster.run(), name="cluster") if cluster is not None else None
         if notifier.watchdog_interval_s:
             background.append(tg.create_task(housekeeper.run_watchdog(), name="watchdog"))
         # What boot made lives as long as the daemon: out of the collector's full passes, which
@@ -190,6 +196,9 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
                               extend_s=config.server.graceful_timeout_s + 15)
             await _shutdown(config, registry, hub, runner, site, signals, first)
             await env_file.close()
+            if cluster is not None and node_task is not None:
+                node_task.cancel()
+                await cluster.close()
         finally:
             notifier.close()
 
@@ -224,3 +233,15 @@ async def _shutdown(
     await registry.close()
     await runner.cleanup()
     _log.info("daemon.stopped", seconds=round(time.monotonic() - started, 2))
+
+
+async def join_cluster(config: Config, registry: Registry) -> ClusterNode:
+    """This daemon as a node of ``[cluster] redis_url``'s cluster (imported only then: a single
+    host never loads Redis nor boto3); StateError if it cannot join."""
+    from supervisor.cluster.node import ClusterNode
+    from supervisor.cluster.snapshots import Snapshots, open_store
+
+    snapshots = Snapshots(open_store(config.snapshots)) if config.snapshots.url else None
+    node = ClusterNode(config, registry, snapshots)
+    await node.open()
+    return node

@@ -162,6 +162,10 @@ class Unavailable(ZapvisorError):
 
     status = 503
 
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
 
 class WorkerError(Unavailable):
     """A worker answered a request with an error."""

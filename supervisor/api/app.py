@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from supervisor.api import chats as api_chats
+from supervisor.api import cluster as api_cluster
 from supervisor.api import dashboard as api_dashboard
 from supervisor.api import events as api_events
+from supervisor.api import forward as api_forward
 from supervisor.api import health as api_health
 from supervisor.api import history as api_history
 from supervisor.api import legacy as api_legacy
@@ -27,7 +30,14 @@ from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
 from supervisor.api import webhooks as api_webhooks
 from supervisor.api import whatsapp as api_whatsapp
-from supervisor.api.keys import API_KEY, BODY_TIMEOUT, HOST_CPU, REGISTRY, STARTED_AT
+from supervisor.api.keys import (
+    API_KEY,
+    BODY_TIMEOUT,
+    CLUSTER,
+    HOST_CPU,
+    REGISTRY,
+    STARTED_AT,
+)
 from supervisor.api.listener import ConnectionGuard
 from supervisor.apikey import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
@@ -36,6 +46,9 @@ from supervisor.sessions.pressure import HostCpu
 from supervisor.sessions.registry import Registry
 
 __all__ = ["build_app"]
+
+if TYPE_CHECKING:
+    from supervisor.cluster.node import ClusterNode
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -86,7 +99,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if given is None:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             given = token.strip() if scheme.lower() == "bearer" else None
-        if not key_matches(request.app[API_KEY], given):
+        cluster = request.app.get(CLUSTER)
+        if not key_matches(request.app[API_KEY], given) and not (
+                cluster is not None and key_matches(cluster.key, given)):
             body = {"error": {"type": "Unauthorized",
                               "message": "missing or wrong API key (X-Api-Key or Bearer)"}}
             return web.json_response(body, status=401)
@@ -94,18 +109,24 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def build_app(registry: Registry, api_key: str, max_body_bytes: int, body_timeout_s: float = 30.0,
-              guard: ConnectionGuard | None = None) -> web.Application:
-    """The aiohttp application (``guard``: the listener's, told which connections are busy)."""
+              guard: ConnectionGuard | None = None, cluster: ClusterNode | None = None) -> web.Application:
+    """The aiohttp application (``guard``: the listener's, told which connections are busy;
+    ``cluster``: this node of a cluster, whose other nodes' sessions it forwards to them)."""
     middlewares = [error_middleware, auth_middleware]
     if guard is not None:
         middlewares.insert(0, guard.middleware)
+    if cluster is not None:
+        middlewares.append(api_forward.cluster_middleware)
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
+    if cluster is not None:
+        app[CLUSTER] = cluster
     app[BODY_TIMEOUT] = body_timeout_s
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
     app[HOST_CPU] = HostCpu(time.monotonic())
     for module in (api_health, api_sessions, api_events, api_history, api_webhooks, api_whatsapp,
-                   api_media, api_queue, api_chats, api_roles, api_legacy, api_dashboard, api_openapi):
+                   api_media, api_queue, api_chats, api_roles, api_legacy, api_cluster, api_dashboard,
+                   api_openapi):
         app.add_routes(module.routes)
     return app

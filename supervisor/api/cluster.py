@@ -10,6 +10,8 @@ Without ``[cluster] redis_url`` these answer 409: there is no cluster to show.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from supervisor.api import schemas as sc
@@ -18,6 +20,9 @@ from supervisor.api.spec import Answer, operation
 from supervisor.errors import Conflict, NotFound, Unavailable
 
 __all__ = ["routes"]
+
+if TYPE_CHECKING:
+    from supervisor.cluster.node import ClusterNode
 
 routes = web.RouteTableDef()
 _TAGS = ["cluster"]
@@ -35,7 +40,7 @@ _STATUS = sc.obj({"node": sc.STR, "lease_s": {"type": "number"}, "snapshots": sc
 _ERRORS = [Conflict, Unavailable]
 
 
-def _cluster(request: web.Request):  # type: ignore[no-untyped-def]
+def _cluster(request: web.Request) -> ClusterNode:
     cluster = request.app.get(CLUSTER)
     if cluster is None:
         raise Conflict("this daemon runs alone: set [cluster] redis_url to make it a node")

@@ -18,11 +18,12 @@ import aiohttp
 from aiohttp import web
 
 from supervisor.api.keys import CLUSTER
-from supervisor.cluster.node import FORWARDED_BY
+from supervisor.api.views import listing
+from supervisor.cluster import FORWARDED_BY
 from supervisor.errors import Unavailable
 from supervisor.logs import get_logger
 
-__all__ = ["FORWARDED_BY", "cluster_middleware", "forwarded", "gather_from_peers"]
+__all__ = ["FORWARDED_BY", "cluster_listing", "cluster_middleware", "forwarded", "gather_from_peers"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the client library sets itself.
@@ -109,3 +110,16 @@ async def gather_from_peers(request: web.Request, path: str) -> list[tuple[str, 
 
     answers = await asyncio.gather(*(one(node, url) for node, url in peers.items()))
     return [answer for answer in answers if answer is not None]
+
+
+async def cluster_listing(request: web.Request) -> dict[str, Any]:
+    """The sessions and totals (api/views.py ``listing``): in a cluster, unless another node
+    asks, every live node's sessions, each with its ``node``; the totals stay this node's."""
+    body = listing(request.app)
+    cluster = request.app.get(CLUSTER)
+    if cluster is None or forwarded(request):
+        return body
+    merged = [{**s, "node": cluster.node_id} for s in body["sessions"]]
+    for node, answer in await gather_from_peers(request, "/api/sessions"):
+        merged += [{**s, "node": node} for s in answer.get("sessions", [])]
+    return {**body, "sessions": sorted(merged, key=lambda s: str(s["id"]))}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from supervisor.hub import Hub
@@ -11,7 +13,10 @@ from supervisor.sessions.registry import Registry
 from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles
 
-__all__ = ["API_KEY", "BODY_TIMEOUT", "ENV_FILE", "HOST_CPU", "HUB", "REGISTRY", "ROLES", "SENDS", "STARTED_AT"]
+if TYPE_CHECKING:
+    from supervisor.cluster.node import ClusterNode
+
+__all__ = ["API_KEY", "BODY_TIMEOUT", "CLUSTER", "ENV_FILE", "HOST_CPU", "HUB", "REGISTRY", "ROLES", "SENDS", "STARTED_AT"]
 
 REGISTRY = web.AppKey("registry", Registry)
 API_KEY = web.AppKey("api_key", str)
@@ -22,3 +27,6 @@ HOST_CPU = web.AppKey("host_cpu", HostCpu)  # the host's CPU share, for /api/sta
 ENV_FILE = web.AppKey("env_file", RoleEnvFile)  # [roles] env_file, rewritten at role changes
 BODY_TIMEOUT = web.AppKey("body_timeout_s", float)  # [server] body_timeout_s
 SENDS = web.AppKey("sends", SendQueues)  # every session's send queue
+#: This node of a cluster ([cluster] redis_url set; absent otherwise). Typed only for the
+#: checker: a single host never imports the cluster's modules (nor redis).
+CLUSTER: web.AppKey[ClusterNode] = web.AppKey("cluster")

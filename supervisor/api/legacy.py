@@ -27,9 +27,10 @@ from aiohttp import web
 
 from supervisor.api import dashboard, sessions, whatsapp
 from supervisor.api import schemas as sc
+from supervisor.api.forward import cluster_listing
 from supervisor.api.keys import ENV_FILE, REGISTRY, ROLES
 from supervisor.api.spec import Answer, operation
-from supervisor.api.views import listing, session_info, short_status
+from supervisor.api.views import session_info, short_status
 from supervisor.errors import NotFound
 from supervisor.sessions.roleenv import send_path
 from supervisor.sessions.roles import check_role
@@ -69,7 +70,7 @@ async def get_sessions(request: web.Request) -> web.StreamResponse:
     """Every session as JSON; the dashboard's sessions page for a browser."""
     if dashboard.is_page(request):
         return await _page(request)
-    return web.json_response({"success": True, **listing(request.app)}, headers=_VARY)
+    return web.json_response({"success": True, **await cluster_listing(request)}, headers=_VARY)
 
 
 @routes.get("/sessions/{id}")

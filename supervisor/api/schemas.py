@@ -118,6 +118,7 @@ SESSION_BASE: Schema = {
     "proxy": {**nullable(STR), "description": "the proxy URL, its password shown as ***"},
     "sending": {**nullable(OBJ), "description": "the session's own [sending] keys"},
     "headless": BOOL,
+    "node": {**STR, "description": "in a cluster's listing: the node it runs on"},
     "sessionId": STR, "status": STATE, "qrAvailable": BOOL, "phoneNumber": nullable(STR),
 }
 #: A session, everything known about it (GET /api/sessions/{id}).

@@ -15,11 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from supervisor.api import schemas as sc
+from supervisor.api.forward import cluster_listing
 from supervisor.api.keys import HUB, REGISTRY
 from supervisor.api.spec import Answer, operation
 from supervisor.api.views import (
     daemon_stats,
-    listing,
     session_info,
     short_status,
     with_queue,
@@ -63,6 +63,8 @@ CREATE = sc.body({
     "start": {"type": "boolean", "default": True}, "metadata": sc.OBJ,
     "webhooks": WEBHOOKS,
     "headless": {"type": "boolean", "description": "false: a Chrome window (needs a display)"},
+    "node": {"type": "string", "description": "in a cluster: the node to create it on "
+             "(default: the live node with the most room)"},
     **_OPTIONS,
 })
 CREATED = sc.obj({**sc.SESSION_BASE, "status_url": sc.STR, "qr_url": sc.STR, "statusUrl": sc.STR,
@@ -86,7 +88,7 @@ async def stats(request: web.Request) -> web.Response:
 @operation(tags=_TAGS, responses={200: Answer("The sessions and the totals", schema=sc.LISTING)})
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session with its live figures."""
-    return web.json_response(listing(request.app))
+    return web.json_response(await cluster_listing(request))
 
 
 def _new_id(body: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ import click
 from click.shell_completion import get_completion_class
 
 from supervisor.cli import doctor, events, queue, sessions, whatsapp
+from supervisor.cli.cluster import cluster, node
 from supervisor.cli.common import config_option, load_cli_config
 from supervisor.cli.webhooks import webhooks
 from supervisor.errors import ZapvisorError
@@ -83,7 +84,7 @@ def completion(shell: str) -> None:
 
 
 for command in (*sessions.COMMANDS, *whatsapp.COMMANDS, *queue.COMMANDS, *events.COMMANDS,
-                *doctor.COMMANDS, webhooks):
+                *doctor.COMMANDS, webhooks, cluster, node):
     cli.add_command(command)
 
 

@@ -22,24 +22,23 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from supervisor.cluster import FORWARDED_BY
 from supervisor.cluster.coord import Coordinator, connect
 from supervisor.cluster.failover import Failover
-from supervisor.cluster.lease import LeaseKeeper
+from supervisor.cluster.gate import ClusterGate
+from supervisor.cluster.lease import SAFETY, LeaseKeeper
 from supervisor.cluster.placement import choose_node
 from supervisor.config import Config
 from supervisor.errors import ClusterUnavailable, StateError, Unavailable, ZapvisorError
 from supervisor.logs import get_logger
+from supervisor.sessions.fencing import worker_deadline
 from supervisor.version import version
 
 if TYPE_CHECKING:
     from supervisor.cluster.snapshots import Snapshots
     from supervisor.sessions.registry import Registry
 
-__all__ = ["FORWARDED_BY", "ClusterNode"]
-
-#: The header of a request one node sends another (with the cluster's key): answered there,
-#: never forwarded again.
-FORWARDED_BY = "X-Zapvisor-Forwarded-By"
+__all__ = ["ClusterNode"]
 
 _log = get_logger()
 
@@ -90,6 +89,9 @@ class ClusterNode:
         self.key = await self.coord.cluster_key()
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
             total=None, connect=self.peer_timeout_s, sock_connect=self.peer_timeout_s))
+        fencing = self.registry.fencing
+        fencing.renew(self.worker_until())  # before any start: no worker runs without a lease
+        fencing.gate = ClusterGate(self)
         forgotten = await self.failover.reconcile()
         _log.info("cluster.joined", node=self.node_id, url=self.url, lease_s=self.lease_s,
                   incarnation=self.coord.incarnation, snapshots=bool(self.snapshots),
@@ -121,11 +123,12 @@ class ClusterNode:
         stale = await self.coord.verify(dict(self.tokens))
         if stale:
             await self.failover.forget_foreign(stale)
-        until = self.keeper.valid_until
+        until = self.worker_until()
+        self.registry.fencing.renew(until)
         for session in list(self.registry.sessions.values()):
             if session.id in self.tokens:
                 session.extend_lease(until)
-        await self._resume_fenced()
+        await self._settle()
         if not (self.keeper.view is not None and self.keeper.view.draining):
             await self.failover.take_orphans()
 
@@ -136,17 +139,28 @@ class ClusterNode:
             _log.warning("cluster.fenced", node=self.node_id, sessions=len(running))
         for session in running:
             self.tokens.pop(session.id, None)
-            await self.registry.halt(session.id, "fenced: this node lost its cluster lease")
+            await self.registry.stop(session.id, "fenced: this node lost its cluster lease", keep_desired=True)
 
-    async def _resume_fenced(self) -> None:
-        """Sessions stopped by a lapsed lease start again once it holds (each start claims:
-        one another node took over meanwhile is refused, and forgotten)."""
-        for session in list(self.registry.sessions.values()):
-            if session.record.desired == "running" and not session.running() and session.fenced:
-                try:
-                    await self.registry.start(session.id)
-                except ZapvisorError as exc:
-                    _log.info("cluster.resume_refused", session_id=session.id, error=exc.message)
+    async def _settle(self) -> None:
+        """The sessions the cluster held back (fenced, or a claim refused): started again where
+        this node still owns them (or nobody does), forgotten where another live node does; an
+        orphan of a dead node waits for the takeover pass."""
+        held = self.registry.fencing.held
+        for session_id in sorted(held):
+            session = self.registry.sessions.get(session_id)
+            if session is None or session.running() or session.record.desired != "running":
+                held.discard(session_id)
+                continue
+            view = await self.coord.record(session_id)
+            if view is not None and view.owner not in ("", self.node_id):
+                if view.owner_alive:
+                    await self.registry.forget(session_id, f"runs on node {view.owner}")
+                continue
+            held.discard(session_id)
+            try:
+                await self.registry.start(session_id)
+            except ZapvisorError as exc:
+                _log.info("cluster.resume_refused", session_id=session_id, error=exc.message)
 
     async def drain(self) -> dict[str, Any]:
         """Move every session off this node; it takes no new one until :meth:`undrain`."""
@@ -225,6 +239,10 @@ class ClusterNode:
             "sessions": [{"session": v.session_id, "node": v.owner or None, "token": v.token,
                           "alive": v.owner_alive, "desired": v.desired} for v in sessions],
         }
+
+    def worker_until(self) -> float:
+        """The workers' lease: a little shorter than the node's, so that they stop first."""
+        return worker_deadline(self.keeper.valid_until - self.lease_s * SAFETY, self.lease_s)
 
     def fenced(self) -> bool:
         """True once this node's lease surely lapsed: nothing of it may run."""

@@ -26,8 +26,12 @@ What the cluster layer does:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol
 
-__all__ = ["FENCE_AHEAD", "Fencing", "worker_deadline"]
+from supervisor.errors import ZapvisorError
+from worker import protocol
+
+__all__ = ["FENCE_AHEAD", "Fencing", "Gate", "worker_deadline"]
 
 #: The share of the node lease a worker's lease ends before: time for the worker to notice and
 #: kill Chrome before another node may claim the session. With renewals every lease_s / 3, a
@@ -41,6 +45,19 @@ def worker_deadline(renewal_started_at: float, lease_s: float) -> float:
     return renewal_started_at + lease_s * (1.0 - FENCE_AHEAD)
 
 
+class Gate(Protocol):
+    """The cluster's side of each start and each end of a session's Chrome (cluster/gate.py)."""
+
+    async def acquire(self, session: Any) -> None:
+        """Claim the session before a start (raises when it must not start here)."""
+
+    async def closed(self, session: Any, orderly: bool) -> None:
+        """Its Chrome is gone (``orderly``: closed in order, the profile whole). Never raises."""
+
+    async def deleted(self, session_id: str) -> None:
+        """The session was deleted: forget it in the cluster."""
+
+
 class Fencing:
     """The leases of this daemon's workers: one per daemon, shared by its sessions
     (SessionContext.fencing). Unset on a single host: its workers run without a lease."""
@@ -50,6 +67,11 @@ class Fencing:
         #: Called (session id, reason) when a session's worker fenced itself, the session being
         #: FAILED by then: the cluster layer decides what follows (e.g. check who owns it now).
         self.on_fenced: Callable[[str, str], None] | None = None
+        #: The cluster's gate around each start and each end of Chrome (None on a single host).
+        self.gate: Gate | None = None
+        #: Sessions the cluster held back (FAILED: fenced, or their claim refused): the cluster
+        #: node starts them again, or forgets them, once it knows who owns them.
+        self.held: set[str] = set()
 
     def renew(self, until_monotonic: float) -> None:
         """Every worker started from now on boots with this lease (live workers are extended
@@ -58,5 +80,31 @@ class Fencing:
 
     def fenced(self, session_id: str, reason: str) -> None:
         """Tell the cluster layer that ``session_id``'s worker fenced itself."""
+        self.held.add(session_id)
         if self.on_fenced is not None:
             self.on_fenced(session_id, reason)
+
+    async def claim(self, session: Any) -> str | None:
+        """Before each start: None if it may start here, else why not (the session is held
+        back: the cluster node starts it again, or forgets it, once it knows who owns it)."""
+        if self.gate is None:
+            return None
+        try:
+            await self.gate.acquire(session)
+        except ZapvisorError as exc:
+            self.held.add(session.id)
+            return exc.message
+        return None
+
+    async def closed(self, session: Any, worker: Any) -> None:
+        """After each end of the session's worker (``worker``: its WorkerProcess): tell the gate,
+        and whether Chrome closed in order (asked to stop, and the worker exited cleanly)."""
+        if self.gate is not None and worker is not None:
+            await self.gate.closed(session, worker.returncode == protocol.EXIT_OK
+                                   and worker.exit_kind == protocol.ExitKind.STOP)
+
+    async def deleted(self, session_id: str) -> None:
+        """After a session's deletion here: the cluster forgets it too."""
+        self.held.discard(session_id)
+        if self.gate is not None:
+            await self.gate.deleted(session_id)

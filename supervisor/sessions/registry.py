@@ -10,7 +10,6 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from supervisor.config import Config
@@ -20,7 +19,6 @@ from supervisor.errors import (
     Overloaded,
     TooManySessions,
     Unavailable,
-    ZapvisorError,
 )
 from supervisor.events.bus import EventBus
 from supervisor.logs import get_logger
@@ -35,6 +33,7 @@ from supervisor.sessions.fencing import Fencing
 from supervisor.sessions.ids import SESSION_ID_RE, validate_session_id
 from supervisor.sessions.leftovers import end_leftovers
 from supervisor.sessions.liveness import HostWatch
+from supervisor.sessions.logout import cleanup_after_logout
 from supervisor.sessions.options import shown
 from supervisor.sessions.pressure import Pressure, sample
 from supervisor.sessions.profiles import remove_tree
@@ -175,11 +174,13 @@ class Registry:
             self._launch(session)
         return session
 
-    async def stop(self, session_id: str, reason: str = "stop requested") -> Session:
-        """Stop a session and remember that it should stay stopped."""
+    async def stop(self, session_id: str, reason: str = "stop requested", keep_desired: bool = False) -> Session:
+        """Stop a session and remember that it should stay stopped (``keep_desired``: that it
+        should run, e.g. a cluster node that lost its lease)."""
         session = self.get(session_id)
         async with session.lock:
-            session.update_record(desired="stopped")
+            if not keep_desired:
+                session.update_record(desired="stopped")
             await self._halt(session, reason)
         return session
 
@@ -209,35 +210,37 @@ class Registry:
             self._store.delete_session(session_id)
             del self.sessions[session_id]
         _log.info("session.deleted", session_id=session_id)
+        await self._ctx.fencing.deleted(session_id)
         self.bus.publish("session.deleted", session_id, {})
 
     def _logged_out(self, session_id: str, reason: str) -> bool:
-        """A session's account logged out: with auto_cleanup_on_logout, stop it and delete its
-        profile (in the background, owned by the daemon's TaskGroup); True if so."""
+        """With auto_cleanup_on_logout, stop it and delete its profile (sessions.logout)."""
         if not self.config.sessions.auto_cleanup_on_logout or self._closing:
             return False
-        self._tg.create_task(self._cleanup_after_logout(session_id, reason),
-                             name=f"cleanup:{session_id}")
+        self._tg.create_task(cleanup_after_logout(self, session_id, reason), name=f"cleanup:{session_id}")
         return True
 
-    async def _cleanup_after_logout(self, session_id: str, reason: str) -> None:
-        """Stop the session (Chrome closes first), wait ``cleanup_delay_s``, delete its profile.
-        The session stays, STOPPED; starting it again shows a new QR code. Never raises: this runs
-        in the daemon's TaskGroup, where one failure must not end the others."""
-        try:
-            session = await self.stop(session_id, reason)
-            await asyncio.sleep(self.config.sessions.cleanup_delay_s)
-            async with session.lock:
-                if self.sessions.get(session_id) is not session or session.state != State.STOPPED:
-                    _log.info("logout.cleanup_skipped", session_id=session_id, state=str(session.state))
-                    return  # started again (its profile is in use) or deleted meanwhile
-                await remove_tree(Path(session.profile_dir))
-                session.update_record(last_exit="logged out; profile deleted")
-            _log.info("logout.profile_deleted", session_id=session_id, profile_dir=session.profile_dir)
-        except ZapvisorError as exc:  # deleted meanwhile, database unwritable, ...
-            _log.warning("logout.cleanup_failed", session_id=session_id, error=exc.message)
-        except OSError as exc:
-            _log.error("logout.cleanup_failed", session_id=session_id, error=str(exc))
+    async def adopt(self, session_id: str, metadata: dict[str, Any], options: dict[str, Any]) -> Session:
+        """Run here a session another node ran (cluster takeover): its record made or refreshed."""
+        self._check_open()
+        session = self.sessions.get(session_id)
+        if session is None:
+            return await self.create(session_id, True, metadata, options=options)
+        async with session.lock:
+            session.update_record(desired="running", metadata=metadata, options=options)
+            if not session.running():
+                self._launch(session)
+        return session
+
+    async def forget(self, session_id: str, reason: str) -> None:
+        """Stop a session and drop its record (not its profile): another node owns it now."""
+        session = self.get(session_id)
+        async with session.lock:
+            await self._halt(session, reason)
+            self._store.delete_session(session_id)
+            self.sessions.pop(session_id, None)
+        self._ctx.fencing.held.discard(session_id)
+        _log.info("session.forgotten", session_id=session_id, reason=reason)
 
     def _launch(self, session: Session) -> None:
         # One runner per session, ever: a second one would own a second worker and Chrome.

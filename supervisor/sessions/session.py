@@ -122,7 +122,14 @@ class Session:
                 if delay:
                     self.transition(State.STARTING, f"restarting in {delay:.1f}s (backoff)")
                     await asyncio.sleep(delay)
-                uptime = await self._run_once()
+                refused = await self.ctx.fencing.claim(self)  # a cluster's claim (gate)
+                if refused is not None:
+                    self._fail(refused)
+                    return
+                try:
+                    uptime = await self._run_once()
+                finally:
+                    await self.ctx.fencing.closed(self, self.worker)
                 delay_or_none = self._after_exit(uptime)
                 if delay_or_none is None:
                     return

@@ -1,0 +1,76 @@
+"""``zapvisor cluster status`` (the nodes, their leases and where each session runs) and
+``zapvisor node drain|undrain [NODE]`` (move every session off a node, or let it take sessions
+again). Any node answers: they all read the same Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from supervisor.cli.client import Client
+from supervisor.cli.common import client_command
+from supervisor.cli.output import Rendered, table
+
+__all__ = ["cluster", "node"]
+
+
+@click.group()
+def cluster() -> None:
+    """The cluster this daemon is a node of ([cluster] redis_url)."""
+
+
+def _lease(n: dict[str, Any]) -> str:
+    if not n["alive"]:
+        return "expired"
+    return f"{n['lease_age_s']:.1f}s ago" if n.get("lease_age_s") is not None else "live"
+
+
+@cluster.command()
+@client_command
+def status(client: Client) -> Any:
+    """Every node (lease, load, draining) and which node owns each session."""
+    result = client.get("/api/cluster")
+    nodes = [["NODE", "URL", "LEASE", "SESSIONS", "MEMORY", "STATE"]]
+    nodes += [[n["node"] + (" *" if n.get("self") else ""), n["url"], _lease(n),
+               f"{n['sessions']}/{n['max_sessions']}",
+               f"{n['memory_mb']:.0f} MB" if n.get("memory_mb") is not None else "-",
+               "draining" if n["draining"] else ("up" if n["alive"] else "down")]
+              for n in result["nodes"]]
+    placed = [["SESSION", "NODE", "TOKEN", "DESIRED"]]
+    placed += [[s["session"], (s["node"] or "(moving)") + ("" if s["alive"] else " (gone)"),
+                str(s["token"]), s["desired"] or "-"] for s in result["sessions"]]
+    text = (f"node {result['node']} (lease {result['lease_s']:g}s, snapshots: "
+            f"{result['snapshots'] or 'none'})\n\n{table(nodes)}\n\n{table(placed)}")
+    return Rendered(result, text)
+
+
+@click.group()
+def node() -> None:
+    """A node of the cluster: drain it before a reboot, undrain it after."""
+
+
+def _target(client: Client, name: str | None) -> str:
+    return name or str(client.get("/api/cluster")["node"])
+
+
+@node.command()
+@click.argument("name", required=False)
+@client_command
+def drain(client: Client, name: str | None) -> Any:
+    """Move every session off node NAME (default: the one answering): each stops in order, its
+    profile's snapshot is taken, another node starts it. NAME takes no new session until undrained."""
+    target = _target(client, name)
+    result = client.post(f"/api/cluster/nodes/{quote(target, safe='')}/drain")
+    return Rendered(result, f"{target}: drained, {len(result['moved'])} sessions moved")
+
+
+@node.command()
+@click.argument("name", required=False)
+@client_command
+def undrain(client: Client, name: str | None) -> Any:
+    """Let node NAME (default: the one answering) take sessions again."""
+    target = _target(client, name)
+    result = client.post(f"/api/cluster/nodes/{quote(target, safe='')}/undrain")
+    return Rendered(result, f"{target}: takes sessions again")

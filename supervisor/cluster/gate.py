@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from supervisor.errors import ClusterUnavailable, Conflict, ZapvisorError
 from supervisor.logs import get_logger
+from supervisor.states import State
 
 if TYPE_CHECKING:
     from supervisor.cluster.node import ClusterNode
@@ -31,6 +32,9 @@ __all__ = ["ClusterGate", "record_of"]
 
 _log = get_logger()
 _STAMP = "snapshot-token"
+#: Seconds a session stays WORKING before its new login is snapshotted (the page stores the
+#: login as it finishes linking; a recycle in that moment would only delay it).
+_SETTLE_S = 5.0
 
 
 def record_of(session: Session, desired: str | None = None) -> dict[str, Any]:
@@ -46,6 +50,31 @@ class ClusterGate:
 
     def __init__(self, node: ClusterNode) -> None:
         self.node = node
+        #: Sessions that showed a QR code since their last snapshot: a login to save soon.
+        self.logins: set[str] = set()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Bus listener: a session waiting for a scan is about to hold a new login."""
+        if event["event"] == "session.status" and event["payload"].get("state") == "SCAN_QR_CODE":
+            self.logins.add(str(event["session"]))
+
+    def due(self, session: Session) -> str | None:
+        """Why ``session``'s profile should be snapshotted now (through a short recycle: a
+        live profile is never copied), or None: a login made since its last snapshot, once it
+        has been WORKING a few seconds; or its last snapshot older than ``[snapshots] every_h``."""
+        if self.node.snapshots is None or session.state != State.WORKING:
+            return None
+        settled = time.time() - session.since >= _SETTLE_S
+        if session.id in self.logins:
+            return "snapshot of a new login" if settled else None
+        every_s = self.node.config.snapshots.every_h * 3600
+        if every_s <= 0:
+            return None
+        try:
+            age = time.time() - self._stamp(session.id).stat().st_mtime
+        except OSError:
+            return None  # never snapshotted here and no login seen: nothing to save yet
+        return "periodic snapshot" if age >= every_s and settled else None
 
     def lease_until(self) -> float | None:
         """The monotonic time the workers' lease runs to (the node's own, surely held)."""
@@ -107,6 +136,7 @@ class ClusterGate:
             started = time.monotonic()
             saved = await node.snapshots.save(session.id, token, Path(session.profile_dir))
             self._set_stamp(session.id, token)
+            self.logins.discard(session.id)
             _log.info("cluster.snapshot_saved", session_id=session.id, token=token,
                       size_bytes=saved.size, seconds=round(time.monotonic() - started, 3))
         except ClusterUnavailable as exc:

@@ -16,6 +16,7 @@ taken over by the node placement picks (failover.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -65,8 +66,11 @@ class ClusterNode:
         self.tokens: dict[str, int] = {}
         self.key = ""
         self.failover = Failover(self)
+        self.gate = ClusterGate(self)
         self._http: aiohttp.ClientSession | None = None
         self._warned = False
+        #: Node -> (its renewed_at when seen, sessions placed on it since by this node).
+        self._placed: dict[str, tuple[float, int]] = {}
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -91,7 +95,8 @@ class ClusterNode:
             total=None, connect=self.peer_timeout_s, sock_connect=self.peer_timeout_s))
         fencing = self.registry.fencing
         fencing.renew(self.worker_until())  # before any start: no worker runs without a lease
-        fencing.gate = ClusterGate(self)
+        fencing.gate = self.gate
+        self.registry.bus.listen(self.gate.on_event)
         forgotten = await self.failover.reconcile()
         _log.info("cluster.joined", node=self.node_id, url=self.url, lease_s=self.lease_s,
                   incarnation=self.coord.incarnation, snapshots=bool(self.snapshots),
@@ -128,6 +133,9 @@ class ClusterNode:
         for session in list(self.registry.sessions.values()):
             if session.id in self.tokens:
                 session.extend_lease(until)
+                why = self.gate.due(session)
+                if why is not None and session.request_recycle(why):
+                    _log.info("cluster.snapshot_due", session_id=session.id, reason=why)
         await self._settle()
         if not (self.keeper.view is not None and self.keeper.view.draining):
             await self.failover.take_orphans()
@@ -208,8 +216,17 @@ class ClusterNode:
         return {node: url for node, url in (await self.node_urls()).items() if node != self.node_id}
 
     async def placement_url(self, pinned: str | None) -> str | None:
-        """Where a new session goes: None for this node, else the chosen node's API."""
-        chosen = choose_node(await self.coord.alive_nodes(), pinned)
+        """Where a new session goes: None for this node, else the chosen node's API. A node's
+        load is as it last renewed, plus what this node placed on it since: creates in a row
+        spread instead of all landing on the node that looked emptiest a moment ago."""
+        views = []
+        for view in await self.coord.alive_nodes():
+            renewed, extra = self._placed.get(view.node, (view.renewed_at, 0))
+            extra = extra if renewed == view.renewed_at else 0
+            views.append(dataclasses.replace(view, info={**view.info, "sessions": view.sessions + extra}))
+        chosen = choose_node(views, pinned)
+        renewed, extra = self._placed.get(chosen.node, (chosen.renewed_at, 0))
+        self._placed[chosen.node] = (chosen.renewed_at, (extra if renewed == chosen.renewed_at else 0) + 1)
         return None if chosen.node == self.node_id else chosen.url
 
     async def ask(self, url: str, method: str, path: str) -> Any:

@@ -23,6 +23,7 @@ from supervisor.errors import ConfigError
 from supervisor.layout import StateLayout
 from supervisor.settings import (
     ChromeConfig,
+    ClusterConfig,
     EventsConfig,
     InvalidValue,
     LimitsConfig,
@@ -32,6 +33,7 @@ from supervisor.settings import (
     SendingConfig,
     ServerConfig,
     SessionsConfig,
+    SnapshotsConfig,
     StateConfig,
     WebhooksConfig,
     WhatsAppConfig,
@@ -58,6 +60,8 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     roles: RolesConfig = field(default_factory=RolesConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     source: str = "defaults"
     base_dir: str = "."
     env_aliases: tuple[str, ...] = ()  # zapnode variables that set keys (for the log)

@@ -3,12 +3,14 @@ its own values when it is built (``__post_init__``). ``supervisor.config`` reads
 environment into these; a broken rule raises :class:`InvalidValue`, which the loader turns into
 a ConfigError naming the section, the key and where the value came from.
 
-One module per group of sections (``daemon``, ``sessions``, ``whatsapp``, ``media``, ``sending``, ``events``), the shared
+One module per group of sections (``daemon``, ``sessions``, ``whatsapp``, ``media``, ``sending``, ``events``,
+``cluster``), the shared
 rules in ``rules``; every name is re-exported here.
 """
 
 from __future__ import annotations
 
+from supervisor.settings.cluster import ClusterConfig, SnapshotsConfig
 from supervisor.settings.daemon import LoggingConfig, ServerConfig, StateConfig
 from supervisor.settings.events import EventsConfig, RolesConfig, WebhooksConfig
 from supervisor.settings.media import MediaConfig
@@ -21,6 +23,7 @@ __all__ = [
     "EVENT_PATTERN",
     "SESSION_ID_RE",
     "ChromeConfig",
+    "ClusterConfig",
     "EventsConfig",
     "InvalidValue",
     "LimitsConfig",
@@ -30,6 +33,7 @@ __all__ = [
     "SendingConfig",
     "ServerConfig",
     "SessionsConfig",
+    "SnapshotsConfig",
     "StateConfig",
     "WebhooksConfig",
     "WhatsAppConfig",

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from supervisor.errors import BadSnapshot, Overloaded
 
-__all__ = ["LOGIN_DIRS", "ArchiveStats", "build", "extract", "login_files", "swap_in"]
+__all__ = ["LOGIN_DIRS", "ArchiveStats", "build", "extract", "login_files", "remove_leftovers", "swap_in"]
 
 #: What holds the login (see supervisor/cluster/snapshots.py for the measurement behind it).
 LOGIN_DIRS = (PurePosixPath("Default/IndexedDB"), PurePosixPath("Default/Local Storage"))
@@ -209,3 +209,11 @@ def swap_in(new: Path, profile: Path) -> None:
     os.rename(profile, old)
     os.rename(new, profile)
     _remove(old)
+
+
+def remove_leftovers(folder: Path, prefixes: tuple[str, ...]) -> None:
+    """Remove the entries of ``folder`` whose names start with one of ``prefixes``: what an
+    interrupted save or restore left beside the profile."""
+    for entry in folder.iterdir():
+        if entry.name.startswith(prefixes):
+            _remove(entry)

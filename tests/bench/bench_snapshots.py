@@ -70,7 +70,7 @@ def tree_bytes(path: Path) -> tuple[int, int]:
 
 
 def mb(n: float) -> str:
-    return f"{n / 1e6:.3f} MB" if n < 1e7 else f"{n / 1e6:.1f} MB"
+    return f"{n / 1e3:.1f} kB" if n < 1e5 else f"{n / 1e6:.2f} MB" if n < 1e7 else f"{n / 1e6:.1f} MB"
 
 
 def start_until_settled(d: Daemon) -> tuple[str, float]:
@@ -151,19 +151,19 @@ async def time_store(label: str, store: SnapshotStore, master: Path, scratch: Pa
     await snaps.delete(SESSION)
 
 
-def end_to_end(d: Daemon, sim: RunningSimulator, store: SnapshotStore, master: Path,
-               profile: Path, linked: str) -> None:
-    """Save the stopped session's profile, delete it, restore it, start: WORKING without QR?"""
-    copy_subset(master, profile, None)
+def end_to_end(d: Daemon, sim: RunningSimulator, store: SnapshotStore, profile: Path,
+               linked: str, token: int) -> None:
+    """Save the stopped session's profile, delete it, restore it, start: WORKING without QR?
+    (Each hop starts from the profile the hop before restored.)"""
     snaps = Snapshots(store)
-    info = asyncio.run(snaps.save(SESSION, 1000, profile))
+    info = asyncio.run(snaps.save(SESSION, token, profile))
     shutil.rmtree(profile)
     restored = asyncio.run(snaps.restore(SESSION, profile))
     assert restored is not None
     state, seconds = start_until_settled(d)
     same = [c["client_id"] for c in sim.clients()] == [linked]  # the page linked at login
-    print(f"\nend to end ({store.location}): saved in {info.seconds:.3f} s, profile deleted, "
-          f"restored in {restored.seconds:.3f} s, started -> {state} in {seconds:.2f} s "
+    print(f"  {store.location}: saved in {info.seconds:.3f} s, profile deleted, restored in "
+          f"{restored.seconds:.3f} s, started -> {state} in {seconds:.2f} s "
           f"({'the same linked device, no QR' if same and state == 'WORKING' else 'NEW LOGIN'})")
     stop(d)
     asyncio.run(snaps.delete(SESSION))
@@ -205,8 +205,10 @@ def main() -> None:
                     for label, cfg in stores.items():
                         asyncio.run(time_store(label, open_store(cfg), master, work / "scratch",
                                                pad_mb, args.rounds))
-                for cfg in stores.values():
-                    end_to_end(d, sim, open_store(cfg), master, profile, linked)
+                print("\nend to end, hop after hop (a real session on the simulator):")
+                copy_subset(master, profile, None)
+                for hop, cfg in enumerate(stores.values()):
+                    end_to_end(d, sim, open_store(cfg), profile, linked, 1000 + hop)
         finally:
             d.stop()
             kill_marked(d.state_dir)

@@ -70,9 +70,12 @@ def listing(root: Path) -> dict[str, tuple[str, int, bytes]]:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath, name)
-            st = path.lstat()
-            kind = "link" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "file"
-            content = path.read_bytes() if kind == "file" else b""
+            try:  # a live Chrome's own files may go while we look
+                st = path.lstat()
+                kind = "link" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "file"
+                content = path.read_bytes() if kind == "file" else b""
+            except FileNotFoundError:
+                continue
             found[path.relative_to(root).as_posix()] = (kind, stat.S_IMODE(st.st_mode), content)
     return found
 

@@ -177,3 +177,14 @@ def test_boto3_and_redis_are_imported_only_inside_the_cluster_package_and_lazily
             if isinstance(node, (ast.Import, ast.ImportFrom)) and path.parent.name != "cluster":
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not {n.split(".")[0] for n in names} & lazy, f"{path} imports {names}"
+
+
+def test_leftovers_of_an_interrupted_save_or_restore_go_at_the_next_one(tmp_path: Path) -> None:
+    shared, session_dir = tmp_path / "shared", tmp_path / "sessions" / "a"
+    shared.mkdir()
+    make_profile(session_dir / "profile")
+    (session_dir / ".snapshot-x1.tar.gz").write_bytes(b"half an archive")
+    (session_dir / ".profile-restore-x2" / "Default").mkdir(parents=True)
+    (session_dir / "tmp").mkdir()  # the session's own files stay
+    asyncio.run(Snapshots(FileStore(shared)).save("a", 1, session_dir / "profile"))
+    assert sorted(p.name for p in session_dir.iterdir()) == ["profile", "tmp"]

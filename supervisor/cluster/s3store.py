@@ -14,14 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from supervisor.cluster.snapstore import StoredObject, parse_key
 from supervisor.errors import SnapshotStoreError
 from supervisor.settings import SnapshotsConfig
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 __all__ = ["S3Store"]
 
@@ -54,7 +51,7 @@ class S3Store:
             credentials = {"aws_access_key_id": cfg.access_key_id,
                            "aws_secret_access_key": cfg.secret_access_key}
         # A session of its own: boto3's default session is not safe to share between threads.
-        self._client: S3Client = boto3.session.Session().client(
+        self._client = boto3.session.Session().client(
             "s3", endpoint_url=cfg.endpoint_url or None, config=options, **credentials)
 
     @property

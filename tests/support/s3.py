@@ -17,14 +17,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from supervisor.settings import SnapshotsConfig
 from tests.support.procs import wait_until
 from tests.support.proxies import free_port
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 __all__ = ["ACCESS_KEY", "SECRET_KEY", "MotoServer"]
 
@@ -83,14 +80,13 @@ class MotoServer:
             "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY, "region": "us-east-1"}
         return SnapshotsConfig(**{**values, **changes})
 
-    def client(self) -> S3Client:
+    def client(self) -> Any:
         """A boto3 client of this server (for the tests' own look at the bucket)."""
         import boto3
 
-        client: S3Client = boto3.session.Session().client(
+        return boto3.session.Session().client(
             "s3", endpoint_url=self.url, region_name="us-east-1",
             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-        return client
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every object name in the bucket under ``prefix``, sorted."""

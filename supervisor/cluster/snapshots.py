@@ -142,7 +142,9 @@ class Snapshots:
         """Archive the login folders of the (closed) profile and upload them under ``token``;
         then prune the session's older snapshots. ProfileInUse if a Chrome holds the profile
         (checked before and after reading it), Conflict if the store has a higher token
-        (this node's ownership is stale)."""
+        (this node's ownership is stale) or the profile has no IndexedDB at all. Save only a
+        session that was logged in: a snapshot of a profile showing a QR code wins over an
+        older one that held the login."""
         _check(session_id, token)
         log = get_logger(session_id=session_id)
         async with self._lock(session_id):
@@ -150,6 +152,8 @@ class Snapshots:
             if not profile_dir.is_dir():
                 raise NotFound(f"session {session_id} has no profile at {profile_dir}")
             await self._refuse_live(session_id, profile_dir, "snapshot")
+            if not (profile_dir / archive.LOGIN_DIRS[0]).is_dir():
+                raise Conflict(f"session {session_id}'s profile holds no login (no {archive.LOGIN_DIRS[0]})")
             existing = await self.store.objects(session_id)
             newest = _newest(existing)
             if newest is not None and newest[0] > token:

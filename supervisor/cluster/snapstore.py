@@ -133,8 +133,14 @@ class FileStore:
         folder = self.root / session_id
         if not folder.is_dir():
             return []
-        return [StoredObject(f"{session_id}/{entry.name}", entry.stat().st_size)
-                for entry in folder.iterdir() if _NAME.fullmatch(entry.name)]
+        found = []
+        for entry in folder.iterdir():
+            if _NAME.fullmatch(entry.name):
+                try:
+                    found.append(StoredObject(f"{session_id}/{entry.name}", entry.stat().st_size))
+                except FileNotFoundError:
+                    continue  # pruned by another node meanwhile
+        return found
 
     async def objects(self, session_id: str) -> list[StoredObject]:
         """The session's snapshot files (temporary files left out)."""

@@ -17,7 +17,7 @@ from supervisor.cluster import archive
 from supervisor.cluster.profilelock import profile_user
 from supervisor.cluster.snapshots import Snapshots, open_store
 from supervisor.cluster.snapstore import FileStore, object_key, parse_key
-from supervisor.errors import ConfigError, InvalidRequest, SnapshotStoreError
+from supervisor.errors import ConfigError, Conflict, InvalidRequest, SnapshotStoreError
 from supervisor.settings import ClusterConfig, InvalidValue, SnapshotsConfig
 from tests.support.snapshots import LOGIN_FILES, listing, make_profile
 
@@ -87,8 +87,10 @@ def test_the_sections_load_from_the_file_and_errors_name_key_and_file(tmp_path: 
 
 def test_object_names_sort_as_their_tokens() -> None:
     keys = [object_key("a", t) for t in (9, 10, 100, 2**40)]
-    assert sorted(keys) == keys and [parse_key(k) for k in keys] == [("a", 9), ("a", 10), ("a", 100), ("a", 2**40)]
-    for other in ("a/.x.part", "a/1.tar.gz", "../a/00000000000000000001.tar.gz", "a/b/00000000000000000001.tar.gz"):
+    assert sorted(keys) == keys
+    assert [parse_key(k) for k in keys] == [("a", 9), ("a", 10), ("a", 100), ("a", 2**40)]
+    for other in ("a/.x.part", "a/1.tar.gz", "../a/00000000000000000001.tar.gz",
+                  "a/b/00000000000000000001.tar.gz"):
         assert parse_key(other) is None
 
 
@@ -125,7 +127,8 @@ def test_file_store_writes_privately_and_lists_only_finished_objects(tmp_path: P
     asyncio.run(store.put(object_key("a", 1), source))
     (root / "a" / ".tmpabc.part").write_bytes(b"half")  # another node's upload in progress
     assert [(o.key, o.size_bytes) for o in asyncio.run(store.objects("a"))] == [(object_key("a", 1), 14)]
-    assert ((root / "a").stat().st_mode & 0o777, (root / object_key("a", 1)).stat().st_mode & 0o777) == (0o700, 0o600)
+    assert (root / "a").stat().st_mode & 0o777 == 0o700
+    assert (root / object_key("a", 1)).stat().st_mode & 0o777 == 0o600
     asyncio.run(store.get(object_key("a", 1), tmp_path / "back"))
     assert (tmp_path / "back").read_bytes() == b"snapshot bytes"
     assert asyncio.run(store.objects("b")) == []
@@ -188,3 +191,12 @@ def test_leftovers_of_an_interrupted_save_or_restore_go_at_the_next_one(tmp_path
     (session_dir / "tmp").mkdir()  # the session's own files stay
     asyncio.run(Snapshots(FileStore(shared)).save("a", 1, session_dir / "profile"))
     assert sorted(p.name for p in session_dir.iterdir()) == ["profile", "tmp"]
+
+
+def test_a_profile_without_indexeddb_holds_no_login_to_save(tmp_path: Path) -> None:
+    shared, profile = tmp_path / "shared", tmp_path / "sessions" / "a" / "profile"
+    shared.mkdir()
+    (profile / "Default" / "Cache").mkdir(parents=True)
+    with pytest.raises(Conflict, match="holds no login"):
+        asyncio.run(Snapshots(FileStore(shared)).save("a", 1, profile))
+    assert list(shared.iterdir()) == []

@@ -23,7 +23,14 @@ from supervisor.settings import SnapshotsConfig
 from tests.support.procs import wait_until
 from tests.support.s3 import SECRET_KEY, MotoServer
 from tests.support.snapshots import LOGIN_FILES, hostile_archive, listing, make_profile
-from tests.support.wa import PHONE_A, login, serving, wa_daemon, wait_event
+from tests.support.wa import (
+    PHONE_A,
+    fast_simulator,
+    login,
+    serving,
+    wa_daemon,
+    wait_event,
+)
 from tests.wasim import RunningSimulator
 
 CHROME = "/usr/lib/chromium/chromium-headless-shell"
@@ -161,6 +168,7 @@ def test_a_profile_a_chrome_holds_is_never_saved_nor_replaced(
     chrome.kill()
     chrome.wait()
     wait_until(lambda: profile_user(profile) is None, timeout=10, message="the lock to go with Chrome")
+    make_profile(profile)  # about:blank left no login; give the closed profile one
     assert asyncio.run(snaps.save("a", 2, profile)).token == 2
 
 
@@ -230,8 +238,6 @@ def test_members_outside_the_login_folders_are_left_out(tmp_path: Path) -> None:
 
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
-    from tests.support.wa import fast_simulator
-
     with fast_simulator(ref_ttl_s=30.0) as running:  # one QR code for the whole login
         yield running
 

@@ -11,11 +11,14 @@
     ├── RequestTimeout                 408  the request body did not arrive in time
     ├── NotOnWhatsApp                  422  the recipient's number has no WhatsApp account
     ├── Conflict                       409  the session exists, or is in the wrong state
+    │   └── ProfileInUse               409  a running Chrome holds the profile (no snapshot of it)
     ├── PayloadTooLarge                413  body over server.max_body_bytes, media over its limit
     ├── TooManySessions                429  sessions.max_sessions reached
     ├── Overloaded                     429  host memory or disk under its floor (Retry-After)
+    ├── BadSnapshot                    502  a stored snapshot is unsafe or unreadable
     ├── Unavailable                    503  shutting down, or a worker did not answer
     │   ├── WorkerError                503  a worker reported a failure
+    │   ├── SnapshotStoreError         503  the snapshot store failed (unreachable, refused us)
     │   └── ClusterUnavailable         503  the cluster's Redis cannot be reached
     │       └── LeaseLost              503  this node's lease lapsed: it may own nothing new
     └── DaemonNotRunning               -    the CLI could not reach the daemon
@@ -48,6 +51,9 @@ __all__ = [
     "WorkerError",
     "ClusterUnavailable",
     "LeaseLost",
+    "ProfileInUse",
+    "BadSnapshot",
+    "SnapshotStoreError",
     "DaemonNotRunning",
     "from_http",
     "from_wire",
@@ -109,6 +115,11 @@ class Conflict(ZapvisorError):
     """The request conflicts with the current state of a session."""
 
     status = 409
+
+
+class ProfileInUse(Conflict):
+    """A running Chrome holds the profile: it must not be copied (a torn copy loses the login)
+    nor replaced under that Chrome."""
 
 
 class NotOnWhatsApp(ZapvisorError):
@@ -187,6 +198,17 @@ class ClusterUnavailable(Unavailable):
 class LeaseLost(ClusterUnavailable):
     """This node holds no live lease (it expired during an outage, or another process of the same
     node id replaced it): it claims nothing until its lease is renewed."""
+
+
+class SnapshotStoreError(Unavailable):
+    """The snapshot store could not be used now (unreachable, credentials refused, no bucket)."""
+
+
+class BadSnapshot(ZapvisorError):
+    """A stored snapshot was refused: not a gzip tar, or a member that is not a plain file or
+    folder inside the profile (absolute, '..', a link, a device). Nothing was written."""
+
+    status = 502
 
 
 class DaemonNotRunning(ZapvisorError):

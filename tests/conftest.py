@@ -18,6 +18,7 @@ from tests.support.procs import kill_marked
 from tests.support.proxies import STARTED as STARTED_PROXIES
 from tests.support.redis import STARTED as STARTED_REDIS
 from tests.support.redis import RedisServer
+from tests.support.s3 import MotoServer
 from tests.support.wa import fast_simulator
 from tests.wasim import RunningSimulator
 from worker import protocol
@@ -149,3 +150,10 @@ def make_daemon(workdir: Path, free_port: int, pages: PageServer) -> Iterator[Ma
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
     kill_marked(workdir / "state")
+
+
+@pytest.fixture
+def moto(tmp_path: Path) -> Iterator[MotoServer]:
+    """A real S3 HTTP API (moto's server, its own process) with an empty bucket; killed after."""
+    with MotoServer(tmp_path) as server:
+        yield server

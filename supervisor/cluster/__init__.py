@@ -7,10 +7,14 @@
 - ``lease``: the task that keeps this node's lease and says until when it surely holds.
 - ``node``: this daemon as a node (lease, verify, workers' leases, fencing, drain, what the API
   asks); ``gate``: the claim before each start and the snapshot after each orderly close;
-  ``failover``: orphans taken over, draining; ``snapshots``: profiles between hosts.
+  ``failover``: orphans taken over, draining.
+- ``snapshots`` (save, restore, prune a session's login: the public API), ``archive`` (which
+  profile files hold the login, and the tar that carries them, verified before anything is
+  written), ``profilelock`` (is a Chrome still using the profile), ``snapstore`` (the store
+  interface and its shared-directory backend) and ``s3store`` (its S3 backend, boto3).
 
-Only the modules that talk to Redis import ``redis``, and nothing outside this package imports
-them at module level: a single-host daemon never loads the Redis client.
+Only the modules that talk to Redis import ``redis`` (boto3: ``s3store``), and nothing outside
+this package imports them at module level: a single-host daemon never loads either client.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class ClusterGate:
         if restored is not None:
             self._set_stamp(session.id, restored.token)
             _log.info("cluster.snapshot_restored", session_id=session.id, token=restored.token,
-                      size_bytes=restored.size, seconds=round(time.monotonic() - started, 3))
+                      size_bytes=restored.size_bytes, seconds=round(time.monotonic() - started, 3))
 
     async def closed(self, session: Session, orderly: bool) -> None:
         """Chrome is gone: snapshot the profile if it closed in order and the session is still
@@ -131,14 +131,15 @@ class ClusterGate:
                 node.tokens.pop(session.id, None)
                 return  # another node owns it now: this copy of the profile is stale
             await node.coord.write(session.id, token, record_of(session))
-            if not orderly or node.snapshots is None:
+            # Only a logged-in profile: a snapshot of one showing a QR would win every restore.
+            if not orderly or node.snapshots is None or not session.record.phone_number:
                 return
             started = time.monotonic()
             saved = await node.snapshots.save(session.id, token, Path(session.profile_dir))
             self._set_stamp(session.id, token)
             self.logins.discard(session.id)
             _log.info("cluster.snapshot_saved", session_id=session.id, token=token,
-                      size_bytes=saved.size, seconds=round(time.monotonic() - started, 3))
+                      size_bytes=saved.size_bytes, seconds=round(time.monotonic() - started, 3))
         except ClusterUnavailable as exc:
             _log.warning("cluster.snapshot_skipped", session_id=session.id, error=exc.message)
         except (ZapvisorError, OSError) as exc:

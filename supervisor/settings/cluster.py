@@ -34,15 +34,16 @@ def _redis_url_ok(url: str) -> bool:
     return parts.scheme == "unix" and parts.path.startswith("/") and len(parts.path) > 1
 
 
-def _snapshots_url_ok(url: str) -> bool:
-    """s3://bucket[/prefix] or file:///absolute/dir."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.query or parts.fragment:
+#: A key prefix: plain path characters, no empty or dot segments.
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _http_url(value: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:
         return False
-    if parts.scheme == "s3":
-        return _BUCKET_RE.fullmatch(parts.netloc) is not None
-    return (parts.scheme == "file" and parts.netloc == "" and parts.path.startswith("/")
-            and len(parts.path.rstrip("/")) > 0)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,62 @@ class ClusterConfig:
 
 @dataclass(frozen=True)
 class SnapshotsConfig:
-    """[snapshots]: where a session's login goes between hosts (an S3 bucket, or a directory every
-    node mounts); empty ``url``: none."""
+    """[snapshots]: the object store that carries a session's login between hosts
+    (``s3://bucket/prefix`` on any S3-compatible store, or ``file:///shared/dir``)."""
 
     url: str = ""
     endpoint_url: str = ""
     access_key_id: str = ""
+    # A secret: kept out of repr() so that no log line or traceback of the config shows it.
     secret_access_key: str = field(default="", repr=False)
     region: str = "us-east-1"
+    #: Hours between a WORKING session's snapshots (each through a short recycle of its Chrome);
+    #: 0: only after a login and at orderly stops, drains and recycles.
+    every_h: float = 6.0
 
     def __post_init__(self) -> None:
-        require(self.url == "" or _snapshots_url_ok(self.url), "url",
-                "must be empty, \"s3://bucket[/prefix]\" or \"file:///absolute/dir\"")
-        require(self.endpoint_url == "" or BASE_URL.fullmatch(self.endpoint_url) is not None,
-                "endpoint_url", "must be empty (AWS) or an http(s) URL such as \"http://127.0.0.1:9000\"")
-        require(bool(self.access_key_id) == bool(self.secret_access_key), "secret_access_key",
-                "and access_key_id must be set together (or both left empty)")
-        require(bool(self.region.strip()), "region", "must not be empty")
+        require(self.url == "" or self.scheme in ("s3", "file"), "url",
+                "must be empty, \"s3://bucket/prefix\" or \"file:///absolute/dir\"")
+        if self.scheme == "s3":
+            require(_BUCKET_RE.fullmatch(self.bucket) is not None, "url",
+                    "must name an S3 bucket (3-63 lower-case letters, digits, '.', '-')")
+            require(self.prefix == "" or (_PREFIX.fullmatch(self.prefix) is not None and not any(
+                        s.strip(".") == "" for s in self.prefix.split("/"))), "url",
+                    "must have a prefix of plain path segments (letters, digits, '_', '.', '-')")
+        if self.scheme == "file":
+            parts = urllib.parse.urlsplit(self.url)
+            require(parts.netloc == "" and parts.path.startswith("/") and not parts.query
+                    and ".." not in parts.path.split("/"), "url",
+                    "must be file:///absolute/dir (three slashes, no host, no '..')")
+        require(self.endpoint_url == "" or _http_url(self.endpoint_url), "endpoint_url",
+                "must be empty (AWS) or an http(s) URL such as \"http://minio:9000\"")
+        require(bool(self.access_key_id) == bool(self.secret_access_key), "access_key_id",
+                "and secret_access_key must be set together (both empty: boto3's own chain)")
+        require(self.every_h >= 0, "every_h", "must be 0 (off) or a number of hours")
+        require(self.region != "" and self.region.strip() == self.region, "region",
+                "must be a region name such as \"us-east-1\"")
+
+    @property
+    def enabled(self) -> bool:
+        """True when snapshots are kept."""
+        return bool(self.url)
+
+    @property
+    def scheme(self) -> str:
+        """``s3``, ``file``, or "" when off."""
+        return urllib.parse.urlsplit(self.url).scheme if self.url else ""
+
+    @property
+    def bucket(self) -> str:
+        """The S3 bucket (``s3://`` only)."""
+        return urllib.parse.urlsplit(self.url).netloc if self.scheme == "s3" else ""
+
+    @property
+    def prefix(self) -> str:
+        """The S3 key prefix, without slashes around it (``s3://`` only)."""
+        return urllib.parse.urlsplit(self.url).path.strip("/") if self.scheme == "s3" else ""
+
+    @property
+    def directory(self) -> str:
+        """The shared directory (``file://`` only)."""
+        return urllib.parse.urlsplit(self.url).path if self.scheme == "file" else ""

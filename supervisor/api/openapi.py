@@ -63,6 +63,7 @@ _TAGS = {
     "roles": "Roles: which sessions send for sales, support, …",
     "daemon": "Totals and Prometheus metrics",
     "health": "Liveness and readiness (no key)",
+    "cluster": "A cluster's nodes, leases and placement; draining a node",
     "zapnode": "The routes of zapnode, which zapvisor replaces",
     "WhatsappSessionManager": "The routes of WhatsappSessionManager, which zapvisor replaces",
     "dashboard": "The web dashboard (no key)",

@@ -15,16 +15,14 @@ profile copy stays until a start restores a newer snapshot over it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from supervisor.cluster.core import NodeCore
 from supervisor.cluster.gate import record_of
 from supervisor.cluster.placement import load
 from supervisor.cluster.views import SessionView
 from supervisor.errors import ZapvisorError
 from supervisor.logs import get_logger
-
-if TYPE_CHECKING:
-    from supervisor.cluster.node import ClusterNode
 
 __all__ = ["Failover"]
 
@@ -34,7 +32,7 @@ _log = get_logger()
 class Failover:
     """Takes this node's share of the orphans over; drains this node."""
 
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: NodeCore) -> None:
         self.node = node
 
     async def take_orphans(self) -> list[str]:

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supervisor.cluster.core import NodeCore
 from supervisor.errors import ClusterUnavailable, Conflict, ZapvisorError
 from supervisor.logs import get_logger
 from supervisor.states import State
 
 if TYPE_CHECKING:
-    from supervisor.cluster.node import ClusterNode
     from supervisor.sessions.session import Session
 
 __all__ = ["ClusterGate", "record_of"]
@@ -48,7 +48,7 @@ def record_of(session: Session, desired: str | None = None) -> dict[str, Any]:
 class ClusterGate:
     """The cluster's side of each session's run (sessions/context.py hands it to sessions)."""
 
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: NodeCore) -> None:
         self.node = node
         #: Sessions that showed a QR code since their last snapshot: a login to save soon.
         self.logins: set[str] = set()

@@ -25,6 +25,7 @@ import aiohttp
 
 from supervisor.cluster import FORWARDED_BY
 from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.core import NodeCore
 from supervisor.cluster.failover import Failover
 from supervisor.cluster.gate import ClusterGate
 from supervisor.cluster.lease import SAFETY, LeaseKeeper
@@ -44,7 +45,7 @@ __all__ = ["ClusterNode"]
 _log = get_logger()
 
 
-class ClusterNode:
+class ClusterNode(NodeCore):
     """One node: its coordinator and lease keeper, the tokens of the sessions it runs, a client
     for its peers' APIs."""
 
@@ -265,9 +266,4 @@ class ClusterNode:
         """True once this node's lease surely lapsed: nothing of it may run."""
         return self.keeper.renewals > 0 and time.monotonic() >= self.keeper.valid_until
 
-    def check_lease(self) -> None:
-        """Refuse to start anything while the lease is not surely held."""
-        if not self.keeper.healthy:
-            raise ClusterUnavailable(f"node {self.node_id} cannot renew its lease "
-                                     f"({self.keeper.last_error or 'not yet renewed'}): it starts nothing")
 

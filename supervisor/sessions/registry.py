@@ -217,7 +217,8 @@ class Registry:
         """With auto_cleanup_on_logout, stop it and delete its profile (sessions.logout)."""
         if not self.config.sessions.auto_cleanup_on_logout or self._closing:
             return False
-        self._tg.create_task(cleanup_after_logout(self, session_id, reason), name=f"cleanup:{session_id}")
+        self._tg.create_task(cleanup_after_logout(self.stop, self.sessions, self.config.sessions.cleanup_delay_s,
+                                                  session_id, reason), name=f"cleanup:{session_id}")
         return True
 
     async def adopt(self, session_id: str, metadata: dict[str, Any], options: dict[str, Any]) -> Session:

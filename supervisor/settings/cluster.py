@@ -109,8 +109,8 @@ class SnapshotsConfig:
                     "must be file:///absolute/dir (three slashes, no host, no '..')")
         require(self.endpoint_url == "" or _http_url(self.endpoint_url), "endpoint_url",
                 "must be empty (AWS) or an http(s) URL such as \"http://minio:9000\"")
-        require(bool(self.access_key_id) == bool(self.secret_access_key), "access_key_id",
-                "and secret_access_key must be set together (both empty: boto3's own chain)")
+        require(bool(self.access_key_id) == bool(self.secret_access_key), "secret_access_key",
+                "and access_key_id must be set together (both empty: boto3's own chain)")
         require(self.every_h >= 0, "every_h", "must be 0 (off) or a number of hours")
         require(self.region != "" and self.region.strip() == self.region, "region",
                 "must be a region name such as \"us-east-1\"")

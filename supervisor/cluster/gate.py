@@ -96,6 +96,15 @@ class ClusterGate:
         tmp.write_text(f"{token}\n")
         tmp.replace(path)
 
+    async def register(self, session_id: str, record: dict[str, Any]) -> None:
+        """A session created here: claimed in the cluster at once, started or not, so that its
+        id is the cluster's (Conflict if another node's session has it)."""
+        self.node.check_lease()
+        if await self.node.coord.claim(session_id, record=record) is None:
+            view = await self.node.coord.record(session_id)
+            raise Conflict(f"session {session_id!r} already exists on node "
+                           f"{view.owner if view is not None else 'another node'}")
+
     async def acquire(self, session: Session) -> None:
         """Claim ``session`` for a start (Conflict if another live node owns it), restoring the
         newest snapshot first if it is newer than this node's copy of the profile."""

@@ -57,6 +57,9 @@ class Gate(Protocol):
     async def deleted(self, session_id: str) -> None:
         """The session was deleted: forget it in the cluster."""
 
+    async def register(self, session_id: str, record: dict[str, Any]) -> None:
+        """A new session: make it the cluster's, owned here (raises if the id is taken)."""
+
 
 class Fencing:
     """The leases of this daemon's workers: one per daemon, shared by its sessions
@@ -108,3 +111,9 @@ class Fencing:
         self.held.discard(session_id)
         if self.gate is not None:
             await self.gate.deleted(session_id)
+
+    async def register(self, session_id: str, record: dict[str, Any]) -> None:
+        """Before a session is created here: the cluster's id, owned by this node (raises
+        Conflict if another node has a session of that id)."""
+        if self.gate is not None:
+            await self.gate.register(session_id, record)

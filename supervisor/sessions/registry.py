@@ -147,6 +147,8 @@ class Registry:
             raise TooManySessions(f"max_sessions ({limit}) reached; delete a session first")
         if start:
             self.admit()
+        await self._ctx.fencing.register(session_id, {"desired": "running" if start else "stopped",
+                                                      "metadata": metadata, "options": options or {}})
         record = self._store.insert_session(session_id, "running" if start else "stopped", metadata,
                                             options)
         session = Session(record, self._ctx)

@@ -39,6 +39,7 @@ class Cluster:
         self.nodes: list[Daemon] = []
         for i in range(1, count + 1):
             port = _free_port()
+            (base / f"n{i}").mkdir(parents=True, exist_ok=True)
             self.nodes.append(wa_daemon(
                 base / f"n{i}", port, sim,
                 cluster={"redis_url": redis.url, "node_id": f"n{i}", "lease_s": lease_s,
@@ -51,7 +52,6 @@ class Cluster:
 
     def start(self) -> Cluster:
         for d in self.nodes:
-            d.workdir.mkdir(parents=True, exist_ok=True)
             d.start()
         wait_until(lambda: all(n["alive"] for n in self.status()["nodes"])
                    and len(self.status()["nodes"]) == len(self.nodes),

@@ -148,6 +148,7 @@ class ClusterNode(NodeCore):
             _log.warning("cluster.fenced", node=self.node_id, sessions=len(running))
         for session in running:
             self.tokens.pop(session.id, None)
+            self.registry.fencing.held.add(session.id)  # _settle restarts or forgets it later
             await self.registry.stop(session.id, "fenced: this node lost its cluster lease", keep_desired=True)
 
     async def _settle(self) -> None:

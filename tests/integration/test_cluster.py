@@ -39,7 +39,10 @@ def _state_anywhere(cluster: Cluster, session_id: str) -> str | None:
     owner = cluster.owners().get(session_id)
     if owner is None:
         return None
-    status, _, body = cluster.node(owner).call("GET", f"/api/sessions/{session_id}/status")
+    d = cluster.node(owner)
+    if d.proc is None or d.proc.poll() is not None:
+        return None  # its node is down: the session is between nodes
+    status, _, body = d.call("GET", f"/api/sessions/{session_id}/status")
     return str(body["state"]) if status == 200 else None
 
 

@@ -32,6 +32,9 @@ _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-autho
                   "x-api-key", "authorization"})
 #: Routes that create a session: the node with the most room makes it.
 _CREATES = frozenset({("POST", "/api/sessions"), ("POST", "/sessions")})
+#: Routes that name their session in the body (``sessionId`` or ``session``): sent to its owner.
+#: A send by ``role`` goes through the node that answers (roles are each node's own).
+_ROUTED = frozenset({("POST", "/api/send"), ("POST", "/webhook/test")})
 _log = get_logger()
 
 
@@ -66,28 +69,31 @@ async def cluster_middleware(request: web.Request, handler: Handler) -> web.Stre
     cluster = request.app[CLUSTER]
     if forwarded(request):
         return await handler(request)
+    route = (request.method, request.path)
     session_id = request.match_info.get("id")
+    if route in _ROUTED:  # the session is named in the body
+        body = await _json_body(request)
+        named = body.get("sessionId", body.get("session"))
+        session_id = named if isinstance(named, str) else None
+    url = None
     if session_id is not None and session_id not in cluster.local_ids():
         url = await cluster.owner_url(session_id)
-        if url is not None:
-            return await _relay(request, url)
-    elif (request.method, request.path) in _CREATES:
-        url = await cluster.placement_url(await _pinned(request))
-        if url is not None:
-            return await _relay(request, url)
-    return await handler(request)
+    elif route in _CREATES:
+        node = (await _json_body(request)).get("node")
+        url = await cluster.placement_url(node if isinstance(node, str) and node else None)
+    return await (_relay(request, url) if url is not None else handler(request))
 
 
-async def _pinned(request: web.Request) -> str | None:
-    """The node a create asks for (``"node"`` in its JSON body), if any."""
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, or {} (aiohttp keeps the body: the handler reads it
+    again, and answers a bad one)."""
     if request.content_type != "application/json" or not request.body_exists:
-        return None
+        return {}
     try:
-        body = await request.json()  # aiohttp keeps the body: the handler reads it again
+        body = await request.json()
     except ValueError:
-        return None  # the handler answers the bad body
-    node = body.get("node") if isinstance(body, dict) else None
-    return node if isinstance(node, str) and node else None
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 async def gather_from_peers(request: web.Request, path: str) -> list[tuple[str, dict[str, Any]]]:

@@ -51,12 +51,14 @@ class Failover:
         for i, view in enumerate(sorted(orphans, key=lambda v: v.session_id)):
             if ranked[i % len(ranked)].node != node.node_id:
                 continue
-            if await node.coord.claim(view.session_id, takeover=True) is None:
+            token = await node.coord.claim(view.session_id, takeover=True)
+            if token is None:
                 continue  # another node was faster, or the owner came back
             try:
                 await self._adopt(view)
             except ZapvisorError as exc:  # full here after all, a bad record: let another try
                 _log.warning("cluster.takeover_failed", session_id=view.session_id, error=exc.message)
+                await node.coord.disown(view.session_id, token, view.record)
                 continue
             taken.append(view.session_id)
             _log.info("cluster.takeover", session_id=view.session_id, previous=view.owner or None,

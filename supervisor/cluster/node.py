@@ -1,4 +1,5 @@
-"""This daemon as a node of a cluster: its lease, the sessions it owns, and what the API asks.
+"""This daemon as a node of a cluster: its lease, the sessions it owns, its watch (peers.py: what
+the API asks of it).
 
 Started by the daemon only when ``[cluster] redis_url`` is set. ``open`` joins (the first lease
 renewal must succeed, or the daemon does not start), ``run`` keeps the lease and watches the
@@ -16,22 +17,19 @@ taken over by the node placement picks (failover.py).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from supervisor.cluster import FORWARDED_BY
 from supervisor.cluster.coord import Coordinator, connect
-from supervisor.cluster.core import NodeCore
 from supervisor.cluster.failover import Failover
 from supervisor.cluster.gate import ClusterGate
 from supervisor.cluster.lease import SAFETY, LeaseKeeper
-from supervisor.cluster.placement import choose_node
+from supervisor.cluster.peers import NodeApi
 from supervisor.config import Config
-from supervisor.errors import ClusterUnavailable, StateError, Unavailable, ZapvisorError
+from supervisor.errors import ClusterUnavailable, StateError, ZapvisorError
 from supervisor.logs import get_logger
 from supervisor.sessions.fencing import worker_deadline
 from supervisor.version import version
@@ -45,7 +43,7 @@ __all__ = ["ClusterNode"]
 _log = get_logger()
 
 
-class ClusterNode(NodeCore):
+class ClusterNode(NodeApi):
     """One node: its coordinator and lease keeper, the tokens of the sessions it runs, a client
     for its peers' APIs."""
 
@@ -72,13 +70,6 @@ class ClusterNode(NodeCore):
         self._warned = False
         #: Node -> (its renewed_at when seen, sessions placed on it since by this node).
         self._placed: dict[str, tuple[float, int]] = {}
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        """The client for the peers' APIs (forwarding, listings)."""
-        if self._http is None:
-            raise Unavailable("the cluster node is not open")
-        return self._http
 
     def _info(self) -> dict[str, Any]:
         sessions = self.registry.sessions.values()
@@ -189,75 +180,6 @@ class ClusterNode(NodeCore):
         if self._http is not None:
             await self._http.close()
         await self.redis.aclose()
-
-    # -- what the API asks ---------------------------------------------------------------
-
-    def local_ids(self) -> set[str]:
-        """The sessions this node has a record of (it owns them, or owned them last)."""
-        return set(self.registry.sessions)
-
-    async def owner_url(self, session_id: str) -> str | None:
-        """The API of the live node that owns ``session_id``, if not this one; None when this
-        node should answer (it owns it, or nobody knows it: a 404 follows). Unavailable while
-        the session is between nodes."""
-        view = await self.coord.record(session_id)
-        if view is None or view.owner == self.node_id:
-            return None
-        if not view.owner_alive:
-            raise Unavailable(f"session {session_id!r} is moving: its node {view.owner or '(none)'} "
-                              "is gone or drained, another node takes it over within "
-                              f"{self.lease_s:g}s", retry_after_s=max(1, round(self.lease_s / 3)))
-        return (await self.node_urls()).get(view.owner)
-
-    async def node_urls(self) -> dict[str, str]:
-        """Every live node's API."""
-        return {n.node: n.url for n in await self.coord.alive_nodes() if n.url}
-
-    async def peer_urls(self) -> dict[str, str]:
-        """Every other live node's API."""
-        return {node: url for node, url in (await self.node_urls()).items() if node != self.node_id}
-
-    async def placement_url(self, pinned: str | None) -> str | None:
-        """Where a new session goes: None for this node, else the chosen node's API. A node's
-        load is as it last renewed, plus what this node placed on it since: creates in a row
-        spread instead of all landing on the node that looked emptiest a moment ago."""
-        views = []
-        for view in await self.coord.alive_nodes():
-            renewed, extra = self._placed.get(view.node, (view.renewed_at, 0))
-            extra = extra if renewed == view.renewed_at else 0
-            views.append(dataclasses.replace(view, info={**view.info, "sessions": view.sessions + extra}))
-        chosen = choose_node(views, pinned)
-        renewed, extra = self._placed.get(chosen.node, (chosen.renewed_at, 0))
-        self._placed[chosen.node] = (chosen.renewed_at, (extra if renewed == chosen.renewed_at else 0) + 1)
-        return None if chosen.node == self.node_id else chosen.url
-
-    async def ask(self, url: str, method: str, path: str) -> Any:
-        """One call to a peer with the cluster key; its JSON answer (errors passed on)."""
-        headers = {"X-Api-Key": self.key, FORWARDED_BY: self.node_id}
-        try:
-            async with self.http.request(method, url + path, headers=headers) as resp:
-                body = await resp.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise Unavailable(f"node at {url} cannot be reached: {exc.__class__.__name__}") from None
-        if resp.status >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise Unavailable(f"node at {url} answered {resp.status}: {error.get('message', '')}")
-        return body
-
-    async def status(self) -> dict[str, Any]:
-        """Nodes with their leases and load, and where each session runs."""
-        nodes = await self.coord.nodes()
-        sessions = await self.coord.sessions()
-        return {
-            "node": self.node_id, "lease_s": self.lease_s,
-            "snapshots": self.config.snapshots.url.split("://", 1)[0] if self.snapshots else "",
-            "nodes": [{"node": n.node, "url": n.url, "alive": n.alive, "draining": n.draining,
-                       "sessions": n.sessions, "max_sessions": n.max_sessions,
-                       "memory_mb": n.memory_mb, "lease_age_s": round(n.age_s, 2) if n.alive else None,
-                       "self": n.node == self.node_id} for n in nodes],
-            "sessions": [{"session": v.session_id, "node": v.owner or None, "token": v.token,
-                          "alive": v.owner_alive, "desired": v.desired} for v in sessions],
-        }
 
     def worker_until(self) -> float:
         """The workers' lease: a little shorter than the node's, so that they stop first."""

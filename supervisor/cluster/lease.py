@@ -62,7 +62,10 @@ class LeaseKeeper:
         """One renewal, bounded by the interval (a hung call must not stall the next one)."""
         sent = time.monotonic()
         try:
-            view = await asyncio.wait_for(self.coordinator.renew(self.info()), timeout=self.interval_s)
+            # asyncio.timeout, not wait_for: on 3.11, wait_for may swallow the cancellation that
+            # stops the keeper when it lands as the renewal completes (the daemon then never ends).
+            async with asyncio.timeout(self.interval_s):
+                view = await self.coordinator.renew(self.info())
         except (ClusterUnavailable, TimeoutError) as exc:
             self.failures += 1
             self.last_error = str(exc) or "the renewal timed out"

@@ -68,6 +68,8 @@ class ClusterNode(NodeApi):
         self.gate = ClusterGate(self)
         self._http: aiohttp.ClientSession | None = None
         self._warned = False
+        #: No takeover before this (monotonic): after joining or an outage (see _watch_once).
+        self._calm_until = time.monotonic() + cluster.lease_s * 4 / 3
         #: Node -> (its renewed_at when seen, sessions placed on it since by this node).
         self._placed: dict[str, tuple[float, int]] = {}
 
@@ -112,10 +114,12 @@ class ClusterNode(NodeApi):
                 self._warned = True
 
     async def _watch_once(self) -> None:
-        if self.fenced():
-            await self._fence_all()
-            return
         if not self.keeper.healthy:
+            # After an outage, every node gets a lease period to renew and take its own sessions
+            # back before any takes over another's (all leases lapsed together).
+            self._calm_until = time.monotonic() + self.lease_s * 4 / 3
+            if self.fenced():
+                await self._fence_all()
             return  # the workers' leases run out by themselves if this lasts
         stale = await self.coord.verify(dict(self.tokens))
         if stale:
@@ -129,7 +133,8 @@ class ClusterNode(NodeApi):
                 if why is not None and session.request_recycle(why):
                     _log.info("cluster.snapshot_due", session_id=session.id, reason=why)
         await self._settle()
-        if not (self.keeper.view is not None and self.keeper.view.draining):
+        draining = self.keeper.view is not None and self.keeper.view.draining
+        if not draining and time.monotonic() >= self._calm_until:
             await self.failover.take_orphans()
 
     async def _fence_all(self) -> None:

@@ -223,3 +223,30 @@ def _pid(cluster: Cluster, session_id: str) -> int:
     pid = cluster.node(owner).client.get(f"/api/sessions/{session_id}")["worker_pid"]
     assert isinstance(pid, int)
     return pid
+
+
+def test_a_redis_outage_longer_than_the_lease_stops_every_chrome_then_they_come_back(
+        workdir: Path, redis_server: RedisServer, sim: RunningSimulator) -> None:
+    """Cut off from Redis past its lease, a node cannot know whether another took its sessions:
+    every Chrome stops (the workers' own leases run out first). Once Redis answers again, each
+    session starts again where it was, and nowhere else."""
+    with cluster_of(workdir, redis_server, sim, 2, _shared(workdir)) as cluster:
+        n1, n2 = cluster.nodes
+        for session_id, node in (("kappa", "n1"), ("lambda", "n2")):
+            _create(n1, session_id, node=node)
+        for d, session_id in ((n1, "kappa"), (n2, "lambda")):
+            d.wait_state(session_id, "SCAN_QR_CODE", timeout=30)
+        owners = cluster.owners()
+        guard = OneChrome(cluster, ["kappa", "lambda"])
+        redis_server.stop()
+        try:
+            guard.until(lambda: not chromes_of(n1, "kappa") and not chromes_of(n2, "lambda"),
+                        timeout=cluster.lease_s * 3, message="every Chrome fenced")
+            assert {e["session_id"] for d in cluster.nodes for e in d.events("worker.fenced")} == set(owners)
+        finally:
+            redis_server.start()
+        guard.until(lambda: n1.client.get("/api/sessions/kappa/status")["state"] == "SCAN_QR_CODE"
+                    and n2.client.get("/api/sessions/lambda/status")["state"] == "SCAN_QR_CODE",
+                    timeout=60, message=f"both sessions back\n{n1.log()[-2000:]}")
+        assert cluster.owners() == owners
+        assert chromes_of(n1, "kappa") and chromes_of(n2, "lambda")

@@ -12,41 +12,18 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.support.pages import PageServer
-from tests.support.procs import kill_marked, process_tree, wait_until
+from tests.support.procs import process_tree, wait_until
 from tests.support.workerproc import WorkerProc, boot_args, whatsapp_args
 from worker import protocol
 
 pytestmark = pytest.mark.chrome
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PageServer]:
-    with PageServer() as pages:
-        yield pages
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[[], WorkerProc]]:
-    state = tmp_path / "state"
-    started: list[WorkerProc] = []
-
-    def start() -> WorkerProc:
-        started.append(WorkerProc(state, "s1"))
-        return started[-1]
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.close()
-        kill_marked(state)
 
 
 def _boot(worker: WorkerProc, url: str) -> int:

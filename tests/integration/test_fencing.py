@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,37 +41,6 @@ from tests.support.workerproc import REPO, WorkerProc, boot_args
 from worker import protocol
 
 pytestmark = pytest.mark.chrome
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PageServer]:
-    with PageServer() as pages:
-        yield pages
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "state"
-    state.mkdir()
-    try:
-        yield state
-    finally:
-        kill_marked(state)
-
-
-@pytest.fixture
-def spawn(state_dir: Path) -> Iterator[Callable[[], WorkerProc]]:
-    started: list[WorkerProc] = []
-
-    def start() -> WorkerProc:
-        started.append(WorkerProc(state_dir, "s1"))
-        return started[-1]
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.close()
 
 
 def boot_working(worker: WorkerProc, state_dir: Path, url: str,

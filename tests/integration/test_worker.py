@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from pyppeteer.errors import NetworkError
 
 from tests.support.pages import PageServer
 from tests.support.procs import (
-    kill_marked,
     marked_processes,
     pid_alive,
     process_alive,
@@ -38,39 +37,6 @@ from worker.errors import ChromeNotFound
 
 HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 needs_chrome = pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PageServer]:
-    with PageServer() as pages:
-        yield pages
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "state"
-    state.mkdir()
-    try:
-        yield state
-    finally:
-        kill_marked(state)
-
-
-@pytest.fixture
-def spawn(state_dir: Path) -> Iterator[Callable[..., WorkerProc]]:
-    started: list[WorkerProc] = []
-
-    def start(session: str = "s1") -> WorkerProc:
-        worker = WorkerProc(state_dir, session)
-        started.append(worker)
-        return worker
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.close()
-        kill_marked(state_dir)
 
 
 def assert_nothing_left(state_dir: Path, tree: list[psutil.Process], timeout: float = 5.0) -> None:

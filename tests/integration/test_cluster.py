@@ -5,6 +5,7 @@ frozen node that fences itself, drain, and a Redis restart that starts nothing t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_cli import zapvisor
 from tests.support.cluster import Cluster, chromes_of, cluster_of
 from tests.support.daemon import Daemon
 from tests.support.procs import kill_marked, wait_until
@@ -103,10 +105,15 @@ def test_sessions_spread_over_the_nodes_and_every_node_answers_for_every_session
         assert status == 409, body
         status, _, body = n1.call("POST", "/api/sessions", {"id": "nowhere", "node": "n9"})
         assert status == 400 and "n9" in body["error"]["message"]
-        # The cluster as any node tells it.
+        # The cluster as any node tells it, to the API and to the CLI.
         view = n2.client.get("/api/cluster")
         assert view["node"] == "n2" and [n["node"] for n in view["nodes"]] == ["n1", "n2", "n3"]
         assert all(n["alive"] for n in view["nodes"])
+        shown = zapvisor("cluster", "status", config=n3.config_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "node n3" in shown.stdout and "pinned" in shown.stdout and "n1 " in shown.stdout
+        listed_json = json.loads(zapvisor("cluster", "status", "--json", config=n1.config_path).stdout)
+        assert {s["session"]: s["node"] for s in listed_json["sessions"]} == cluster.owners()
 
 
 def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_never_twice(
@@ -181,8 +188,9 @@ def test_drain_moves_every_session_off_a_node_and_undrain_lets_it_take_new_ones(
             _create(n1, session_id, node="n1")
         _logged_in_and_saved(cluster, n1, sim, sessions)
         guard = OneChrome(cluster, list(sessions))
-        drained = n2.client.post("/api/cluster/nodes/n1/drain")
-        assert sorted(drained["moved"]) == sorted(sessions)
+        drained = zapvisor("node", "drain", "n1", "--json", config=n2.config_path)  # asked of n2
+        assert drained.returncode == 0, drained.stderr
+        assert sorted(json.loads(drained.stdout)["moved"]) == sorted(sessions)
         guard.until(lambda: all(_state_anywhere(cluster, s) == "WORKING" for s in sessions), timeout=90,
                     message=f"both sessions WORKING on n2\n{n2.log()[-3000:]}")
         assert set(cluster.owners().values()) == {"n2"}

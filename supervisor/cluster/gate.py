@@ -156,6 +156,12 @@ class ClusterGate:
         finally:
             node.tokens.pop(session.id, None)  # the next start claims a new one
 
+    async def changed(self, session: Session) -> None:
+        """Write the session's record to the cluster, if this node owns it."""
+        view = await self.node.coord.record(session.id)
+        if view is not None and view.owner == self.node.node_id:
+            await self.node.coord.write(session.id, view.token, record_of(session))
+
     async def deleted(self, session_id: str) -> None:
         """The session was deleted here: forget it in the cluster, and its snapshots."""
         node = self.node

@@ -60,6 +60,9 @@ class Gate(Protocol):
     async def register(self, session_id: str, record: dict[str, Any]) -> None:
         """A new session: make it the cluster's, owned here (raises if the id is taken)."""
 
+    async def changed(self, session: Any) -> None:
+        """The session's record changed here (metadata, options): the cluster's copy too."""
+
 
 class Fencing:
     """The leases of this daemon's workers: one per daemon, shared by its sessions
@@ -117,3 +120,9 @@ class Fencing:
         Conflict if another node has a session of that id)."""
         if self.gate is not None:
             await self.gate.register(session_id, record)
+
+    async def changed(self, session: Any) -> None:
+        """After a change of the session's record here (metadata, options): the cluster's too,
+        so that the node taking it over runs it as it was meant to run."""
+        if self.gate is not None:
+            await self.gate.changed(session)

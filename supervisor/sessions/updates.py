@@ -38,6 +38,7 @@ async def update_session(registry: Registry, session_id: str, metadata: dict[str
         if metadata is not None:
             values["metadata"] = metadata
         session.update_record(**values)
+        await registry.fencing.changed(session)  # a cluster's record of it too
         changed = [*(["metadata"] if metadata is not None else []), *changes]
         _log.info("session.updated", session_id=session_id, changed=changed,
                   restart=bool(restarting), **shown(after))

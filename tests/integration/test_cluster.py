@@ -125,6 +125,7 @@ def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_n
             _create(n2, session_id, node="n1")
         _logged_in_and_saved(cluster, n1, sim, sessions)
         devices = {c["client_id"] for c in sim.clients() if c["phone"]}
+        n3.client.request("PATCH", "/api/sessions/alpha", {"metadata": {"team": "sales"}})
         guard = OneChrome(cluster, list(sessions))
         # The host dies: the daemon and everything it ran, at once.
         n1.kill()
@@ -136,6 +137,7 @@ def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_n
               f"(lease {cluster.lease_s:g}s)")
         owners = cluster.owners(n2)
         assert set(owners.values()) <= {"n2", "n3"}, owners
+        assert n2.client.get("/api/sessions/alpha")["metadata"] == {"team": "sales"}
         # The same linked devices, logged in from the snapshots: nobody scanned anything.
         assert {c["client_id"] for c in sim.clients() if c["phone"]} == devices
         # The dead node comes back: it runs nothing of what moved.

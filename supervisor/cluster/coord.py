@@ -106,6 +106,14 @@ class Coordinator:
     def _sessions_key(self) -> str:
         return f"{self.prefix}sessions"
 
+    @property
+    def _orphans_key(self) -> str:
+        return f"{self.prefix}orphans"  # handed over (drained), waiting for a taker
+
+    def owned_key(self, node: str) -> str:
+        """The set of the sessions ``node`` owns (kept by the claim, release and hand-over)."""
+        return f"{self.prefix}owned:{node}"
+
     async def renew(self, info: Mapping[str, Any]) -> NodeView:
         """Set this node's lease (its incarnation, expiring in ``lease_s``) and its entry in
         ``zv:nodes`` (``info``, stamped ``renewed_at`` by Redis; ``draining`` stays the cluster's
@@ -140,9 +148,10 @@ class Coordinator:
         payload = json.dumps(dict(record)) if record is not None else ""
         with _reachable(f"claiming session {session_id}"):
             token = int(await self._claim(
-                keys=[self.session_key(session_id), self._sessions_key, self.lease_key(self.node)],
+                keys=[self.session_key(session_id), self._sessions_key, self.lease_key(self.node),
+                      self._orphans_key],
                 args=[self.node, self.incarnation, "1" if takeover else "0", payload, session_id,
-                      self.lease_key("")]))
+                      self.lease_key(""), self.owned_key("")]))
         if token == -1:
             raise LeaseLost(f"node {self.node} holds no live lease: it claims nothing until renewed")
         return token if token > 0 else None
@@ -194,15 +203,21 @@ class Coordinator:
 
     async def orphans(self) -> list[SessionView]:
         """The sessions that should run (record ``desired`` == "running") but whose owner's lease
-        is gone: :meth:`claim` them with ``takeover=True`` (the claim decides, atomically)."""
-        return [view for view in await self.sessions()
-                if not view.owner_alive and view.desired == "running"]
+        is gone: :meth:`claim` them with ``takeover=True`` (the claim decides, atomically). Only
+        what dead nodes owned and what was handed over is read: with every node alive this costs
+        one read of the node list and of one empty set, however many sessions the cluster runs."""
+        dead = [view.node for view in await self.nodes() if not view.alive]
+        with _reachable("listing the orphans"):
+            ids = await self.redis.sunion([self._orphans_key, *(self.owned_key(n) for n in dead)])
+        found = await self._read_many(sorted(_text(i) for i in ids))
+        return [view for view in found if not view.owner_alive and view.desired == "running"]
 
     async def release(self, session_id: str, token: int) -> bool:
         """Forget a deleted session if this node owns it with ``token``; False if stale. Its
         token is kept, so a session created again under this id never reuses one."""
         with _reachable(f"releasing session {session_id}"):
-            done = await self._release(keys=[self.session_key(session_id), self._sessions_key],
+            done = await self._release(keys=[self.session_key(session_id), self._sessions_key,
+                                             self.owned_key(self.node), self._orphans_key],
                                        args=[self.node, str(token), session_id])
         return int(done) == 1
 
@@ -210,8 +225,9 @@ class Coordinator:
         """Hand a session this node owns with ``token`` over to whichever node takes it next
         (a drain): no owner, ``record`` stored; False (nothing changed) if the token is stale."""
         with _reachable(f"handing session {session_id} over"):
-            done = await self._disown(keys=[self.session_key(session_id)],
-                                      args=[self.node, str(token), json.dumps(dict(record))])
+            done = await self._disown(keys=[self.session_key(session_id), self.owned_key(self.node),
+                                            self._orphans_key],
+                                      args=[self.node, str(token), json.dumps(dict(record)), session_id])
         return int(done) == 1
 
     async def cluster_key(self) -> str:

@@ -53,8 +53,8 @@ end
 return out
 """
 
-#: KEYS: session, sessions set, this node's lease. ARGV: node, incarnation, takeover ('1'/'0'),
-#: record JSON ('' = keep), session id, lease key prefix.
+#: KEYS: session, sessions set, this node's lease, orphans set. ARGV: node, incarnation, takeover
+#: ('1'/'0'), record JSON ('' = keep), session id, lease key prefix, owned-set key prefix.
 #: Returns the new token; 0 when another node owns the session (and may keep it); -1 when this
 #: node's own lease is not this incarnation's live lease (a node that may have been presumed
 #: dead claims nothing).
@@ -64,10 +64,13 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner and owner ~= ARGV[1] then
   if ARGV[3] ~= '1' or redis.call('EXISTS', ARGV[6] .. owner) == 1 then return 0 end
 end
+if owner and owner ~= ARGV[1] then redis.call('SREM', ARGV[7] .. owner, ARGV[5]) end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
 local token = redis.call('HINCRBY', KEYS[1], 'token', 1)
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'record', ARGV[4]) end
 redis.call('SADD', KEYS[2], ARGV[5])
+redis.call('SADD', ARGV[7] .. ARGV[1], ARGV[5])
+redis.call('SREM', KEYS[4], ARGV[5])
 return token
 """
 
@@ -107,7 +110,8 @@ redis.call('HSET', KEYS[1], 'record', ARGV[3])
 return 1
 """
 
-#: KEYS: session, sessions set. ARGV: node, token, session id. 1 if deleted, 0 if stale.
+#: KEYS: session, sessions set, this node's owned set, orphans set. ARGV: node, token, session
+#: id. 1 if deleted, 0 if stale.
 #: The token stays behind (a few bytes): a session created again under the same id goes on
 #: from it, so no token is ever handed out twice for one id (snapshots are named by token).
 RELEASE = """
@@ -115,16 +119,21 @@ local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], 'owner', 'record')
 redis.call('SREM', KEYS[2], ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[3])
 return 1
 """
 
-#: KEYS: session. ARGV: node, token, record JSON. 1 if handed over, 0 if the token is stale.
+#: KEYS: session, this node's owned set, orphans set. ARGV: node, token, record JSON, session
+#: id. 1 if handed over, 0 if the token is stale.
 #: The owner becomes '' (no lease key is ever named so: the session is an orphan at once, for
 #: another node to take over) and the record is replaced; the token stays and grows on.
 DISOWN = """
 local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', '', 'record', ARGV[3])
+redis.call('SREM', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[4])
 return 1
 """
 

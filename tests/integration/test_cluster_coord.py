@@ -163,6 +163,25 @@ async def test_orphans_are_running_sessions_of_dead_owners(redis_server: RedisSe
         assert [(o.session_id, o.owner, o.owner_alive) for o in orphans] == [("a-run", "n1", False)]
         assert await b.claim("a-run", takeover=True) == 2
         assert await b.orphans() == []
+        # Each node's owned set follows its claims: a dead node's is all that is read for orphans.
+        assert await b.redis.smembers(b.owned_key("n1")) == {"a-stop"}
+        assert await b.redis.smembers(b.owned_key("n2")) == {"a-run", "b-run"}
+
+
+async def test_a_handed_over_session_is_an_orphan_until_taken_and_a_release_leaves_no_trace(
+        redis_server: RedisServer) -> None:
+    async with nodes(redis_server, "n1", "n2") as (a, b):
+        token = await a.claim("s", record={"desired": "running"})
+        assert token is not None
+        assert not await b.disown("s", token, {"desired": "running"})  # not b's to hand over
+        assert await a.disown("s", token, {"desired": "running", "moved": True})
+        assert [(o.session_id, o.owner, o.record) for o in await b.orphans()] == [
+            ("s", "", {"desired": "running", "moved": True})]
+        assert await a.claim("s") is None  # handed over: not a's any more without a takeover
+        taken = await b.claim("s", takeover=True)
+        assert taken == token + 1 and await b.orphans() == []
+        assert await b.release("s", taken)
+        assert not await b.redis.smembers(b.owned_key("n2"))
 
 
 async def test_release_forgets_the_session_but_never_reuses_a_token(redis_server: RedisServer) -> None:

@@ -1,6 +1,7 @@
 """The web dashboard: a page served by the daemon itself, with its assets from the package.
 
     GET /  /sessions  /sessions/{id}    the dashboard (one page; the browser routes between views)
+    GET /cluster                        the same page (its cluster view: a node of a cluster)
     GET /static/{name}                  its assets (supervisor/api/static/, flat, no build step)
 
 ``/sessions`` and ``/sessions/{id}`` are also zapnode's JSON routes (api/legacy.py routes them):
@@ -50,11 +51,11 @@ routes = web.RouteTableDef()
 
 
 def is_page(request: web.Request) -> bool:
-    """True for a GET or HEAD of a dashboard page: ``/``, or ``/sessions[/{id}]`` asked for by a
-    browser."""
+    """True for a GET or HEAD of a dashboard page: ``/``, ``/cluster``, or ``/sessions[/{id}]``
+    asked for by a browser."""
     if request.method not in ("GET", "HEAD"):
         return False
-    return request.path == "/" or (_NEGOTIATED.fullmatch(request.path) is not None
+    return request.path in ("/", "/cluster") or (_NEGOTIATED.fullmatch(request.path) is not None
                                    and prefers_html(request))
 
 
@@ -62,6 +63,14 @@ def is_page(request: web.Request) -> bool:
 @operation(public=True, tags=["dashboard"], responses={200: PAGE})
 async def page(request: web.Request) -> web.FileResponse:
     """The dashboard's page; the browser shows the view of its address."""
+    return _ASSETS.response("index.html", "dashboard")
+
+
+@routes.get("/cluster")
+@operation(public=True, tags=["dashboard"], responses={200: PAGE})
+async def cluster_page(request: web.Request) -> web.FileResponse:
+    """The dashboard's page, at its cluster view's address (on a single host the view says
+    that there is no cluster)."""
     return _ASSETS.response("index.html", "dashboard")
 
 

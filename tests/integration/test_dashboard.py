@@ -60,7 +60,7 @@ def imports(js: str) -> set[str]:
 
 def test_pages_and_assets_need_no_key_and_hold_none(plain_daemon: Daemon) -> None:
     # /sessions is also zapnode's JSON route: a browser's Accept gets the page (test_legacy_api).
-    for path in ("/", "/sessions", "/sessions/cliente-a"):
+    for path in ("/", "/sessions", "/sessions/cliente-a", "/cluster"):
         status, headers, body = fetch(plain_daemon, path, headers={"Accept": BROWSER_ACCEPT})
         assert status == 200, path
         assert headers["Content-Type"] == "text/html; charset=utf-8"

@@ -79,7 +79,8 @@ def test_every_operation_says_what_it_does_answers_and_refuses(doc: dict[str, An
 def test_exactly_the_declared_public_routes_need_no_key(doc: dict[str, Any]) -> None:
     public = {(m, p) for p, item in doc["paths"].items() for m, op in item.items() if op.get("security") == []}
     assert public == {("get", "/health"), ("get", "/health/ready"), ("get", "/openapi.json"),
-                      ("get", "/docs"), ("get", "/docs/{name}"), ("get", "/"), ("get", "/static/{name}")}
+                      ("get", "/docs"), ("get", "/docs/{name}"), ("get", "/"), ("get", "/cluster"),
+                      ("get", "/static/{name}")}
     schemes = doc["components"]["securitySchemes"]
     assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
     assert schemes["bearer"] == {"type": "http", "scheme": "bearer"}

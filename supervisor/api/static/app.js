@@ -1,18 +1,21 @@
 // The dashboard's entry point: the login gate, the live event stream, and the views of the
-// addresses / (overview), /sessions and /sessions/<id>, switched without reloading the page.
+// addresses / (overview), /sessions, /sessions/<id> and /cluster (its link shown only on a node
+// of a cluster), switched without reloading the page.
 
 import {auth} from './api.js';
+import {clusterView} from './cluster.js';
 import {login} from './login.js';
 import {overview} from './overview.js';
 import {sessionView} from './session.js';
 import {sessionsView} from './sessions.js';
-import {applyEvent, refresh, reloadAll, reset, scheduleRefresh} from './store.js';
+import {applyEvent, onChange, refresh, reloadAll, reset, scheduleRefresh, store} from './store.js';
 import {EventStream} from './stream.js';
 
 const ROUTES = [
   [/^\/$/, overview],
   [/^\/sessions\/?$/, sessionsView],
   [/^\/sessions\/([^/]+)$/, sessionView],
+  [/^\/cluster\/?$/, clusterView],
 ];
 const LIVE_TEXT = {
   connecting: 'Connecting…', live: 'Live', retrying: 'Reconnecting…', gone: 'Offline',
@@ -21,6 +24,7 @@ const LIVE_TEXT = {
 const main = document.getElementById('main');
 const top = document.getElementById('top');
 const live = document.getElementById('live');
+const clusterLink = document.getElementById('nav-cluster');
 let unmount = null;
 let stream = null;
 
@@ -90,6 +94,9 @@ document.addEventListener('click', (ev) => {
   navigate(link.getAttribute('href'));
 });
 window.addEventListener('popstate', () => render(true));
+onChange(() => {
+  clusterLink.hidden = store.clustered !== true;
+});
 window.addEventListener('zv:unauthorized', (ev) => {
   if (stream) signedOut(ev.detail.message);
 });

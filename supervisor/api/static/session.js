@@ -69,7 +69,7 @@ export function sessionView(main, {params, navigate}) {
   const info = figures('dl.details', [['since', 'In this state since'], ['phone', 'Phone number'],
     ['memory', 'Memory'], ['cpu', 'CPU'], ['processes', 'Processes'], ['uptime', 'Uptime'],
     ['restarts', 'Restarts'], ['exit', 'Last exit'], ['error', 'Last error'],
-    ['pids', 'Worker / Chrome pid'], ['created', 'Created']]);
+    ['pids', 'Worker / Chrome pid'], ['node', 'Node'], ['created', 'Created']]);
   const roles = h('ul.roles', {id: 'session-roles'});
   const assign = h('button', {type: 'button', id: 'assign-role'}, '⚑ Assign to a role');
   const send = sendForm(id);
@@ -139,6 +139,8 @@ export function sessionView(main, {params, navigate}) {
     setText(r.exit, session.last_exit || '—');
     setText(r.error, session.last_error || '—');
     setText(r.pids, session.worker_pid ? `${session.worker_pid} / ${session.chrome_pid ?? '—'}` : '—');
+    setText(r.node, session.node || '');
+    r.node.hidden = r.node.previousElementSibling.hidden = !session.node; // a cluster's only
     setText(r.created, new Date(session.created_at).toLocaleString());
     renderRoles(session);
   };

@@ -1,5 +1,6 @@
-// Sessions: the table (state, phone, role, memory, uptime, restarts, last error, actions) and
-// the form that creates one. Rows are kept and updated in place, so focus survives updates.
+// Sessions: the table (state, node in a cluster, phone, role, memory, uptime, restarts, last
+// error, actions) and the form that creates one. Rows are kept and updated in place, so focus
+// survives updates.
 
 import {post} from './api.js';
 import {fill, h, setText} from './dom.js';
@@ -7,7 +8,9 @@ import {bytes, duration, phone, showState} from './format.js';
 import {onChange, rolesOf, scheduleRefresh, store, uptimeOf} from './store.js';
 import {actionBar, notify, report} from './ui.js';
 
-const COLUMNS = ['Session', 'State', 'Phone', 'Role', 'Memory', 'Uptime', 'Restarts', 'Queue', 'Last error', 'Actions'];
+const COLUMNS = ['Session', 'State', 'Node', 'Phone', 'Role', 'Memory', 'Uptime', 'Restarts', 'Queue', 'Last error', 'Actions'];
+// Shown only on a node of a cluster (the listing then says where each session runs).
+const CLUSTER_ONLY = new Set(['Node']);
 
 function createForm(navigate) {
   const id = h('input', {id: 'new-id', name: 'id', autocomplete: 'off', spellcheck: false,
@@ -47,7 +50,7 @@ function createForm(navigate) {
 function makeRow(session) {
   const cells = {};
   const cell = (name, label, ...content) => {
-    cells[name] = h('td', {dataset: {label}}, ...content);
+    cells[name] = h(CLUSTER_ONLY.has(label) ? 'td.cluster-only' : 'td', {dataset: {label}}, ...content);
     return cells[name];
   };
   const link = h('a', {href: `/sessions/${encodeURIComponent(session.id)}`, dataset: {nav: ''}}, session.id);
@@ -55,7 +58,7 @@ function makeRow(session) {
   const actions = actionBar(session, {compact: true});
   const tr = h('tr', {dataset: {session: session.id}},
     h('th', {scope: 'row', dataset: {label: 'Session'}}, link),
-    cell('state', 'State', state), cell('phone', 'Phone'), cell('role', 'Role'),
+    cell('state', 'State', state), cell('node', 'Node'), cell('phone', 'Phone'), cell('role', 'Role'),
     cell('memory', 'Memory'), cell('uptime', 'Uptime'), cell('restarts', 'Restarts'),
     cell('queue', 'Queue'),
     cell('error', 'Last error'), cell('actions', 'Actions', actions.el));
@@ -65,6 +68,7 @@ function makeRow(session) {
     else if (!cells.phone.querySelector('a')) {
       fill(cells.phone, h('a', {href: link.getAttribute('href'), dataset: {nav: ''}}, 'Show QR code'));
     }
+    setText(cells.node, s.node || '—');
     setText(cells.role, rolesOf(s.id).join(', ') || '—');
     setText(cells.memory, bytes(s.memory_bytes));
     setText(cells.uptime, duration(uptimeOf(s)));
@@ -82,9 +86,9 @@ export function sessionsView(main, {navigate}) {
   const tbody = h('tbody');
   const empty = h('p.empty', {}, 'No sessions yet. Create one above.');
   const error = h('p.error', {role: 'alert'});
-  const table = h('table.sessions', {id: 'sessions-table'},
+  const table = h('table.list.sessions', {id: 'sessions-table'},
     h('caption.visually-hidden', {}, 'Sessions'),
-    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', {scope: 'col'}, c)))),
+    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h(CLUSTER_ONLY.has(c) ? 'th.cluster-only' : 'th', {scope: 'col'}, c)))),
     tbody);
   main.replaceChildren(
     h('h1', {tabIndex: -1}, 'Sessions'),
@@ -98,6 +102,7 @@ export function sessionsView(main, {navigate}) {
   const rows = new Map();
   const render = () => {
     setText(error, store.error && store.error.status !== 401 ? `Could not load: ${store.error.message}` : '');
+    table.classList.toggle('clustered', store.clustered === true);
     const ids = [...store.sessions.keys()].sort();
     for (const [id, row] of rows) {
       if (!store.sessions.has(id)) {

@@ -1,11 +1,14 @@
 // What the views show: sessions, totals and roles, loaded from the API and kept current by the
 // event stream. Events update what they can in place at once; anything else is reloaded, at
-// most once per REFRESH_GAP_MS however many events arrive (no polling).
+// most once per REFRESH_GAP_MS however many events arrive (no polling). A node of a cluster
+// also loads the cluster (nodes, leases, placement), and reloads once per CLUSTER_REFRESH_MS
+// while the tab is visible: leases age and other nodes change without an event here.
 
 import {get} from './api.js';
 
 const REFRESH_DELAY_MS = 250;
 const REFRESH_GAP_MS = 2000;
+const CLUSTER_REFRESH_MS = 10000;
 // Events after which the figures on screen are stale.
 const RELOAD_ON = /^(session\.|message|role\.updated|state$|orphans\.)/;
 
@@ -16,6 +19,10 @@ export const store = {
   loadedAt: 0, // performance.now() of the last load (uptimes count from there)
   error: null, // the last load's error, if it failed
   recent: [], // the latest events (from the daemon's history, then live), newest first (no figures)
+  clustered: null, // null: not known yet; false: a single host (GET /api/cluster: 409); true: a node
+  cluster: null, // GET /api/cluster (a node of a cluster only)
+  clusterLoadedAt: 0, // performance.now() of its last load (lease ages count on from there)
+  clusterError: null, // the last cluster load's error (its Redis unreachable: 503), if it failed
 };
 
 const RECENT = 50;
@@ -57,6 +64,26 @@ async function loadRecent() {
   recentLoaded = true;
 }
 
+let clusterTimer = null;
+
+/** GET /api/cluster, unless this daemon runs alone (asked once: a 409 says so). Never throws:
+ * a failed load keeps the last answer, with the error beside it. */
+async function loadCluster() {
+  if (store.clustered === false) return;
+  try {
+    store.cluster = await get('/api/cluster');
+    store.clusterLoadedAt = performance.now();
+    store.clusterError = null;
+    store.clustered = true;
+    clusterTimer ??= setInterval(() => {
+      if (document.visibilityState === 'visible') scheduleRefresh();
+    }, CLUSTER_REFRESH_MS);
+  } catch (err) {
+    if (err.status === 409) store.clustered = false;
+    else store.clusterError = err;
+  }
+}
+
 let inflight = null;
 let timer = null;
 let lastRun = -Infinity;
@@ -72,7 +99,7 @@ export async function refresh() {
   inflight = (async () => {
     try {
       const [list, stats, roles] = await Promise.all([
-        get('/api/sessions'), get('/api/stats'), get('/api/roles'),
+        get('/api/sessions'), get('/api/stats'), get('/api/roles'), loadCluster(),
       ]);
       store.sessions = new Map(list.sessions.map((s) => [s.id, s]));
       store.stats = stats;
@@ -114,6 +141,9 @@ export function reset() {
   store.error = null;
   store.recent = [];
   recentLoaded = false;
+  clearInterval(clusterTimer);
+  clusterTimer = null;
+  Object.assign(store, {clustered: null, cluster: null, clusterLoadedAt: 0, clusterError: null});
 }
 
 /** Events were missed (a long disconnection): reload everything, the recent events too. */
@@ -159,4 +189,11 @@ export function uptimeOf(session) {
     return session.uptime_s;
   }
   return session.uptime_s + (performance.now() - store.loadedAt) / 1000;
+}
+
+/** Seconds since a node last renewed its lease now (counted on from the last load, no
+ * request); null for a node whose lease is gone. */
+export function leaseAgeOf(node) {
+  if (node.lease_age_s === null || node.lease_age_s === undefined) return null;
+  return node.lease_age_s + (performance.now() - store.clusterLoadedAt) / 1000;
 }

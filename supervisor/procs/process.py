@@ -60,6 +60,9 @@ class WorkerProcess:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._leases: set[int] = set()  # OP_LEASE requests sent, whose replies nobody awaits
+        # The boot request must be the first frame a worker reads (it refuses anything else
+        # first): no lease is sent before it, and the boot spec carries the lease itself.
+        self._boot_sent = False
         self._exited = asyncio.Event()
         self._verdict = asyncio.Event()  # declared hung (supervisor.sessions.liveness)
         self._verdict_stop_s: float | None = None
@@ -202,6 +205,7 @@ class WorkerProcess:
         self._pending[request_id] = future
         try:
             self._writer.write(protocol.encode(protocol.make_request(request_id, op, args)))
+            self._boot_sent = self._boot_sent or op == protocol.OP_BOOT
             await self._writer.drain()
             reply = await asyncio.wait_for(future, timeout_s)
         except (ConnectionError, OSError) as exc:
@@ -221,9 +225,10 @@ class WorkerProcess:
         system-wide, see protocol.LeaseArgs); past it, with no later lease, the worker kills
         Chrome and exits EXIT_FENCED. One small frame, not awaited, so that a lease loop never
         waits on a slow worker (a refusal, a lease that had lapsed, is logged). False when
-        there is no live worker to tell."""
+        there is no live worker to tell, or none booted yet (its boot request, sent later,
+        carries the lease current then)."""
         writer = self._writer
-        if writer is None or writer.is_closing() or self._exited.is_set():
+        if writer is None or writer.is_closing() or self._exited.is_set() or not self._boot_sent:
             return False
         request_id = next(self._ids)
         args: protocol.LeaseArgs = {"until_monotonic": until_monotonic}

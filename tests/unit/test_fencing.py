@@ -5,8 +5,12 @@ workers and Chrome: tests/integration/test_fencing.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import os
+import socket
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -124,3 +128,42 @@ def test_fencing_defaults_to_no_lease_and_calls_its_hook() -> None:
 async def test_a_lease_for_no_worker_is_not_sent() -> None:
     worker = WorkerProcess("s", ExecSpawner(), {}, kill_grace_s=1.0, on_event=lambda e, d: None)
     assert worker.lease(time.monotonic() + 10) is False
+
+
+class _Peer:
+    """A spawner whose "worker" is the test itself: it keeps the worker's end of the socket."""
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+
+    async def spawn(self, session_id: str, env: dict[str, str], fd: int) -> Any:
+        self.sock = socket.socket(fileno=os.dup(fd))
+        return SimpleNamespace(pid=os.getpid(), returncode=None)
+
+    def frame(self) -> dict[str, Any]:
+        """The next frame the supervisor wrote."""
+        assert self.sock is not None
+        self.sock.settimeout(5)
+        head = self.sock.recv(4, socket.MSG_WAITALL)
+        body = self.sock.recv(int.from_bytes(head, "big"), socket.MSG_WAITALL)
+        frame: dict[str, Any] = json.loads(body)
+        return frame
+
+
+@pytest.mark.asyncio
+async def test_no_lease_goes_to_a_worker_before_its_boot_request() -> None:
+    # The cluster extends its workers' leases on its own cadence; a worker just spawned reads
+    # its boot request first and refuses anything else (it would fail to boot: FAILED).
+    peer = _Peer()
+    worker = WorkerProcess("s", peer, {}, kill_grace_s=1.0, on_event=lambda e, d: None)
+    await worker.spawn()
+    assert worker.lease(time.monotonic() + 10) is False
+    boot = asyncio.create_task(worker.request(protocol.OP_BOOT, {"lease_until_monotonic": 1.0}, timeout_s=5))
+    first = await asyncio.to_thread(peer.frame)
+    assert first["op"] == protocol.OP_BOOT
+    assert worker.lease(time.monotonic() + 10) is True
+    assert (await asyncio.to_thread(peer.frame))["op"] == protocol.OP_LEASE
+    boot.cancel()
+    await asyncio.gather(boot, return_exceptions=True)
+    assert peer.sock is not None
+    peer.sock.close()

@@ -4,18 +4,19 @@ Everything real: Debian's redis-server (AOF on, as tests/support/redis.py runs i
 daemons as nodes, Chrome, the WhatsApp Web simulator for logins. Printed:
 
 1. ``load``: one node's Redis load (script calls and commands per second, bytes per second in
-   and out, Redis CPU) with 0, 1, 10, 50 sessions running (``driver = "basic"`` on a static
+   and out, Redis's time) with 0, 1, 10, 50 sessions running (``driver = "basic"`` on a static
    page: the coordination's cost, not WhatsApp's), then with 1,000 and 10,000 sessions of
-   another node in the cluster (every node scans every session for orphans each lease_s / 3);
-   a window of ``--window-s`` each, read from Redis's own counters (cluster_load.py);
-2. ``coord``: one verify round trip (Coordinator.verify) with 100 / 1,000 / 10,000 tokens,
-   one orphan scan of as many sessions, the lease renewal's latency (idle, and behind scans);
+   another live node in the cluster, then with 10 and 100 other live nodes; a window of
+   ``--window-s`` each, read from Redis's own counters (cluster_load.py);
+2. ``coord``: single round trips (cluster_coord.py): a verify of 100 / 1,000 / 10,000 tokens,
+   listing nodes, finding orphans, reading every session, the lease renewal (idle, and behind
+   other clients' reads);
 3. ``moves``: kill -9 of a node with 1 and 5 logged-in sessions (to WORKING elsewhere, no
    QR), the drain of a node, a Redis restart, a node frozen with SIGSTOP (cluster_moves.py);
 4. ``snapshots``: tests/bench/bench_snapshots.py (sizes and times of a login's snapshot).
 
     .venv/bin/python tests/bench/bench_cluster.py [--phases load,coord,moves,snapshots]
-        [--sizes 0,1,10,50] [--foreign 1000,10000] [--window-s 30] [--lease-s 10]
+        [--sizes 0,1,10,50] [--foreign 1000,10000] [--peers 10,100] [--window-s 30] [--lease-s 10]
         [--moves 1,5] [--moves-lease-s 3]
 """
 
@@ -34,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from supervisor.logs import configure  # noqa: E402
-from tests.bench.cluster_load import node_load, print_coord_costs, redis_client  # noqa: E402
+from tests.bench.cluster_coord import print_coord_costs  # noqa: E402
+from tests.bench.cluster_load import Load, node_load, redis_client  # noqa: E402
 from tests.bench.cluster_moves import moves  # noqa: E402
 from tests.support.daemon import Daemon  # noqa: E402
 from tests.support.pages import PageServer  # noqa: E402
@@ -54,7 +56,7 @@ def _ints(text: str) -> list[int]:
 
 
 def load_phase(work: Path, args: argparse.Namespace) -> None:
-    sizes, foreign = _ints(args.sizes), _ints(args.foreign)
+    sizes, foreign, peers = _ints(args.sizes), _ints(args.foreign), _ints(args.peers)
     print(f"\n1. one node's Redis load (lease_s {args.lease_s:g}: a renewal and a watch every "
           f"{args.lease_s / 3:.2f} s; window {args.window_s:g} s each; basic driver, sessions running):")
     with RedisServer(work / "redis-load") as server, PageServer() as pages:
@@ -67,7 +69,7 @@ def load_phase(work: Path, args: argparse.Namespace) -> None:
                             "advertise_url": f"http://127.0.0.1:{port}"})
         d.start()
         try:
-            rows = node_load(d, r, sizes, foreign, args.window_s)
+            rows = node_load(d, r, sizes, foreign, peers, args.window_s)
         finally:
             d.stop()
             kill_marked(d.state_dir)
@@ -75,19 +77,19 @@ def load_phase(work: Path, args: argparse.Namespace) -> None:
     by = dict(rows)
     low, high = f"1 node, {sizes[0]} sessions", f"1 node, {sizes[-1]} sessions"
     if sizes[-1] > sizes[0]:
-        n = sizes[-1] - sizes[0]
-        a, b = by[low], by[high]
-        print(f"  per running session ({low} -> {high}): "
-              f"{(b.per_s(b.executed) - a.per_s(a.executed)) / n:.3f} cmds/s, "
-              f"{(b.per_s(b.net_in + b.net_out) - a.per_s(a.net_in + a.net_out)) / n:.1f} B/s, "
-              f"{(b.per_s(b.busy_s) - a.per_s(a.busy_s)) / n * 1e6:.2f} us busy/s")
+        _per(f"per running session ({low} -> {high})", by[low], by[high], sizes[-1] - sizes[0])
     if foreign:
-        base = by[high]
-        far = by[f"1 node, {sizes[-1]} own + {foreign[-1]} elsewhere"]
-        print(f"  per session elsewhere in the cluster (scanned for orphans): "
-              f"{(far.per_s(far.executed) - base.per_s(base.executed)) / foreign[-1]:.3f} cmds/s, "
-              f"{(far.per_s(far.net_in + far.net_out) - base.per_s(base.net_in + base.net_out)) / foreign[-1]:.1f} B/s, "
-              f"{(far.per_s(far.busy_s) - base.per_s(base.busy_s)) / foreign[-1] * 1e6:.2f} us busy/s")
+        _per("per session of another live node", by[high], by[f"1 node, {sizes[-1]} own + {foreign[-1]} elsewhere"],
+             foreign[-1])
+    if peers:
+        _per("per other live node", by[f"1 node, {sizes[-1]} own + {foreign[-1]} elsewhere" if foreign else high],
+             by[f"+ {peers[-1]} other live nodes"], peers[-1])
+
+
+def _per(label: str, a: Load, b: Load, n: int) -> None:
+    print(f"  {label}: {(b.per_s(b.executed) - a.per_s(a.executed)) / n:.3f} cmds/s, "
+          f"{(b.per_s(b.net_in + b.net_out) - a.per_s(a.net_in + a.net_out)) / n:.1f} B/s, "
+          f"{(b.per_s(b.busy_s) - a.per_s(a.busy_s)) / n * 1e6:.2f} us busy/s")
 
 
 def coord_phase(work: Path, args: argparse.Namespace) -> None:
@@ -95,7 +97,7 @@ def coord_phase(work: Path, args: argparse.Namespace) -> None:
     with RedisServer(work / "redis-coord") as server:
         r = redis_client(server.url)
         try:
-            print_coord_costs(server.url, r, [100, 1000, 10000], rounds=args.rounds)
+            print_coord_costs(server.url, r, rounds=args.rounds)
         finally:
             r.close()
 
@@ -118,6 +120,7 @@ def main() -> None:
     parser.add_argument("--phases", default="load,coord,moves,snapshots")
     parser.add_argument("--sizes", default="0,1,10,50", help="sessions running on the node, ascending")
     parser.add_argument("--foreign", default="1000,10000", help="sessions of another node, ascending")
+    parser.add_argument("--peers", default="10,100", help="other live nodes, ascending")
     parser.add_argument("--window-s", type=float, default=30.0)
     parser.add_argument("--lease-s", type=float, default=10.0, help="[cluster] lease_s of the load phase")
     parser.add_argument("--rounds", type=int, default=200)

@@ -1,7 +1,6 @@
-"""What a cluster costs its Redis (bench_cluster.py's first half): the load one node puts on a
-real redis-server with 0…N sessions running, and with M sessions elsewhere in the cluster; the
-cost of one verify round trip and of one orphan scan against the number of sessions; the lease
-renewal's latency, idle and while scans run.
+"""What a cluster costs its Redis (bench_cluster.py, part 1): the load one node puts on a real
+redis-server with 0…N sessions running, then with M sessions of other live nodes in the
+cluster and with K other live nodes (what each node reads on every watch: the node list).
 
 Load is read from Redis itself over a measured window: ``CONFIG RESETSTAT``, the window, then
 ``INFO`` (commandstats: calls and server time per command, script internals included;
@@ -14,26 +13,22 @@ bench's own INFO and CONFIG calls are left out.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import multiprocessing
-import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import redis
 
-from supervisor.cluster.coord import Coordinator, connect
 from tests.support.daemon import Daemon
 from tests.support.procs import wait_until
 
-__all__ = ["Load", "add_foreign", "measure", "node_load", "print_coord_costs", "record_json"]
+__all__ = ["Load", "add_foreign", "add_nodes", "measure", "node_info_json", "node_load", "record_json",
+           "redis_client"]
 
 #: Commands the bench sends itself during a window (not the node's load).
 _OURS = {"info", "config"}
 #: Commands a node sends itself (never from inside a script): a script call counts once.
-_DIRECT = {"evalsha", "eval", "smembers", "script", "client", "hello", "ping"}
+_DIRECT = {"evalsha", "eval", "smembers", "sunion", "script", "client", "hello", "ping"}
 
 
 def record_json() -> str:
@@ -91,10 +86,26 @@ def measure(r: redis.Redis, seconds: float) -> Load:
     return Load(info, took)
 
 
+def node_info_json(node: str) -> str:
+    """A ``zv:nodes`` entry as a node's renewal stores it."""
+    return json.dumps({"url": f"http://10.0.0.1:8083/{node}", "max_sessions": 130, "sessions": 120,
+                       "memory_mb": 48000.0, "version": "0.0.0", "incarnation": "0123456789abcdef",
+                       "started_at": 1767225600.0, "renewed_at": 1767225600.0, "draining": False})
+
+
+def add_nodes(r: redis.Redis, count: int, start: int = 0) -> None:
+    """``count`` other live nodes (entries in ``zv:nodes``, lease keys kept alive here)."""
+    pipe = r.pipeline(transaction=False)
+    for i in range(start, start + count):
+        pipe.hset("zv:nodes", f"peer{i:04d}", node_info_json(f"peer{i:04d}"))
+        pipe.set(f"zv:lease:peer{i:04d}", "bench", px=3_600_000)
+    pipe.execute()
+
+
 def add_foreign(r: redis.Redis, count: int, start: int = 0, owner: str = "elsewhere",
                 lease: bool = True) -> None:
-    """``count`` sessions owned by ``owner`` (with ``lease``, a live lease kept for it here):
-    every node scans them for orphans, none takes them."""
+    """``count`` sessions owned by ``owner`` (with ``lease``, a live lease kept for it here),
+    recorded as the claim records them (their hash, ``zv:sessions``, the owner's set)."""
     if lease:
         r.set(f"zv:lease:{owner}", "bench", px=3_600_000)
     record = record_json()
@@ -103,6 +114,7 @@ def add_foreign(r: redis.Redis, count: int, start: int = 0, owner: str = "elsewh
         sid = f"far{i:06d}"
         pipe.hset(f"zv:session:{sid}", mapping={"owner": owner, "token": 1, "record": record})
         pipe.sadd("zv:sessions", sid)
+        pipe.sadd(f"zv:owned:{owner}", sid)
         if i % 1000 == 999:
             pipe.execute()
     pipe.execute()
@@ -119,10 +131,12 @@ def _create_running(d: Daemon, ids: list[str]) -> None:
     wait_until(all_working, timeout=60 + 3 * len(ids), interval=0.5, message="every session WORKING")
 
 
-def node_load(d: Daemon, r: redis.Redis, sizes: list[int], foreign: list[int], window_s: float) -> list[tuple[str, Load]]:
+def node_load(d: Daemon, r: redis.Redis, sizes: list[int], foreign: list[int], peers: list[int],
+              window_s: float) -> list[tuple[str, Load]]:
     """One node (``d``, running): its load with each of ``sizes`` sessions running (basic
     driver: no snapshot, only coordination), then with the largest size and ``foreign``
-    sessions of another node in the cluster. Returns (label, load) rows, printed as they come."""
+    sessions of another live node in the cluster, then with ``peers`` other live nodes as well.
+    Returns (label, load) rows, printed as they come."""
     rows: list[tuple[str, Load]] = []
     running = 0
     for size in sizes:
@@ -139,91 +153,16 @@ def node_load(d: Daemon, r: redis.Redis, sizes: list[int], foreign: list[int], w
         load = measure(r, window_s)
         rows.append((f"1 node, {running} own + {total} elsewhere", load))
         print(load.row(rows[-1][0]), flush=True)
+    added = 0
+    for count in peers:
+        add_nodes(r, count - added, start=added)
+        added = count
+        load = measure(r, window_s)
+        rows.append((f"+ {count} other live nodes", load))
+        print(load.row(rows[-1][0]), flush=True)
     return rows
-
-
-def _stats(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"median {statistics.median(ordered) * 1e3:7.3f} ms, p99 {p99 * 1e3:7.3f} ms"
-
-
-async def _timed(fn: Any, rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await fn()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-async def _coord_costs(url: str, r: redis.Redis, counts: list[int], rounds: int) -> None:
-    client = connect(url, timeout_s=10.0, client_name="zapvisor:bench")
-    coord = Coordinator(client, "bench", lease_s=10.0)
-    info = {"url": "http://127.0.0.1:1", "max_sessions": 100, "sessions": 0, "memory_mb": 0.0, "version": "bench"}
-    try:
-        await coord.renew(info)
-        renew = await _timed(lambda: coord.renew(info), rounds * 4)
-        print(f"  lease renewal, idle Redis:            {_stats(renew)}  (n={len(renew)})")
-        for count in counts:
-            before = int(r.info("memory")["used_memory"])
-            add_foreign(r, count, owner="bench", lease=False)  # this node's, token 1: none stale
-            grown = int(r.info("memory")["used_memory"]) - before
-            owned = {f"far{i:06d}": 1 for i in range(count)}
-            assert await coord.verify(owned) == set()
-            r.config_resetstat()
-            verify = await _timed(lambda: coord.verify(owned), rounds)
-            server = r.info("commandstats")["cmdstat_evalsha"]
-            print(f"  verify of {count:6d} tokens:             {_stats(verify)}; in Redis "
-                  f"{server['usec_per_call'] / 1e3:7.3f} ms/call")
-            if count == counts[-1]:
-                print(f"  Redis memory per session (its hash and set member; {count} added): "
-                      f"{grown / (count - counts[-2] if len(counts) > 1 else count):.0f} B")
-            r.config_resetstat()
-            scan = await _timed(coord.orphans, max(3, rounds // 4))
-            server = r.info("commandstats")
-            print(f"  orphan scan of {count:6d} sessions:       {_stats(scan)}; in Redis "
-                  f"{server['cmdstat_evalsha']['usec_per_call'] / 1e3:7.3f} ms per script call "
-                  f"({server['cmdstat_evalsha']['calls'] // len(scan)} calls/scan)")
-        # Worst case: other nodes (processes of their own) scan the largest cluster back to
-        # back. Redis runs one script at a time: a renewal waits for the batch in progress.
-        spawn = multiprocessing.get_context("spawn")
-        scanners = [spawn.Process(target=_scan_process, args=(url,), daemon=True) for _ in range(2)]
-        for proc in scanners:
-            proc.start()
-        await asyncio.sleep(2.0)  # the scanners up and scanning
-        busy = await _timed(lambda: coord.renew(info), rounds)
-        for proc in scanners:
-            proc.terminate()
-            proc.join(10)
-        print(f"  lease renewal, 2 nodes scanning {counts[-1]} back to back: {_stats(busy)}  (n={len(busy)})")
-    finally:
-        await client.aclose()
-
-
-async def _scan_forever(url: str) -> None:
-    coord = Coordinator(connect(url, timeout_s=30.0, client_name="zapvisor:scanner"), "scanner", lease_s=10.0)
-    while True:
-        await coord.orphans()
-
-
-def _scan_process(url: str) -> None:
-    """A process that scans for orphans until terminated."""
-    asyncio.run(_scan_forever(url))
-
-
-def print_coord_costs(url: str, r: redis.Redis, counts: list[int], rounds: int) -> None:
-    """Verify and scan round trips against ``counts`` sessions, renewal latency; printed."""
-    r.flushall()
-    asyncio.run(_coord_costs(url, r, counts, rounds))
 
 
 def redis_client(url: str) -> redis.Redis:
     """A plain client for INFO and set-up."""
     return redis.Redis.from_url(url, decode_responses=True)
-
-
-def workdir_of(base: Path, name: str) -> Path:
-    path = base / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path

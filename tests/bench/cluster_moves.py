@@ -54,6 +54,12 @@ def _until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
+def _settled(cluster: Cluster, since: float) -> None:
+    """Let the nodes' calm after joining pass (no takeover in the first 4/3 of a lease after a
+    node joins; a real cluster's nodes have run for long): the times then are a failover's."""
+    time.sleep(max(0.0, since + cluster.lease_s * 4 / 3 + 0.5 - time.monotonic()))
+
+
 def _logged_in(d: Daemon, sim: RunningSimulator, ids: list[str], first_phone: int) -> None:
     for sid in ids:
         d.client.post("/api/sessions", {"id": sid, "node": d.workdir.name})
@@ -65,10 +71,11 @@ def _logged_in(d: Daemon, sim: RunningSimulator, ids: list[str], first_phone: in
         d.wait_state(sid, "WORKING", timeout=60)
 
 
-def _kill_and_drain(cluster: Cluster, sim: RunningSimulator, k: int, first_phone: int) -> None:
+def _kill_and_drain(cluster: Cluster, sim: RunningSimulator, k: int, first_phone: int, since: float) -> None:
     n1 = cluster.nodes[0]
     ids = [f"fo{k}x{i}" for i in range(k)]
     _logged_in(n1, sim, ids, first_phone)
+    _settled(cluster, since)
     devices = {c["client_id"] for c in sim.clients() if c["phone"]}
     n1.kill()
     started = time.monotonic()
@@ -127,9 +134,10 @@ def _redis_down(cluster: Cluster, redis_server: RedisServer, down_s: float) -> N
           f"{sum(before[s] != after.get(s) for s in before)} of {len(before)}", flush=True)
 
 
-def _freeze(cluster: Cluster, sim: RunningSimulator, first_phone: int) -> None:
+def _freeze(cluster: Cluster, sim: RunningSimulator, first_phone: int, since: float) -> None:
     n1, n2 = cluster.nodes[:2]
     _logged_in(n1, sim, ["frozen"], first_phone)
+    _settled(cluster, since)
     assert n1.proc is not None
     os.kill(n1.proc.pid, signal.SIGSTOP)
     try:
@@ -157,7 +165,7 @@ def moves(base: Path, redis_server: RedisServer, sim: RunningSimulator, counts: 
         (base / f"shared{k}").mkdir(mode=0o700, parents=True, exist_ok=True)
         snaps = {"url": f"file://{base / f'shared{k}'}", "every_h": 0.0}
         with cluster_of(base / f"c{k}", redis_server, sim, 3, snaps, lease_s=lease_s) as cluster:
-            _kill_and_drain(cluster, sim, k, phone)
+            _kill_and_drain(cluster, sim, k, phone, time.monotonic())
             phone += k
             _redis_down(cluster, redis_server, 0.0)
             _redis_down(cluster, redis_server, 2 * lease_s)
@@ -166,7 +174,7 @@ def moves(base: Path, redis_server: RedisServer, sim: RunningSimulator, counts: 
         (base / "sharedf").mkdir(mode=0o700, parents=True, exist_ok=True)
         snaps = {"url": f"file://{base / 'sharedf'}", "every_h": 0.0}
         with cluster_of(base / "cf", redis_server, sim, 2, snaps, lease_s=lease_s) as cluster:
-            _freeze(cluster, sim, phone)
+            _freeze(cluster, sim, phone, time.monotonic())
 
 
 def redis_server_flush(server: RedisServer) -> None:

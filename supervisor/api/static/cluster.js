@@ -6,7 +6,7 @@
 import {post} from './api.js';
 import {h, setText} from './dom.js';
 import {bytes} from './format.js';
-import {leaseAgeOf, onChange, scheduleRefresh, store} from './store.js';
+import {leaseAgeOf, onChange, scheduleRefresh, store, watchCluster} from './store.js';
 import {dialog, notify, report} from './ui.js';
 
 const NODE_COLUMNS = ['Node', 'Address', 'Status', 'Lease renewed', 'Sessions', 'Memory', 'Actions'];
@@ -182,11 +182,13 @@ export function clusterView(main) {
   };
   render();
   const off = onChange(render);
+  watchCluster(true);
   const tick = setInterval(() => {
     for (const node of store.cluster?.nodes ?? []) nodeRows.get(node.node)?.tick(node);
   }, 1000);
   return () => {
     off();
+    watchCluster(false);
     clearInterval(tick);
   };
 }

@@ -1,8 +1,8 @@
 // What the views show: sessions, totals and roles, loaded from the API and kept current by the
 // event stream. Events update what they can in place at once; anything else is reloaded, at
-// most once per REFRESH_GAP_MS however many events arrive (no polling). A node of a cluster
-// also loads the cluster (nodes, leases, placement), and reloads once per CLUSTER_REFRESH_MS
-// while the tab is visible: leases age and other nodes change without an event here.
+// most once per REFRESH_GAP_MS however many events arrive (no polling). The cluster (nodes,
+// leases, placement) is asked for once (a single host says 409), then only while the Cluster
+// view is shown: with it, once per CLUSTER_REFRESH_MS while the tab is visible.
 
 import {get} from './api.js';
 
@@ -65,23 +65,38 @@ async function loadRecent() {
 }
 
 let clusterTimer = null;
+let clusterShown = false;
 
-/** GET /api/cluster, unless this daemon runs alone (asked once: a 409 says so). Never throws:
- * a failed load keeps the last answer, with the error beside it. */
+/** GET /api/cluster: once to learn whether this daemon is a node (a single host answers 409),
+ * then while the Cluster view is shown. Never throws: a failed load keeps the last answer,
+ * with the error beside it. */
 async function loadCluster() {
-  if (store.clustered === false) return;
+  if (store.clustered === false || (store.clustered && !clusterShown)) return;
   try {
     store.cluster = await get('/api/cluster');
     store.clusterLoadedAt = performance.now();
     store.clusterError = null;
     store.clustered = true;
-    clusterTimer ??= setInterval(() => {
-      if (document.visibilityState === 'visible') scheduleRefresh();
-    }, CLUSTER_REFRESH_MS);
   } catch (err) {
     if (err.status === 409) store.clustered = false;
     else store.clusterError = err;
   }
+}
+
+/**
+ * The Cluster view is shown (or not): load the cluster now and every CLUSTER_REFRESH_MS while
+ * the tab is visible (leases age and other nodes change without an event here). Reading every
+ * session's owner costs Redis a little per reload: only the view that shows it asks.
+ */
+export function watchCluster(shown) {
+  clusterShown = shown;
+  clearInterval(clusterTimer);
+  clusterTimer = null;
+  if (!shown) return;
+  clusterTimer = setInterval(() => {
+    if (document.visibilityState === 'visible') scheduleRefresh();
+  }, CLUSTER_REFRESH_MS);
+  scheduleRefresh();
 }
 
 let inflight = null;
@@ -141,8 +156,7 @@ export function reset() {
   store.error = null;
   store.recent = [];
   recentLoaded = false;
-  clearInterval(clusterTimer);
-  clusterTimer = null;
+  watchCluster(false);
   Object.assign(store, {clustered: null, cluster: null, clusterLoadedAt: 0, clusterError: null});
 }
 

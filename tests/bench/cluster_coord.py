@@ -54,7 +54,9 @@ async def _row(r: redis.Redis, label: str, fn: Callable[[], Awaitable[Any]], rou
 
 
 async def _costs(url: str, r: redis.Redis, rounds: int) -> None:
-    coord = Coordinator(connect(url, timeout_s=30.0, client_name="zapvisor:bench"), "bench", lease_s=10.0)
+    # A lease that outlives the run: this "node" must stay alive while it measures (a dead
+    # one's sessions would all be orphans to read).
+    coord = Coordinator(connect(url, timeout_s=30.0, client_name="zapvisor:bench"), "bench", lease_s=3600.0)
     try:
         await coord.renew(_INFO)
         await _row(r, "lease renewal, idle Redis", lambda: coord.renew(_INFO), rounds * 4)

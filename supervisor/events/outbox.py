@@ -7,6 +7,10 @@ A delivery is ``pending`` until a receiver accepted it (``delivered``) or zapvis
 (session, url): a lane sends its oldest pending delivery first and one at a time, which is
 what keeps each session's events in order at each receiver.
 
+On a cluster node (``relayed``) an event is journaled with its receivers instead, and the
+cluster delivers them (supervisor/cluster/relay.py puts both in Redis); the journal then keeps
+what the relay has not sent yet (``keep_after``).
+
 Every call is a short synchronous transaction from the event loop; no HTTP happens here.
 """
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from supervisor.cluster.streamids import key, shard_of
+from supervisor.cluster.shards import preferred
+from supervisor.cluster.streamids import SHARDS, key, shard_of
 from tests.support.cluster import Cluster, cluster_of
 from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import wait_until
@@ -152,8 +153,7 @@ def test_each_webhook_arrives_once_in_order_from_the_node_holding_its_shard(
         n2.client.delete("/api/sessions/w4")
         _delivered_once_in_order(rx, n3, sessions)
         _delivered_once_in_order(rx, n3, ["w0"], path="/own")
-        status = n1.client.get("/api/cluster")
-        assert set(status["webhook_shards"].values()) == {"n1", "n2", "n3"}, status["webhook_shards"]
+        _spread(cluster)
         # Signed with each receiver's secret; the event id is the stream id, in the body too.
         for r in rx.accepted():
             assert _signed(r, SECRET if r.path == "/global" else "own-secret"), r.headers
@@ -162,11 +162,20 @@ def test_each_webhook_arrives_once_in_order_from_the_node_holding_its_shard(
         assert "own-secret" not in "".join(d.log() for d in cluster.nodes)
 
 
+def _spread(cluster: Cluster) -> dict[str, str]:
+    """Wait until every shard is held by the node that should hold it (each node takes its share
+    as it joins: the first one held them all); shard -> node."""
+    names = [d.workdir.name for d in cluster.nodes]
+    wanted = {str(k): preferred(k, names) for k in range(SHARDS)}
+    wait_until(lambda: cluster.status()["webhook_shards"] == wanted, timeout=20,
+               message=f"the webhook shards spread as {wanted}")
+    assert set(wanted.values()) == set(names)
+    return {k: str(v) for k, v in wanted.items()}
+
+
 def _on_shards_of(cluster: Cluster, node: str, count: int) -> list[str]:
     """``count`` session ids whose webhooks the shards ``node`` holds deliver."""
-    owners = cluster.status()["webhook_shards"]
-    mine = {int(k) for k, v in owners.items() if v == node}
-    assert mine, owners
+    mine = {int(k) for k, v in _spread(cluster).items() if v == node}
     return [s for s in (f"k{i}" for i in range(200)) if shard_of(s) in mine][:count]
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from supervisor.aio import wait_event
 from supervisor.cluster.book import Book
 from supervisor.cluster.coord import Coordinator, connect
 from supervisor.cluster.feed import Feed
@@ -67,6 +68,7 @@ class ClusterEvents:
                          overflowed=lambda session, url: self.deliverer.overflowed(session, url))
         self.deliverer = Deliverer(hooks, self.book, observer=hub.metrics)
         self._unclaimed: set[int] = set()
+        self._closing = False
         self._wake = asyncio.Event()
         self.feed.on_batch = lambda _batch: self._wake.set()
         self.book.on_ops = self._wake.set
@@ -110,15 +112,12 @@ class ClusterEvents:
             if stalled:
                 _log.info("cluster.webhooks_resumed", node=self.node, pending=self.book.pending_count())
             stalled = False
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - time.monotonic()))
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, next_tick - time.monotonic())
 
     async def _tick(self) -> None:
         """Take this node's share of the shards, renew them, hand over the others."""
         before = set(self.shards.held)
-        if not self._healthy():
+        if not self._healthy() or self._closing:
             return  # the shards lapse by themselves if this lasts (the book stops sending first)
         alive = await self._delivering()
         codes, self.book.leaving = [], set()
@@ -187,6 +186,7 @@ class ClusterEvents:
     async def close(self) -> None:
         """Relay what is left, record what settled, let the shards go (another node takes
         them at once), then close the connections. Bounded: what is left waits in the journal."""
+        self._closing = True
         self.deliverer.stop()
         try:
             async with asyncio.timeout(_CLOSE_S):

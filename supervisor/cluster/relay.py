@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
+from supervisor.aio import wait_event
 from supervisor.cluster.coord import reachable
 from supervisor.cluster.eventscripts import PUBLISH
 from supervisor.cluster.streamids import shard_of
@@ -120,10 +121,7 @@ class Relay:
             if delay:
                 await asyncio.sleep(delay)
             else:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=5.0)
-                except TimeoutError:
-                    pass
+                await wait_event(self._wake, 5.0)
             self._wake.clear()
             try:
                 await self.drain()

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import aiohttp
 
+from supervisor.aio import wait_event
 from supervisor.events.lanes import Delivery, Lane, LaneStore
 from supervisor.events.netguard import BlockedAddress, PublicResolver
 from supervisor.logs import get_logger
@@ -182,10 +183,7 @@ class Deliverer:
                 # step cannot park a lane for long.
                 wait_s = min(delivery.next_at - time.time(), self._cfg.retry_max_s)
                 if wait_s > 0:
-                    try:
-                        await asyncio.wait_for(woken.wait(), wait_s)
-                    except TimeoutError:
-                        pass
+                    await wait_event(woken, wait_s)  # not wait_for: see supervisor/aio.py
                     continue
                 try:
                     await self._attempt(delivery)

@@ -91,7 +91,7 @@ class ClusterEvents:
 
     async def _deliver(self) -> None:
         next_tick, stalled = 0.0, False
-        while True:
+        while not self._closing:  # a cancellation that a timeout turned into an error ends it too
             self._wake.clear()
             try:
                 if time.monotonic() >= next_tick:
@@ -186,7 +186,7 @@ class ClusterEvents:
     async def close(self) -> None:
         """Relay what is left, record what settled, let the shards go (another node takes
         them at once), then close the connections. Bounded: what is left waits in the journal."""
-        self._closing = True
+        self._closing = self.relay.closed = True
         self.deliverer.stop()
         try:
             async with asyncio.timeout(_CLOSE_S):

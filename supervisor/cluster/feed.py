@@ -73,9 +73,9 @@ class Feed:
         self.position = str(last[0][0]) if last else "0-0"
 
     async def run(self) -> None:
-        """Read and hand out until cancelled; an outage is logged once and waited out."""
+        """Read and hand out until cancelled or closed; an outage is logged once and waited out."""
         delay = 0.0
-        while True:
+        while not self._closed:  # a cancellation that a timeout turned into an error ends it too
             try:
                 with reachable("reading the event stream"):
                     got: Any = await self.redis.xread({self.key: self.position}, count=_PAGE,

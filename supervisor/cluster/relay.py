@@ -74,6 +74,8 @@ class Relay:
         self._wake = asyncio.Event()
         self._publish = redis.register_script(PUBLISH)
         self._dropped_logged = False
+        #: Set on the way out: the loop ends even if a timeout turned its cancellation into an error.
+        self.closed = False
 
     @property
     def backlog(self) -> int:
@@ -115,9 +117,9 @@ class Relay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until cancelled; an outage is logged once, retried with a growing pause."""
+        """Relay until cancelled or closed; an outage is logged once, retried with a growing pause."""
         delay, stalled = 0.0, False
-        while True:
+        while not self.closed:
             if delay:
                 await asyncio.sleep(delay)
             else:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-__all__ = ["wait_first"]
+__all__ = ["wait_event", "wait_first"]
 
 #: How often a stretchable deadline is looked at again.
 _RECHECK_S = 1.0
@@ -34,3 +34,16 @@ async def wait_first(waiters: dict[str, Coroutine[Any, Any, Any]],
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return {tasks[task] for task in done}
+
+
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``event`` is set, at most ``timeout_s``; whether it was. With asyncio.timeout,
+    not wait_for: on 3.11, wait_for may swallow a cancellation that arrives as the event is set
+    (the task would then never end, and neither would the daemon's shutdown)."""
+    try:
+        async with asyncio.timeout(max(0.0, timeout_s)):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+

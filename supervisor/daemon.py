@@ -136,7 +136,7 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         tg.create_task(hub.run(), name="webhooks")
         reaped = await boot_sweep(config.state_dir, registry.tracking, config.chrome.close_timeout_s,
                                   hub.bus)
-        cluster = await join_cluster(config, registry) if config.cluster.enabled else None
+        cluster = await join_cluster(config, registry, hub) if config.cluster.enabled else None
         app = api.build_app(registry, api_key, config.server.max_body_bytes,
                             config.server.body_timeout_s, guard, cluster)
         app[HUB] = hub
@@ -235,13 +235,13 @@ async def _shutdown(
     _log.info("daemon.stopped", seconds=round(time.monotonic() - started, 2))
 
 
-async def join_cluster(config: Config, registry: Registry) -> ClusterNode:
+async def join_cluster(config: Config, registry: Registry, hub: Hub) -> ClusterNode:
     """This daemon as a node of ``[cluster] redis_url``'s cluster (imported only then: a single
     host never loads Redis nor boto3); StateError if it cannot join."""
     from supervisor.cluster.node import ClusterNode
     from supervisor.cluster.snapshots import Snapshots, open_store
 
     snapshots = Snapshots(open_store(config.snapshots)) if config.snapshots.url else None
-    node = ClusterNode(config, registry, snapshots)
+    node = ClusterNode(config, registry, snapshots, hub)
     await node.open()
     return node

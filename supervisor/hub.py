@@ -9,6 +9,7 @@ runner's cleanup, which would otherwise wait for open event streams).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from supervisor.config import Config
 from supervisor.events.bus import EventBus
@@ -31,10 +32,15 @@ class Hub:
 
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
+        self.store = store
         events = config.events
         self.outbox = Outbox(store, history=events.history,
                              keep_failed=config.webhooks.keep_failed,
                              max_pending_per_lane=config.webhooks.max_pending_per_receiver)
+        # A cluster node's webhooks are delivered by the cluster (supervisor/cluster/relay.py).
+        self.outbox.relayed = config.cluster.enabled
+        #: Called by :meth:`close` (a cluster node's event streams end there too).
+        self.closers: list[Callable[[], None]] = []
         self.metrics = Metrics()
         self.webhooks = Webhooks(config.webhooks, self.outbox, observer=self.metrics)
         self.bus = EventBus(history=events.history, queue_size=events.subscriber_queue,
@@ -62,5 +68,7 @@ class Hub:
         """End the event streams and the loops (pending deliveries stay stored; the history
         writes what it holds)."""
         self.bus.close()
+        for close in self.closers:
+            close()
         self.webhooks.stop()
         self.history.close()

@@ -119,4 +119,9 @@ CREATE TABLE series (
 ) WITHOUT ROWID;
 CREATE INDEX series_age ON series (minute);
 """,
+    # 7: on a cluster node, each event's webhook targets ([[url, secret], ...] JSON) until the
+    # relay (supervisor/cluster/relay.py) has put the event in Redis; NULL on a single host.
+    7: """
+ALTER TABLE events ADD COLUMN relay TEXT;
+""",
 }

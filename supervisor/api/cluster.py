@@ -36,7 +36,9 @@ _PLACED = sc.obj({"session": sc.STR, "node": {"type": ["string", "null"]}, "toke
                   "alive": {"type": "boolean", "description": "its node's lease is live"},
                   "desired": sc.STR})
 _STATUS = sc.obj({"node": sc.STR, "lease_s": {"type": "number"}, "snapshots": sc.STR,
-                  "nodes": sc.array(_NODE), "sessions": sc.array(_PLACED)})
+                  "nodes": sc.array(_NODE), "sessions": sc.array(_PLACED),
+                  "webhook_shards": {"type": "object", "additionalProperties": {"type": ["string", "null"]},
+                                     "description": "shard -> the node delivering its webhooks"}})
 _ERRORS = [Conflict, Unavailable]
 
 

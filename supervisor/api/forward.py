@@ -35,6 +35,8 @@ _CREATES = frozenset({("POST", "/api/sessions"), ("POST", "/sessions")})
 #: Routes that name their session in the body (``sessionId`` or ``session``): sent to its owner.
 #: A send by ``role`` goes through the node that answers (roles are each node's own).
 _ROUTED = frozenset({("POST", "/api/send"), ("POST", "/webhook/test")})
+#: Session routes every node answers itself: the cluster's event stream is read everywhere.
+_EVERYWHERE = frozenset({"/api/sessions/{id}/events"})
 _log = get_logger()
 
 
@@ -75,6 +77,8 @@ async def cluster_middleware(request: web.Request, handler: Handler) -> web.Stre
         body = await _json_body(request)
         named = body.get("sessionId", body.get("session"))
         session_id = named if isinstance(named, str) else None
+    elif getattr(request.match_info.route.resource, "canonical", "") in _EVERYWHERE:
+        session_id = None  # answered here
     url = None
     if session_id is not None and session_id not in cluster.local_ids():
         url = await cluster.owner_url(session_id)

@@ -20,7 +20,7 @@ from supervisor.states import State
 __all__ = [
     "ANY", "BOOL", "ERROR", "INT", "NUM", "OBJ", "PATH_PARAMS", "ROLE_NAME", "SESSION", "SESSION_ID",
     "STATE", "STR", "Schema", "body",
-    "json_answer", "nullable", "obj", "array", "success",
+    "json_answer", "nullable", "obj", "array", "session_obj", "success",
 ]
 
 Schema = dict[str, Any]
@@ -121,10 +121,17 @@ SESSION_BASE: Schema = {
     "node": {**STR, "description": "in a cluster's listing: the node it runs on"},
     "sessionId": STR, "status": STATE, "qrAvailable": BOOL, "phoneNumber": nullable(STR),
 }
+
+
+def session_obj(properties: Mapping[str, Any], description: str | None = None) -> Schema:
+    """A session object: every key there but ``node`` (named only in a cluster's listing)."""
+    return obj(properties, [k for k in properties if k != "node"], description)
+
+
 #: A session, everything known about it (GET /api/sessions/{id}).
-SESSION: Schema = obj(SESSION_BASE, description="A session (the replaced systems' names too: "
-                      "sessionId, status, qrAvailable, phoneNumber)")
-SESSION_Q: Schema = obj({**SESSION_BASE, "queue_depth": INT})
+SESSION: Schema = session_obj(SESSION_BASE, description="A session (the replaced systems' names "
+                              "too: sessionId, status, qrAvailable, phoneNumber)")
+SESSION_Q: Schema = session_obj({**SESSION_BASE, "queue_depth": INT})
 SHORT_STATUS: Schema = obj({
     "id": STR, "state": STATE, "qr_available": BOOL, "phone_number": nullable(STR),
     "since": {"type": "string", "format": "date-time"}, "restarts": INT, "detail": STR,

@@ -67,8 +67,8 @@ CREATE = sc.body({
              "(default: the live node with the most room)"},
     **_OPTIONS,
 })
-CREATED = sc.obj({**sc.SESSION_BASE, "status_url": sc.STR, "qr_url": sc.STR, "statusUrl": sc.STR,
-                  "qrUrl": sc.STR})
+CREATED = sc.session_obj({**sc.SESSION_BASE, "status_url": sc.STR, "qr_url": sc.STR,
+                          "statusUrl": sc.STR, "qrUrl": sc.STR})
 DELETED = sc.obj({"id": sc.STR, "deleted": {"const": True}})
 _STATS = sc.obj({**sc.STATS["properties"], "per_session": sc.array(sc.OBJ),
                  "messages": sc.obj({"sent": sc.INT, "received": sc.INT}),

@@ -10,6 +10,7 @@ status 130, quietly.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ COMMANDS = Commands()
 _IDLE_TIMEOUT_S = 120.0  # no byte (not even a ping) for this long: the connection is dead
 _RETRY_MAX_S = 5.0
 _SUMMARY_MAX = 140
+_EVENT_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 
 
 def _status(p: dict[str, Any]) -> str:
@@ -114,8 +116,9 @@ def _patterns(text: str | None) -> str:
 
 def _show(msg: SSEMessage, as_json: bool) -> None:
     if msg.event == "gap":  # unnumbered: the history no longer reaches back that far
-        click.echo(f"zapvisor: warning: events {msg.data.get('first_missing')}.."
-                   f"{msg.data.get('last_missing')} are no longer in the daemon's history", err=True)
+        first = msg.data.get("first_missing", f"after {msg.data.get('after')}")  # a cluster: stream ids
+        click.echo(f"zapvisor: warning: events {first}..{msg.data.get('last_missing')} are no "
+                   "longer in the daemon's history", err=True)
     elif as_json:
         click.echo(json.dumps(msg.data, separators=(",", ":")))
     else:
@@ -147,15 +150,23 @@ def follow(client: Client, path: str, after: str | None, as_json: bool) -> None:
         delay = min(delay * 2, _RETRY_MAX_S)
 
 
+def _event_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _EVENT_ID.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not an event id (an integer, or in a cluster a "
+                                 "stream id such as 1700000000000-0)")
+    return value
+
+
 @COMMANDS.command()
 @click.argument("session_id", required=False)
 @click.option("--events", "patterns", metavar="PATTERNS",
               help="only these events: names and families, comma-separated "
                    "(session.status,message.*; a family includes its head: message.* has message)")
-@click.option("--after", type=click.IntRange(0), metavar="ID",
-              help="first replay the events after this id that the daemon still holds")
+@click.option("--after", callback=_event_id, metavar="ID",
+              help="first replay the events after this id that the daemon still holds (an "
+                   "integer; in a cluster, a stream id such as 1700000000000-0)")
 @client_command
-def events(client: Client, session_id: str | None, patterns: str | None, after: int | None,
+def events(client: Client, session_id: str | None, patterns: str | None, after: str | None,
            as_json: bool) -> None:
     """Follow the event stream (of SESSION_ID, or of all sessions): one line per event, or
     one JSON object per line with --json. Reconnects by itself; Ctrl-C ends it."""
@@ -166,10 +177,10 @@ def events(client: Client, session_id: str | None, patterns: str | None, after: 
         if after is None:
             # From the latest id on, rather than "live only": a reconnection before the first
             # event still resumes from there, and nothing falls between the two.
-            last = client.get("/api/stats").get("events", {}).get("last_id")
-            if not isinstance(last, int):
-                raise ZapvisorError("the daemon's /api/stats has no events.last_id")
-            after = last
-        follow(client, path, str(after), as_json)
+            last = client.get("/api/events?format=json&limit=1").get("last_id")
+            if not isinstance(last, (int, str)):
+                raise ZapvisorError("the daemon's /api/events?format=json has no last_id")
+            after = str(last)
+        follow(client, path, after, as_json)
     except KeyboardInterrupt:
         raise SystemExit(130) from None  # Ctrl-C is how one ends it: no message, no newline

@@ -35,7 +35,7 @@ from supervisor.cluster import scripts
 from supervisor.cluster.views import NodeView, SessionView, decode_json
 from supervisor.errors import ClusterUnavailable, InvalidRequest, LeaseLost, NotFound
 
-__all__ = ["Coordinator", "connect"]
+__all__ = ["Coordinator", "connect", "reachable"]
 
 #: What Redis raises when it cannot answer now (as opposed to a bug in a command).
 _UNREACHABLE: tuple[type[BaseException], ...] = (
@@ -61,7 +61,7 @@ def _text(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def _reachable(what: str) -> Iterator[None]:
+def reachable(what: str) -> Iterator[None]:
     """Turn "Redis cannot answer" into ClusterUnavailable (its message names no password:
     redis-py's name host and port only)."""
     try:
@@ -120,7 +120,7 @@ class Coordinator:
         word: see :meth:`set_draining`). Returns the entry as stored. Keep ``info``'s values
         JSON scalars: Lua's cjson re-encodes it (an empty list would come back as {})."""
         payload = json.dumps(dict(info))
-        with _reachable("renewing the lease"):
+        with reachable("renewing the lease"):
             stored = await self._renew(keys=[self.lease_key(self.node), self._nodes_key],
                                        args=[self.node, self.incarnation, int(self.lease_s * 1000), payload])
         entry = decode_json(stored)
@@ -129,7 +129,7 @@ class Coordinator:
 
     async def nodes(self) -> list[NodeView]:
         """Every node in ``zv:nodes``, alive or not, sorted by id."""
-        with _reachable("listing the nodes"):
+        with reachable("listing the nodes"):
             raw = await self._nodes(keys=[self._nodes_key], args=[self.lease_key("")])
         now = float(_text(raw[0]))
         views = [NodeView.parse(_text(raw[i]), raw[i + 1], int(raw[i + 2]), now)
@@ -146,7 +146,7 @@ class Coordinator:
         owns it, or (``takeover``) its owner's lease is gone; else None. ``record`` replaces the
         stored record. LeaseLost if this incarnation holds no live lease: renew first."""
         payload = json.dumps(dict(record)) if record is not None else ""
-        with _reachable(f"claiming session {session_id}"):
+        with reachable(f"claiming session {session_id}"):
             token = int(await self._claim(
                 keys=[self.session_key(session_id), self._sessions_key, self.lease_key(self.node),
                       self._orphans_key],
@@ -164,14 +164,14 @@ class Coordinator:
         args: list[str] = [self.node, self.session_key("")]
         for session_id, token in owned.items():
             args += [session_id, str(token)]
-        with _reachable("verifying this node's sessions"):
+        with reachable("verifying this node's sessions"):
             stale = await self._verify(keys=[], args=args)
         return {_text(s) for s in stale}
 
     async def write(self, session_id: str, token: int, record: Mapping[str, Any]) -> bool:
         """Replace the session's record if this node still owns it with ``token``; False (and
         nothing written) if the token is stale."""
-        with _reachable(f"writing session {session_id}"):
+        with reachable(f"writing session {session_id}"):
             done = await self._write(keys=[self.session_key(session_id)],
                                      args=[self.node, str(token), json.dumps(dict(record))])
         return int(done) == 1
@@ -180,7 +180,7 @@ class Coordinator:
         views = []
         for start in range(0, len(ids), _READ_BATCH):
             batch = ids[start:start + _READ_BATCH]
-            with _reachable("reading sessions"):
+            with reachable("reading sessions"):
                 raw = await self._read(keys=[], args=[self.session_key(""), self.lease_key(""), *batch])
             for i in range(0, len(raw), 5):
                 session_id, owner, token, record, alive = raw[i:i + 5]
@@ -197,7 +197,7 @@ class Coordinator:
 
     async def sessions(self) -> list[SessionView]:
         """Every session of the cluster, sorted by id."""
-        with _reachable("listing the sessions"):
+        with reachable("listing the sessions"):
             ids = sorted(_text(i) for i in await self.redis.smembers(self._sessions_key))
         return await self._read_many(ids)
 
@@ -207,7 +207,7 @@ class Coordinator:
         what dead nodes owned and what was handed over is read: with every node alive this costs
         one read of the node list and of one empty set, however many sessions the cluster runs."""
         dead = [view.node for view in await self.nodes() if not view.alive]
-        with _reachable("listing the orphans"):
+        with reachable("listing the orphans"):
             ids = await self.redis.sunion([self._orphans_key, *(self.owned_key(n) for n in dead)])
         found = await self._read_many(sorted(_text(i) for i in ids))
         return [view for view in found if not view.owner_alive and view.desired == "running"]
@@ -215,7 +215,7 @@ class Coordinator:
     async def release(self, session_id: str, token: int) -> bool:
         """Forget a deleted session if this node owns it with ``token``; False if stale. Its
         token is kept, so a session created again under this id never reuses one."""
-        with _reachable(f"releasing session {session_id}"):
+        with reachable(f"releasing session {session_id}"):
             done = await self._release(keys=[self.session_key(session_id), self._sessions_key,
                                              self.owned_key(self.node), self._orphans_key],
                                        args=[self.node, str(token), session_id])
@@ -224,7 +224,7 @@ class Coordinator:
     async def disown(self, session_id: str, token: int, record: Mapping[str, Any]) -> bool:
         """Hand a session this node owns with ``token`` over to whichever node takes it next
         (a drain): no owner, ``record`` stored; False (nothing changed) if the token is stale."""
-        with _reachable(f"handing session {session_id} over"):
+        with reachable(f"handing session {session_id} over"):
             done = await self._disown(keys=[self.session_key(session_id), self.owned_key(self.node),
                                             self._orphans_key],
                                       args=[self.node, str(token), json.dumps(dict(record)), session_id])
@@ -234,7 +234,7 @@ class Coordinator:
         """The cluster's own key (nodes forwarding requests to each other present it): made once
         by whichever node asks first, the same for every node afterwards."""
         key = f"{self.prefix}secret"
-        with _reachable("reading the cluster key"):
+        with reachable("reading the cluster key"):
             await self.redis.set(key, secrets.token_urlsafe(32), nx=True)
             value = await self.redis.get(key)
         if value is None:
@@ -246,7 +246,7 @@ class Coordinator:
         renewals and restarts until changed. NotFound if that node never registered."""
         if not node:
             raise InvalidRequest("a node id is required")
-        with _reachable(f"marking node {node} draining"):
+        with reachable(f"marking node {node} draining"):
             done = await self._set_draining(keys=[self._nodes_key], args=[node, "1" if draining else "0"])
         if int(done) != 1:
             raise NotFound(f"no node {node!r} in the cluster")

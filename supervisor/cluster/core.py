@@ -12,6 +12,7 @@ from supervisor.errors import ClusterUnavailable
 
 if TYPE_CHECKING:
     from supervisor.cluster.coord import Coordinator
+    from supervisor.cluster.events import ClusterEvents
     from supervisor.cluster.lease import LeaseKeeper
     from supervisor.cluster.snapshots import Snapshots
     from supervisor.sessions.registry import Registry
@@ -28,6 +29,7 @@ class NodeCore:
     coord: Coordinator
     keeper: LeaseKeeper
     snapshots: Snapshots | None
+    events: ClusterEvents
     lease_s: float
     #: Session id -> the fencing token this node claimed it with, while it runs here.
     tokens: dict[str, int]

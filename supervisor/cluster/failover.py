@@ -51,10 +51,13 @@ class Failover:
         for i, view in enumerate(sorted(orphans, key=lambda v: v.session_id)):
             if ranked[i % len(ranked)].node != node.node_id:
                 continue
+            # Before the claim: if Redis cannot say, the orphan waits for the next pass.
+            hooks = await node.events.relay.hooks_of(view.session_id)
             token = await node.coord.claim(view.session_id, takeover=True)
             if token is None:
                 continue  # another node was faster, or the owner came back
             try:
+                node.events.adopt_hooks(view.session_id, hooks)  # before its first event here
                 await self._adopt(view)
             except ZapvisorError as exc:  # full here after all, a bad record: let another try
                 _log.warning("cluster.takeover_failed", session_id=view.session_id, error=exc.message)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.events import ClusterEvents
 from supervisor.cluster.failover import Failover
 from supervisor.cluster.gate import ClusterGate
 from supervisor.cluster.lease import SAFETY, LeaseKeeper
@@ -36,6 +37,7 @@ from supervisor.version import version
 
 if TYPE_CHECKING:
     from supervisor.cluster.snapshots import Snapshots
+    from supervisor.hub import Hub
     from supervisor.sessions.registry import Registry
 
 __all__ = ["ClusterNode"]
@@ -47,7 +49,7 @@ class ClusterNode(NodeApi):
     """One node: its coordinator and lease keeper, the tokens of the sessions it runs, a client
     for its peers' APIs."""
 
-    def __init__(self, config: Config, registry: Registry, snapshots: Snapshots | None) -> None:
+    def __init__(self, config: Config, registry: Registry, snapshots: Snapshots | None, hub: Hub) -> None:
         cluster = config.cluster
         self.config = config
         self.registry = registry
@@ -64,6 +66,7 @@ class ClusterNode(NodeApi):
         #: Session id -> the fencing token this node claimed it with, while it runs here.
         self.tokens: dict[str, int] = {}
         self.key = ""
+        self.events = ClusterEvents(hub, cluster.redis_url, self.coord, lambda: self.keeper.healthy)
         self.failover = Failover(self)
         self.gate = ClusterGate(self)
         self._http: aiohttp.ClientSession | None = None
@@ -78,7 +81,8 @@ class ClusterNode(NodeApi):
         memory = sum(s.resources.last.get("memory_bytes") or 0 for s in sessions if s.live_worker())
         return {"url": self.url, "max_sessions": self.config.sessions.max_sessions,
                 "sessions": sum(1 for s in sessions if s.record.desired == "running"),
-                "memory_mb": round(memory / 2**20, 1), "version": version()}
+                "memory_mb": round(memory / 2**20, 1), "version": version(),
+                "webhook_shards": len(self.events.shards.held)}
 
     async def open(self) -> None:
         """Join: the first renewal must succeed (else StateError: the daemon does not start)."""
@@ -92,6 +96,7 @@ class ClusterNode(NodeApi):
         fencing.gate = self.gate
         self.registry.bus.listen(self.gate.on_event)
         forgotten = await self.failover.reconcile()
+        await self.events.open(self.registry.sessions)
         _log.info("cluster.joined", node=self.node_id, url=self.url, lease_s=self.lease_s,
                   incarnation=self.coord.incarnation, snapshots=bool(self.snapshots),
                   forgotten=forgotten)
@@ -101,6 +106,7 @@ class ClusterNode(NodeApi):
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.keeper.run(), name="cluster-lease")
             tg.create_task(self._watch(), name="cluster-watch")
+            tg.create_task(self.events.run(), name="cluster-events")
 
     async def _watch(self) -> None:
         while True:
@@ -181,7 +187,8 @@ class ClusterNode(NodeApi):
 
     async def close(self) -> None:
         """Let go of the peers' client and of Redis (the lease expires by itself: a restarted
-        node is a new incarnation anyway)."""
+        node is a new incarnation anyway); the events first (cluster/events.py)."""
+        await self.events.close()
         if self._http is not None:
             await self._http.close()
         await self.redis.aclose()

@@ -101,5 +101,6 @@ class NodeApi(NodeCore):
                        "self": n.node == self.node_id} for n in nodes],
             "sessions": [{"session": v.session_id, "node": v.owner or None, "token": v.token,
                           "alive": v.owner_alive, "desired": v.desired} for v in sessions],
+            "webhook_shards": await self.events.shards.owners(),
         }
 

@@ -27,8 +27,9 @@ from typing import Protocol
 
 import aiohttp
 
+from supervisor.aio import wait_event
+from supervisor.events.lanes import Delivery, Lane, LaneStore
 from supervisor.events.netguard import BlockedAddress, PublicResolver
-from supervisor.events.outbox import Delivery, Lane, Outbox
 from supervisor.logs import get_logger
 from supervisor.netpolicy import url_problem
 from supervisor.settings import WebhooksConfig
@@ -102,7 +103,7 @@ class Deliverer:
     """Runs the lanes. ``run()`` belongs to the daemon's TaskGroup; ``wake()`` is called by
     the bus's journal whenever deliveries are queued."""
 
-    def __init__(self, config: WebhooksConfig, outbox: Outbox,
+    def __init__(self, config: WebhooksConfig, outbox: LaneStore,
                  observer: DeliveryObserver | None = None, rng: random.Random | None = None) -> None:
         self._cfg = config
         self._outbox = outbox
@@ -161,7 +162,7 @@ class Deliverer:
                 self._tg = tg
                 lanes = self._outbox.pending_lanes()
                 _log.info("webhooks.started", pending_lanes=len(lanes),
-                          pending=self._outbox.counts()["pending"])
+                          pending=self._outbox.pending_count())
                 self.wake(lanes)
                 try:
                     await self._stopping.wait()
@@ -169,7 +170,7 @@ class Deliverer:
                     self._tg = None
                     for task, _ in self._lanes.values():
                         task.cancel()
-        _log.info("webhooks.stopped", pending=self._outbox.counts()["pending"])
+        _log.info("webhooks.stopped", pending=self._outbox.pending_count())
 
     async def _lane(self, lane: Lane, woken: asyncio.Event) -> None:
         try:
@@ -182,10 +183,7 @@ class Deliverer:
                 # step cannot park a lane for long.
                 wait_s = min(delivery.next_at - time.time(), self._cfg.retry_max_s)
                 if wait_s > 0:
-                    try:
-                        await asyncio.wait_for(woken.wait(), wait_s)
-                    except TimeoutError:
-                        pass
+                    await wait_event(woken, wait_s)  # not wait_for: see supervisor/aio.py
                     continue
                 try:
                     await self._attempt(delivery)

@@ -7,6 +7,10 @@ A delivery is ``pending`` until a receiver accepted it (``delivered``) or zapvis
 (session, url): a lane sends its oldest pending delivery first and one at a time, which is
 what keeps each session's events in order at each receiver.
 
+On a cluster node (``relayed``) an event is journaled with its receivers instead, and the
+cluster delivers them (supervisor/cluster/relay.py puts both in Redis); the journal then keeps
+what the relay has not sent yet (``keep_after``).
+
 Every call is a short synchronous transaction from the event loop; no HTTP happens here.
 """
 
@@ -15,64 +19,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor.errors import Conflict, NotFound
 from supervisor.events.bus import Event
+from supervisor.events.lanes import STATUSES, Delivery, Lane, Target
 from supervisor.logs import get_logger
 from supervisor.store import Store
 
 __all__ = ["Outbox", "Delivery", "Target", "Lane", "STATUSES"]
 
-STATUSES = ("pending", "delivered", "failed")
-#: (session, url); daemon-wide events (no session) use the session "".
-Lane = tuple[str, str]
 _PRUNE_EVERY = 200  # events between two prunes of the journal
 _log = get_logger()
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where one event must go: a receiver URL and the secret its requests are signed with."""
-
-    url: str
-    secret: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One event on its way to one receiver."""
-
-    id: int
-    event_id: int
-    session: str
-    url: str
-    secret: str
-    status: str
-    attempts: int
-    next_at: float
-    created_at: float
-    updated_at: float
-    last_status: int | None
-    last_error: str | None
-    event: Event
-
-    @property
-    def lane(self) -> Lane:
-        """The (session, url) lane this delivery is ordered in."""
-        return (self.session, self.url)
-
-    def public(self) -> dict[str, Any]:
-        """As JSON for the API (never the secret)."""
-        return {
-            "id": self.id, "event_id": self.event_id, "event": self.event["event"],
-            "session": self.event["session"], "url": self.url, "status": self.status,
-            "attempts": self.attempts, "next_at": self.next_at, "created_at": self.created_at,
-            "updated_at": self.updated_at, "last_status": self.last_status,
-            "last_error": self.last_error,
-        }
 
 
 _SELECT = """
@@ -105,6 +64,11 @@ class Outbox:
         self._history = history
         self._keep_failed = keep_failed
         self._max_pending = max_pending_per_lane
+        #: A cluster node's outbox: an event's targets are kept with it for the relay to Redis
+        #: (the cluster delivers them), no delivery row is made here.
+        self.relayed = False
+        #: Events above this id are kept by prune (the relay has not put them in Redis yet).
+        self.keep_after: Callable[[], int] | None = None
 
     # -- the journal ------------------------------------------------------------------------
 
@@ -122,15 +86,18 @@ class Outbox:
         """Store ``event`` and one delivery per target, atomically: (the lanes it was queued
         in, the lanes that were full). A lane already holding ``max_pending_per_lane`` pending
         deliveries (a receiver down for long) gets this one as ``failed`` instead, so that the
-        queue, and the database, stay bounded; it can still be re-queued by hand."""
+        queue, and the database, stay bounded; it can still be re-queued by hand. Relayed:
+        the targets are stored with the event, and nothing is queued here."""
         now = time.time()
         session = event["session"] or ""
+        relay = json.dumps([[t.url, t.secret] for t in targets]) if self.relayed else None
         with self._store.transaction() as db:
             db.execute(
-                "INSERT INTO events (id, event, session, timestamp, payload) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO events (id, event, session, timestamp, payload, relay) VALUES (?, ?, ?, ?, ?, ?)",
                 (event["id"], event["event"], event["session"], event["timestamp"],
-                 json.dumps(event["payload"])),
+                 json.dumps(event["payload"]), relay),
             )
+            targets = () if self.relayed else targets
             queued: list[Lane] = []
             full: list[Lane] = []
             for target in targets:
@@ -161,6 +128,8 @@ class Outbox:
         """Forget events beyond the history that no delivery needs, delivered rows of those
         events, and the oldest failed deliveries beyond ``keep_failed``."""
         cutoff = self.last_event_id() - self._history
+        if self.keep_after is not None:
+            cutoff = min(cutoff, self.keep_after())
         with self._store.transaction() as db:
             db.execute("DELETE FROM deliveries WHERE status = 'delivered' AND event_id <= ?",
                        (cutoff,))

@@ -13,7 +13,7 @@ once. The API key is never sent to a receiver.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,9 @@ class Webhooks:
             for session, stored in outbox.session_hooks().items()
         }
         self.deliverer = Deliverer(config, outbox, observer)
+        #: Told the id of a session whose webhooks were set here (a cluster node shares them, so
+        #: that the node a session moves to knows them).
+        self.on_change: Callable[[str], None] | None = None
 
     def targets(self, event: Event) -> list[Target]:
         """The receivers of ``event``: the global one, then the session's own; one per URL."""
@@ -133,15 +136,18 @@ class Webhooks:
         """A session's own webhooks."""
         return list(self._hooks.get(session, []))
 
-    def set_session_hooks(self, session: str, hooks: list[Hook]) -> None:
-        """Replace a session's webhooks; deliveries already queued keep their URL and secret."""
+    def set_session_hooks(self, session: str, hooks: list[Hook], shared: bool = True) -> None:
+        """Replace a session's webhooks; deliveries already queued keep their URL and secret.
+        ``shared`` False: they come from the cluster (the session moved here), nobody is told."""
         self.outbox.set_session_hooks(
             session, [{"url": h.url, "events": h.events, "secret": h.secret} for h in hooks])
         if hooks:
             self._hooks[session] = list(hooks)
         else:
             self._hooks.pop(session, None)
-        _log.info("webhooks.session_set", session_id=session, count=len(hooks))
+        _log.info("webhooks.session_set", session_id=session, count=len(hooks), shared=shared)
+        if shared and self.on_change is not None:
+            self.on_change(session)
 
     def retry(self, delivery_id: int) -> Delivery:
         """Re-queue a failed delivery; it is sent next in its lane."""

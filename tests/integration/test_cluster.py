@@ -18,6 +18,7 @@ from tests.integration.test_cli import zapvisor
 from tests.support.cluster import Cluster, chromes_of, cluster_of
 from tests.support.daemon import Daemon
 from tests.support.procs import kill_marked, wait_until
+from tests.support.receiver import Receiver
 from tests.support.redis import RedisServer
 from tests.support.s3 import MotoServer
 from tests.support.wa import PHONE_A, PHONE_B, login
@@ -183,11 +184,13 @@ def test_a_frozen_node_fences_itself_and_its_session_moves_through_s3(
 
 def test_drain_moves_every_session_off_a_node_and_undrain_lets_it_take_new_ones(
         workdir: Path, redis_server: RedisServer, sim: RunningSimulator) -> None:
-    with cluster_of(workdir, redis_server, sim, 2, _shared(workdir)) as cluster:
+    with cluster_of(workdir, redis_server, sim, 2, _shared(workdir),
+                    webhooks={"allow_private_networks": True}) as cluster, Receiver() as rx:
         n1, n2 = cluster.nodes
         sessions = {"delta": PHONE_A, "epsilon": PHONE_B}
         for session_id in sessions:
             _create(n1, session_id, node="n1")
+        n2.client.request("PUT", "/api/sessions/delta/webhooks", {"webhooks": [{"url": rx.url("/delta")}]})
         _logged_in_and_saved(cluster, n1, sim, sessions)
         guard = OneChrome(cluster, list(sessions))
         drained = zapvisor("node", "drain", "n1", "--json", config=n2.config_path)  # asked of n2
@@ -196,6 +199,10 @@ def test_drain_moves_every_session_off_a_node_and_undrain_lets_it_take_new_ones(
         guard.until(lambda: all(_state_anywhere(cluster, s) == "WORKING" for s in sessions), timeout=90,
                     message=f"both sessions WORKING on n2\n{n2.log()[-3000:]}")
         assert set(cluster.owners().values()) == {"n2"}
+        # delta's own webhook moved with it: n2's events of delta reach it too.
+        assert [h["url"] for h in n2.client.get("/api/sessions/delta/webhooks")["webhooks"]] == [rx.url("/delta")]
+        wait_until(lambda: any(r.event["node"] == "n2" and r.event["payload"].get("state") == "WORKING"
+                               for r in rx.accepted()), timeout=30, message="delta's WORKING on n2 at its webhook")
         assert [n["draining"] for n in cluster.status()["nodes"]] == [True, False]
         assert _create(n1, "zeta", start=False) and cluster.owners()["zeta"] == "n2"
         n1.client.post("/api/cluster/nodes/n1/undrain")

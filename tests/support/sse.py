@@ -31,7 +31,7 @@ class Message:
 class SSEClient:
     """Reads one event stream; ``ended`` once the server closed it."""
 
-    def __init__(self, url: str, api_key: str, last_event_id: int | None = None,
+    def __init__(self, url: str, api_key: str, last_event_id: int | str | None = None,
                  timeout: float = 30.0) -> None:
         headers = {"X-Api-Key": api_key, "Accept": "text/event-stream"}
         if last_event_id is not None:

@@ -50,10 +50,20 @@ function changed() {
 
 let recentLoaded = false;
 
+/** An event id as [ms, seq]: an integer on one host, a stream id "<ms>-<seq>" in a cluster. */
+function idKey(id) {
+  const [ms, seq = '0'] = String(id).split('-');
+  return [Number(ms), Number(seq)];
+}
+
 /** Put `events` among the recent ones: newest first, each once, at most RECENT. */
 function mergeRecent(events) {
-  const byId = new Map([...store.recent, ...events].map((e) => [e.id, e]));
-  store.recent = [...byId.values()].sort((a, b) => b.id - a.id).slice(0, RECENT);
+  const byId = new Map([...store.recent, ...events].map((e) => [String(e.id), e]));
+  const newerFirst = (a, b) => {
+    const [x, y] = [idKey(a.id), idKey(b.id)];
+    return y[0] - x[0] || y[1] - x[1];
+  };
+  store.recent = [...byId.values()].sort(newerFirst).slice(0, RECENT);
 }
 
 /** The latest events from the daemon's history (they survive a reload, and a restart). */

@@ -93,7 +93,7 @@ export class EventStream {
             this.onGap();
             continue;
           }
-          if (message.id !== null) this.lastId = Number(message.id);
+          if (message.id !== null) this.lastId = message.id; // an integer, or a cluster's stream id
           let event;
           try {
             event = JSON.parse(message.data);

@@ -36,7 +36,6 @@ from worker.browser.stderr import StderrDrain
 from worker.errors import ChromeNotFound
 
 HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
-needs_chrome = pytest.mark.skipif(not HEADLESS_SHELL.exists(), reason="chromium-headless-shell not installed")
 
 
 def assert_nothing_left(state_dir: Path, tree: list[psutil.Process], timeout: float = 5.0) -> None:
@@ -59,7 +58,7 @@ def boot_working(
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_boot_heartbeat_stop(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"))
@@ -93,7 +92,7 @@ def test_boot_heartbeat_stop(spawn: Callable[..., WorkerProc], state_dir: Path, 
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_kill_9_of_worker_takes_chrome_down(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     _, tree = boot_working(worker, state_dir, server.url("/"))
@@ -103,7 +102,7 @@ def test_kill_9_of_worker_takes_chrome_down(spawn: Callable[..., WorkerProc], st
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_socket_eof_stops_worker_and_chrome(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"))
@@ -114,7 +113,7 @@ def test_socket_eof_stops_worker_and_chrome(spawn: Callable[..., WorkerProc], st
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_sigterm_stops_gracefully(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     _, tree = boot_working(worker, state_dir, server.url("/"))
@@ -139,7 +138,7 @@ sys.stdin.read()  # until killed
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, server: PageServer) -> None:
     supervisor = subprocess.Popen(
         [sys.executable, "-c", _FAKE_SUPERVISOR, str(state_dir), server.url("/")],
@@ -161,7 +160,7 @@ def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, serv
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_frozen_chrome_is_reported_by_the_beats_that_keep_coming(
         spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     """The worker reports a Chrome that stopped answering (failed probe rounds, counted); the
@@ -184,7 +183,7 @@ def test_frozen_chrome_is_reported_by_the_beats_that_keep_coming(
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     worker.send(protocol.make_request(1, protocol.OP_BOOT, boot_args(state_dir, "s1", server.url("/"))))
@@ -201,7 +200,7 @@ def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc]
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_stop_during_page_load(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), close_timeout_s=3.0))
@@ -216,7 +215,7 @@ def test_stop_during_page_load(spawn: Callable[..., WorkerProc], state_dir: Path
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_second_sigterm_cuts_the_graceful_wait(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     _, tree = boot_working(worker, state_dir, server.url("/"), close_timeout_s=60.0)
@@ -241,7 +240,7 @@ def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], 
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     args = boot_args(state_dir, "s1", server.url("/"))
     profile = Path(args["profile_dir"])
@@ -266,7 +265,7 @@ def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_profile_used_by_foreign_process_is_refused(spawn: Callable[..., WorkerProc], state_dir: Path, tmp_path: Path) -> None:
     args = boot_args(state_dir, "s1", "about:blank")
     profile = Path(args["profile_dir"])
@@ -291,7 +290,7 @@ def test_profile_used_by_foreign_process_is_refused(spawn: Callable[..., WorkerP
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     """A Chrome carrying this session's markers is a dead worker's orphan: replaced, not refused."""
     args = boot_args(state_dir, "s1", server.url("/"))
@@ -312,7 +311,7 @@ def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc]
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"))
@@ -327,7 +326,7 @@ def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], s
 
 
 @pytest.mark.chrome
-@needs_chrome
+@pytest.mark.chrome
 def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), page_timeout_s=1.5))
@@ -341,7 +340,7 @@ def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_di
     assert_nothing_left(state_dir, tree, timeout=2)
 
 
-@needs_chrome
+@pytest.mark.chrome
 def test_profile_path_that_is_a_file_is_refused(spawn: Callable[..., WorkerProc], state_dir: Path) -> None:
     args = boot_args(state_dir, "s1", "about:blank")
     Path(args["profile_dir"]).parent.mkdir(parents=True)
@@ -395,8 +394,6 @@ def test_boot_spec_is_validated(
 
 
 def test_wrapper_script_resolves_to_real_binary(tmp_path: Path) -> None:
-    if not HEADLESS_SHELL.exists():
-        pytest.skip("chromium-headless-shell not installed")
     script = tmp_path / "chromium-headless-shell"
     script.write_text(f'#!/bin/sh -e\n\nexec {HEADLESS_SHELL} "$@"\n')
     script.chmod(0o755)

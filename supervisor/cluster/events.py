@@ -70,7 +70,7 @@ class ClusterEvents:
         self._unclaimed: set[int] = set()
         self._closing = False
         self._wake = asyncio.Event()
-        self.feed.on_batch = lambda _batch: self._wake.set()
+        self.feed.on_deliveries = self._new_deliveries
         self.book.on_ops = self._wake.set
         hub.bus.listen(self.relay.wake)
         hub.closers.append(self.feed.close)
@@ -88,6 +88,11 @@ class ClusterEvents:
             tg.create_task(self.feed.run(), name="cluster-feed")
             tg.create_task(self.deliverer.run(), name="cluster-webhooks")
             tg.create_task(self._deliver(), name="cluster-shards")
+
+    def _new_deliveries(self, shards: set[int]) -> None:
+        """The feed saw new deliveries in ``shards``: read them now if any is this node's."""
+        if not shards.isdisjoint(self.shards.held):
+            self._wake.set()
 
     async def _deliver(self) -> None:
         next_tick, stalled = 0.0, False

@@ -201,6 +201,16 @@ class Coordinator:
             ids = sorted(_text(i) for i in await self.redis.smembers(self._sessions_key))
         return await self._read_many(ids)
 
+    async def owned_counts(self, nodes: list[str]) -> dict[str, int]:
+        """How many sessions each of ``nodes`` owns (stopped ones too: they count against its
+        ``max_sessions``), in one round trip."""
+        with reachable("counting the nodes' sessions"):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for node in nodes:
+                    pipe.scard(self.owned_key(node))
+                counts = await pipe.execute()
+        return {node: int(count) for node, count in zip(nodes, counts)}
+
     async def orphans(self) -> list[SessionView]:
         """The sessions that should run (record ``desired`` == "running") but whose owner's lease
         is gone: :meth:`claim` them with ``takeover=True`` (the claim decides, atomically). Only

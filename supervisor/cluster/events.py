@@ -68,9 +68,11 @@ class ClusterEvents:
                          overflowed=lambda session, url: self.deliverer.overflowed(session, url))
         self.deliverer = Deliverer(hooks, self.book, observer=hub.metrics)
         self._unclaimed: set[int] = set()
+        #: Shards the feed saw new deliveries in, to read at once.
+        self._due: set[int] = set()
         self._closing = False
         self._wake = asyncio.Event()
-        self.feed.on_batch = lambda _batch: self._wake.set()
+        self.feed.on_deliveries = self._new_deliveries
         self.book.on_ops = self._wake.set
         hub.bus.listen(self.relay.wake)
         hub.closers.append(self.feed.close)
@@ -89,19 +91,30 @@ class ClusterEvents:
             tg.create_task(self.deliverer.run(), name="cluster-webhooks")
             tg.create_task(self._deliver(), name="cluster-shards")
 
+    def _new_deliveries(self, shards: set[int]) -> None:
+        """The feed saw new deliveries in ``shards``: read those of this node's now."""
+        mine = shards.intersection(self.shards.held)
+        if mine:
+            self._due |= mine
+            self._wake.set()
+
     async def _deliver(self) -> None:
         next_tick, stalled = 0.0, False
         while not self._closing:  # a cancellation that a timeout turned into an error ends it too
             self._wake.clear()
+            due, self._due = self._due, set()
             try:
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.interval_s
                     await self._tick()
+                    due = set(self.shards.held)  # every tick reads them all: nothing waits long
                 for shard in sorted(self._unclaimed):
                     await self._claim(shard)
-                await self._fetch()
+                    due.add(shard)  # then what came after
+                await self._fetch(due)
                 await self._flush()
             except Exception as exc:  # Redis away (or a bug): try again after a pause
+                self._due |= due
                 if not stalled:
                     _log.warning("cluster.webhooks_stalled", node=self.node, error=why(exc),
                                  pending=self.book.pending_count(),
@@ -155,8 +168,9 @@ class ClusterEvents:
         if entries:
             _log.info("cluster.webhook_shard_claimed", node=self.node, shard=shard, entries=len(entries))
 
-    async def _fetch(self) -> None:
-        ready = [k for k in self.shards.held if self.shards.surely(k)
+    async def _fetch(self, shards: set[int]) -> None:
+        """New entries of ``shards`` (those held, staying, and claimed already)."""
+        ready = [k for k in sorted(shards) if self.shards.surely(k)
                  and k not in self.book.leaving and k not in self._unclaimed]
         while ready:
             full = []

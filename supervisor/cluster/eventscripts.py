@@ -15,15 +15,20 @@ __all__ = ["FETCH", "PUBLISH", "SHARDS"]
 #: local id, event JSON, shard ('' when it has no receiver), targets JSON.
 #: Appends the events this node did not append before (local id above ``published[node]``: a
 #: batch sent again after a lost answer is not appended twice); each with receivers also goes to
-#: its shard stream with the id it got in the events stream. Returns {previous, last} local ids.
+#: its shard stream with the id it got in the events stream (and the events stream's entry names
+#: the shard: only the node delivering it reads the shard then). Returns {previous, last} local ids.
 PUBLISH = """
 local prev = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local last = prev
 for i = 4, #ARGV, 4 do
   local lid = tonumber(ARGV[i])
   if lid > last then
-    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-                          'node', ARGV[1], 'lid', ARGV[i], 'event', ARGV[i + 1])
+    local fields = {'node', ARGV[1], 'lid', ARGV[i], 'event', ARGV[i + 1]}
+    if ARGV[i + 2] ~= '' then
+      fields[#fields + 1] = 'shard'
+      fields[#fields + 1] = ARGV[i + 2]
+    end
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
     if ARGV[i + 2] ~= '' then
       redis.call('XADD', ARGV[3] .. ARGV[i + 2], '*', 'id', id, 'node', ARGV[1],
                  'event', ARGV[i + 1], 'targets', ARGV[i + 3])

@@ -56,8 +56,9 @@ class Feed:
         #: The id of the last entry handed to the subscribers.
         self.position = "0-0"
         self.dropped = 0
-        #: Called with each batch of new events (the shards' reader wakes on it).
-        self.on_batch: Callable[[list[Event]], None] | None = None
+        #: Called with the shards that got deliveries, for each batch of new events that has some
+        #: (the shards' reader wakes on it).
+        self.on_deliveries: Callable[[set[int]], None] | None = None
         self._subs: set[Subscription] = set()
         self._closed = False
 
@@ -90,16 +91,17 @@ class Feed:
             if delay:
                 _log.info("cluster.feed_resumed", position=self.position)
                 delay = 0.0
-            batch = []
+            shards: set[int] = set()
             for _stream, entries in got or []:
                 for entry_id, fields in entries:
                     self.position = str(entry_id)
                     event = cluster_event(self.position, fields)
                     if event is not None:
-                        batch.append(event)
                         self._hand_out(event)
-            if batch and self.on_batch is not None:
-                self.on_batch(batch)
+                    if str(fields.get("shard", "")).isdigit():
+                        shards.add(int(fields["shard"]))
+            if shards and self.on_deliveries is not None:
+                self.on_deliveries(shards)
 
     def _hand_out(self, event: Event) -> None:
         for sub in list(self._subs):

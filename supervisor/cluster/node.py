@@ -73,8 +73,6 @@ class ClusterNode(NodeApi):
         self._warned = False
         #: No takeover before this (monotonic): after joining or an outage (see _watch_once).
         self._calm_until = time.monotonic() + cluster.lease_s * 4 / 3
-        #: Node -> (its renewed_at when seen, sessions placed on it since by this node).
-        self._placed: dict[str, tuple[float, int]] = {}
 
     def _info(self) -> dict[str, Any]:
         sessions = self.registry.sessions.values()

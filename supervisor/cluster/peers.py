@@ -26,8 +26,6 @@ class NodeApi(NodeCore):
     key: str
     peer_timeout_s: float
     _http: aiohttp.ClientSession | None
-    #: Node -> (its renewed_at when seen, sessions placed on it since by this node).
-    _placed: dict[str, tuple[float, int]]
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -63,16 +61,13 @@ class NodeApi(NodeCore):
 
     async def placement_url(self, pinned: str | None) -> str | None:
         """Where a new session goes: None for this node, else the chosen node's API. A node's
-        load is as it last renewed, plus what this node placed on it since: creates in a row
-        spread instead of all landing on the node that looked emptiest a moment ago."""
-        views = []
-        for view in await self.coord.alive_nodes():
-            renewed, extra = self._placed.get(view.node, (view.renewed_at, 0))
-            extra = extra if renewed == view.renewed_at else 0
-            views.append(dataclasses.replace(view, info={**view.info, "sessions": view.sessions + extra}))
-        chosen = choose_node(views, pinned)
-        renewed, extra = self._placed.get(chosen.node, (chosen.renewed_at, 0))
-        self._placed[chosen.node] = (chosen.renewed_at, (extra if renewed == chosen.renewed_at else 0) + 1)
+        load is the number of sessions it owns in Redis (its owned set, which each create's
+        claim adds to before it answers), not the count its last renewal reported: creates in a
+        row, from any nodes, see each other at once."""
+        views = await self.coord.alive_nodes()
+        owned = await self.coord.owned_counts([view.node for view in views])
+        chosen = choose_node([dataclasses.replace(view, info={**view.info, "sessions": owned[view.node]})
+                              for view in views], pinned)
         return None if chosen.node == self.node_id else chosen.url
 
     async def ask(self, url: str, method: str, path: str) -> Any:

@@ -83,14 +83,11 @@ class Failover:
                 _log.warning("cluster.session_fenced", session_id=session_id)
 
     async def reconcile(self) -> int:
-        """At boot: forget the local sessions another live node owns, or that the cluster does
-        not know while it knows others (deleted elsewhere); returns how many were forgotten."""
+        """At boot: forget the local sessions another node owns now (they moved while this one
+        was away); returns how many were forgotten. One read for all of them."""
         node = self.node
-        foreign = set()
-        for session_id in list(node.registry.sessions):
-            view = await node.coord.record(session_id)
-            if view is not None and view.owner not in ("", node.node_id):
-                foreign.add(session_id)
+        views = await node.coord.records(sorted(node.registry.sessions))
+        foreign = {v.session_id for v in views if v.owner not in ("", node.node_id)}
         await self.forget_foreign(foreign)
         return len(foreign)
 

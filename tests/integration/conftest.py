@@ -1,6 +1,6 @@
-"""Fixtures of the tests that drive a worker process directly (test_worker, test_fencing,
-test_chrome_isolation): a page server, a state directory swept of marked processes, and a
-one-session worker factory."""
+"""Fixtures shared by integration tests: for those that drive a worker process directly
+(test_worker, test_fencing, test_chrome_isolation) a page server, a state directory swept of
+marked processes and a one-session worker factory; for the webhook tests a receiver."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.pages import PageServer
 from tests.support.procs import kill_marked
+from tests.support.receiver import Receiver
 from tests.support.workerproc import WorkerProc
 
 
@@ -45,3 +46,10 @@ def spawn(state_dir: Path) -> Iterator[Callable[..., WorkerProc]]:
     finally:
         for worker in started:
             worker.close()
+
+
+@pytest.fixture
+def rx() -> Iterator[Receiver]:
+    """A real HTTP receiver of webhook deliveries, stopped at the end."""
+    with Receiver() as receiver:
+        yield receiver

@@ -12,11 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from supervisor.cluster.shards import preferred
 from supervisor.cluster.streamids import SHARDS, key, shard_of
@@ -31,12 +28,6 @@ from tests.wasim import RunningSimulator
 SECRET = "cluster-hook-secret"
 #: The receiver is on 127.0.0.1 (private: allowed here); retries are quick.
 HOOKS = {"retry_initial_s": 0.05, "retry_max_s": 0.3, "timeout_s": 2.0, "allow_private_networks": True}
-
-
-@pytest.fixture
-def rx() -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        yield receiver
 
 
 def _nodes(workdir: Path, redis: RedisServer, sim: RunningSimulator, count: int,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,6 @@ from tests.support.receiver import Received, Receiver
 SECRET = "s3cret-for-tests"
 # The receiver runs on 127.0.0.1: a private address, refused unless allowed (SSRF).
 FAST_RETRY = {"retry_initial_s": 0.05, "retry_max_s": 0.3, "timeout_s": 2.0, "allow_private_networks": True}
-
-
-@pytest.fixture
-def rx() -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        yield receiver
 
 
 def make_daemon(workdir: Path, port: int, **webhooks: Any) -> Daemon:

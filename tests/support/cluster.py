@@ -4,7 +4,6 @@ shared snapshot store (a directory, or a real S3 API)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,18 +14,12 @@ import psutil
 from supervisor.cluster import FORWARDED_BY
 from tests.support.daemon import Daemon
 from tests.support.procs import kill_marked, wait_until
+from tests.support.proxies import free_port
 from tests.support.redis import RedisServer
 from tests.support.wa import wa_daemon
 from tests.wasim import RunningSimulator
 
 __all__ = ["FORWARDED_BY", "Cluster", "chromes_of", "cluster_of"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Cluster:
@@ -38,7 +31,7 @@ class Cluster:
         self.lease_s = lease_s
         self.nodes: list[Daemon] = []
         for i in range(1, count + 1):
-            port = _free_port()
+            port = free_port()
             (base / f"n{i}").mkdir(parents=True, exist_ok=True)
             self.nodes.append(wa_daemon(
                 base / f"n{i}", port, sim,

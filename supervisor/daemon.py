@@ -41,6 +41,7 @@ from supervisor.sessions.housekeeping import Housekeeper, sweep_disk
 from supervisor.sessions.leftovers import boot_sweep
 from supervisor.sessions.mediastore import MediaKeeper
 from supervisor.sessions.registry import Registry
+from supervisor.sessions.rolebook import LocalRoleBook
 from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles, start_default_session
 from supervisor.sessions.sampling import Sampler
@@ -142,8 +143,10 @@ async def _run(config: Config, store: Store, api_key: str, guard: ConnectionGuar
         app[HUB] = hub
         app[SENDS] = sends = SendQueues(config, store, hub.bus, registry.sessions.get,
                                           hub.metrics.registry)
-        app[ROLES] = roles = Roles(store, hub.bus, registry)
-        app[ENV_FILE] = env_file = RoleEnvFile(config.env_file, config.public_url, roles, registry,
+        local_roles = LocalRoleBook(store, registry)
+        book = local_roles if cluster is None else await cluster.join_roles(local_roles)
+        app[ROLES] = roles = Roles(book, hub.bus, registry)
+        app[ENV_FILE] = env_file = RoleEnvFile(config.env_file, config.public_url, roles,
                                                on_write=hub.metrics.env_file_write)
         hub.bus.listen(env_file.on_event)
         await env_file.sync()  # the roles may have changed (numbers, deletions) since last run

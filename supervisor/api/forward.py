@@ -17,13 +17,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from supervisor.api.keys import CLUSTER
+from supervisor.api.keys import CLUSTER, ROLES
 from supervisor.api.views import listing
 from supervisor.cluster import FORWARDED_BY
-from supervisor.errors import Unavailable
+from supervisor.errors import Unavailable, ZapvisorError
 from supervisor.logs import get_logger
 
-__all__ = ["FORWARDED_BY", "cluster_listing", "cluster_middleware", "forwarded", "gather_from_peers"]
+__all__ = ["FORWARDED_BY", "PICKED", "cluster_listing", "cluster_middleware", "forwarded",
+           "gather_from_peers", "picked_session"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the client library sets itself.
@@ -32,9 +33,13 @@ _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-autho
                   "x-api-key", "authorization"})
 #: Routes that create a session: the node with the most room makes it.
 _CREATES = frozenset({("POST", "/api/sessions"), ("POST", "/sessions")})
-#: Routes that name their session in the body (``sessionId`` or ``session``): sent to its owner.
-#: A send by ``role`` goes through the node that answers (roles are each node's own).
+#: Routes that name their session in the body (``sessionId`` or ``session``), or a ``role`` (the
+#: cluster's round-robin picks one), or neither (the default session): sent to its owner.
 _ROUTED = frozenset({("POST", "/api/send"), ("POST", "/webhook/test")})
+#: The session this node picked for a routed send, sent along with it: the owner sends through
+#: that one (picking again could choose another node's session).
+PICKED = "X-Zapvisor-Session"
+_PICKED_KEY = "zapvisor.picked"
 #: Session routes every node answers itself: the cluster's event stream is read everywhere.
 _EVERYWHERE = frozenset({"/api/sessions/{id}/events"})
 _log = get_logger()
@@ -45,10 +50,21 @@ def forwarded(request: web.Request) -> bool:
     return FORWARDED_BY in request.headers
 
 
+def picked_session(request: web.Request) -> str | None:
+    """The session a node of the cluster picked for this routed send (a role's, or the default
+    session), or None: the handler picks itself."""
+    picked = request.get(_PICKED_KEY)
+    if picked is None and forwarded(request):
+        picked = request.headers.get(PICKED)
+    return picked if isinstance(picked, str) and picked else None
+
+
 async def _relay(request: web.Request, url: str) -> web.StreamResponse:
     cluster = request.app[CLUSTER]
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
     headers.update({"X-Api-Key": cluster.key, FORWARDED_BY: cluster.node_id})
+    if request.get(_PICKED_KEY):
+        headers[PICKED] = request[_PICKED_KEY]
     body = await request.read() if request.body_exists else None
     try:
         async with cluster.http.request(request.method, url + request.rel_url.path_qs,
@@ -73,10 +89,12 @@ async def cluster_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     route = (request.method, request.path)
     session_id = request.match_info.get("id")
-    if route in _ROUTED:  # the session is named in the body
+    if route in _ROUTED:  # the session is named in the body, or picked by role, or the default
         body = await _json_body(request)
         named = body.get("sessionId", body.get("session"))
         session_id = named if isinstance(named, str) else None
+        if named is None:
+            session_id = request[_PICKED_KEY] = await _pick(request, body.get("role"))
     elif getattr(request.match_info.route.resource, "canonical", "") in _EVERYWHERE:
         session_id = None  # answered here
     url = None
@@ -86,6 +104,18 @@ async def cluster_middleware(request: web.Request, handler: Handler) -> web.Stre
         node = (await _json_body(request)).get("node")
         url = await cluster.placement_url(node if isinstance(node, str) and node else None)
     return await (_relay(request, url) if url is not None else handler(request))
+
+
+async def _pick(request: web.Request, role: object) -> str | None:
+    """The session a send by ``role`` (or to the default session) goes through, chosen once for
+    the cluster; None when the body is wrong or nothing can send, for the handler to answer
+    after it checked the whole body."""
+    if role is not None and not isinstance(role, str):
+        return None
+    try:
+        return await request.app[ROLES].route(None, role)
+    except ZapvisorError:
+        return None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -32,9 +32,9 @@ from supervisor.api.keys import ENV_FILE, REGISTRY, ROLES
 from supervisor.api.spec import Answer, operation
 from supervisor.api.views import session_info, short_status
 from supervisor.errors import NotFound
+from supervisor.sessions.rolebook import Member
 from supervisor.sessions.roleenv import send_path
 from supervisor.sessions.roles import check_role
-from supervisor.sessions.session import Session
 
 __all__ = ["routes"]
 
@@ -145,10 +145,8 @@ async def post_webhook_test(request: web.Request, body: dict[str, Any]) -> web.R
 # -- WhatsappSessionManager -----------------------------------------------------------------
 
 
-def _member(session_id: str, session: Session | None) -> dict[str, Any]:
-    return {"sessionId": session_id,
-            "phoneNumber": session.record.phone_number if session else None,
-            "status": str(session.state) if session else None,
+def _member(session_id: str, member: Member) -> dict[str, Any]:
+    return {"sessionId": session_id, "phoneNumber": member.phone_number, "status": member.state,
             "sendUrl": send_path(session_id)}
 
 
@@ -160,14 +158,15 @@ def _member(session_id: str, session: Session | None) -> dict[str, Any]:
 async def assign_number(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Make session ``sessionId`` the one number of role ``type`` (replacing the role's
     sessions); the env file follows before the answer."""
-    role = check_role(body["type"])
-    session = request.app[REGISTRY].get(body["sessionId"])
+    role, session_id = check_role(body["type"]), body["sessionId"]
     roles = request.app[ROLES]
-    previous = roles.all().get(role, [])
-    roles.set(role, [session.id])
+    if not await roles.book.existing([session_id]):
+        raise NotFound(f"session {session_id!r} does not exist")
+    _, previous = await roles.set(role, [session_id])
     env_file = request.app[ENV_FILE]
     await env_file.sync()
-    return web.json_response({"success": True, "type": role, **_member(session.id, session),
+    member = (await roles.book.members([session_id]))[session_id]
+    return web.json_response({"success": True, "type": role, **_member(session_id, member),
                               "previous": previous, "envFile": env_file.status()})
 
 
@@ -177,10 +176,12 @@ async def assign_number(request: web.Request, body: dict[str, Any]) -> web.Respo
         **_MEMBER, "sessions": sc.array(sc.obj(_MEMBER))})}, "envFile": _ENV_FILE})))})
 async def current_assignments(request: web.Request) -> web.Response:
     """Every role with its sessions (the first one leads), their numbers and send URLs."""
-    known = request.app[REGISTRY].sessions
+    roles = request.app[ROLES]
+    everyone = await roles.all()
+    known = await roles.book.members(sorted({s for members in everyone.values() for s in members}))
     assignments = {}
-    for role, members in request.app[ROLES].all().items():
-        listed = [_member(s, known.get(s)) for s in members]
+    for role, members in everyone.items():
+        listed = [_member(s, known[s]) for s in members]
         assignments[role] = {**listed[0], "sessions": listed}
     return web.json_response({"success": True, "assignments": assignments,
                               "envFile": request.app[ENV_FILE].status()})

@@ -30,7 +30,7 @@ ROLE = sc.obj({"role": sc.STR, "sessions": sc.array(sc.STR),
 async def list_roles(request: web.Request) -> web.Response:
     """Every role with its sessions and which of them are WORKING."""
     roles = request.app[ROLES]
-    return web.json_response({"roles": [roles.describe(r, s) for r, s in roles.all().items()]})
+    return web.json_response({"roles": [await roles.describe(r, s) for r, s in (await roles.all()).items()]})
 
 
 @routes.get("/api/roles/{role}")
@@ -38,7 +38,7 @@ async def list_roles(request: web.Request) -> web.Response:
 async def get_role(request: web.Request) -> web.Response:
     """One role."""
     roles, role = request.app[ROLES], request.match_info["role"]
-    return web.json_response(roles.describe(role, roles.get(role)))
+    return web.json_response(await roles.describe(role, await roles.get(role)))
 
 
 @routes.put("/api/roles/{role}")
@@ -49,6 +49,6 @@ async def put_role(request: web.Request, body: dict[str, Any]) -> web.Response:
     """Set the sessions of a role, in order (round-robin follows this order); answers once
     ``[roles] env_file`` (if any) says so too."""
     roles, role = request.app[ROLES], request.match_info["role"]
-    sessions = roles.set(role, body.get("sessions"))
+    sessions, _ = await roles.set(role, body.get("sessions"))
     await request.app[ENV_FILE].sync()
-    return web.json_response(roles.describe(role, sessions))
+    return web.json_response(await roles.describe(role, sessions))

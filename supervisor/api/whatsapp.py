@@ -26,6 +26,7 @@ from aiohttp import web
 
 from supervisor.api import queue
 from supervisor.api import schemas as sc
+from supervisor.api.forward import picked_session
 from supervisor.api.keys import REGISTRY, ROLES
 from supervisor.api.spec import Answer, Param, operation, params
 from supervisor.errors import (
@@ -172,8 +173,10 @@ async def routed_send(request: web.Request, body: dict[str, Any]) -> tuple[int, 
     ``role``, or the default session."""
     if "sessionId" in body and "session" in body:
         raise InvalidRequest("give sessionId or session, not both")
-    session_id = body.get("sessionId", body.get("session"))
-    session = request.app[ROLES].route(session_id, body.get("role"))
+    picked = picked_session(request)  # a cluster's node chose it already (api/forward.py)
+    session_id = picked or await request.app[ROLES].route(body.get("sessionId", body.get("session")),
+                                                          body.get("role"))
+    session = request.app[REGISTRY].get(session_id)
     status, result = await send(request, session, body)
     return status, ({**result, "role": body["role"]} if "role" in body else result)
 

@@ -8,6 +8,7 @@ Keys (``prefix`` ``zv:`` by default)::
     zv:session:{id}     hash owner, token, record (JSON, written by the owner)
     zv:sessions         set of session ids
     zv:secret           the cluster's own key (SET NX once)
+    zv:mark:{node}      set as the node joins: gone at a verify means Redis lost its data
 
 A session's token only grows (HINCRBY in the same Lua step as the owner check): every claim,
 also a node claiming its own session again, hands out a new one, so whatever held the previous
@@ -32,7 +33,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from supervisor.cluster import scripts
-from supervisor.cluster.views import NodeView, SessionView, decode_json
+from supervisor.cluster.views import NodeView, SessionView, Verdict, decode_json
 from supervisor.errors import ClusterUnavailable, InvalidRequest, LeaseLost, NotFound
 
 __all__ = ["Coordinator", "connect", "reachable"]
@@ -141,32 +142,44 @@ class Coordinator:
         return [view for view in await self.nodes() if view.alive]
 
     async def claim(self, session_id: str, *, record: Mapping[str, Any] | None = None,
-                    takeover: bool = False) -> int | None:
-        """Become the session's owner and return the new token, if it has no owner, or this node
-        owns it, or (``takeover``) its owner's lease is gone; else None. ``record`` replaces the
-        stored record. LeaseLost if this incarnation holds no live lease: renew first."""
+                    takeover: bool = False, floor: int = 0) -> int | None:
+        """Become the session's owner and return the new token (above ``floor``), if it has no
+        owner, or this node owns it, or (``takeover``) its owner's lease is gone; else None.
+        ``record`` replaces the stored record. LeaseLost if this incarnation holds no live
+        lease: renew first."""
         payload = json.dumps(dict(record)) if record is not None else ""
         with reachable(f"claiming session {session_id}"):
             token = int(await self._claim(
                 keys=[self.session_key(session_id), self._sessions_key, self.lease_key(self.node),
                       self._orphans_key],
                 args=[self.node, self.incarnation, "1" if takeover else "0", payload, session_id,
-                      self.lease_key(""), self.owned_key("")]))
+                      self.lease_key(""), self.owned_key(""), str(floor)]))
         if token == -1:
             raise LeaseLost(f"node {self.node} holds no live lease: it claims nothing until renewed")
         return token if token > 0 else None
 
-    async def verify(self, owned: Mapping[str, int]) -> set[str]:
+    async def verify(self, owned: Mapping[str, int]) -> Verdict:
         """Of the sessions this node runs (id -> the token it claimed with), those whose owner or
-        token changed since: stop them. One round trip, one hash read per session."""
-        if not owned:
-            return set()
+        token changed since (stop them), and those Redis knows nothing of; the cluster's key as
+        Redis holds it, and whether this node's mark is there (the key None or not the one this
+        node knows, or no mark: Redis lost its data). One round trip, one hash read per
+        session."""
         args: list[str] = [self.node, self.session_key("")]
         for session_id, token in owned.items():
             args += [session_id, str(token)]
         with reachable("verifying this node's sessions"):
-            stale = await self._verify(keys=[], args=args)
-        return {_text(s) for s in stale}
+            stale, missing, key, marked = await self._verify(keys=[self._key_key, self._mark_key], args=args)
+        return Verdict({_text(s) for s in stale}, {_text(s) for s in missing},
+                       _text(key) if key is not None else None, int(marked) == 1)
+
+    @property
+    def _mark_key(self) -> str:
+        return f"{self.prefix}mark:{self.node}"
+
+    async def mark(self) -> None:
+        """Leave this node's mark (its absence at a verify means Redis lost its data)."""
+        with reachable("marking this node"):
+            await self.redis.set(self._mark_key, self.incarnation)
 
     async def write(self, session_id: str, token: int, record: Mapping[str, Any]) -> bool:
         """Replace the session's record if this node still owns it with ``token``; False (and
@@ -182,12 +195,13 @@ class Coordinator:
             batch = ids[start:start + _READ_BATCH]
             with reachable("reading sessions"):
                 raw = await self._read(keys=[], args=[self.session_key(""), self.lease_key(""), *batch])
-            for i in range(0, len(raw), 5):
-                session_id, owner, token, record, alive = raw[i:i + 5]
+            for i in range(0, len(raw), 6):
+                session_id, owner, token, record, alive, state = raw[i:i + 6]
                 if owner is None or token is None:
                     continue  # deleted (or a token left behind by release)
                 views.append(SessionView(_text(session_id), _text(owner), int(token),
-                                         decode_json(record), int(alive) == 1))
+                                         decode_json(record), int(alive) == 1,
+                                         _text(state) if state is not None else ""))
         return views
 
     async def record(self, session_id: str) -> SessionView | None:
@@ -244,12 +258,17 @@ class Coordinator:
                                       args=[self.node, str(token), json.dumps(dict(record)), session_id])
         return int(done) == 1
 
-    async def cluster_key(self) -> str:
+    @property
+    def _key_key(self) -> str:
+        return f"{self.prefix}secret"
+
+    async def cluster_key(self, keep: str = "") -> str:
         """The cluster's own key (nodes forwarding requests to each other present it): made once
-        by whichever node asks first, the same for every node afterwards."""
-        key = f"{self.prefix}secret"
+        by whichever node asks first, the same for every node afterwards. ``keep``: the key this
+        node knows, set again where Redis lost it (so that the nodes go on agreeing)."""
+        key = self._key_key
         with reachable("reading the cluster key"):
-            await self.redis.set(key, secrets.token_urlsafe(32), nx=True)
+            await self.redis.set(key, keep or secrets.token_urlsafe(32), nx=True)
             value = await self.redis.get(key)
         if value is None:
             raise ClusterUnavailable("the cluster's Redis lost the cluster key as it was read")

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from supervisor.cluster.coord import Coordinator
     from supervisor.cluster.events import ClusterEvents
     from supervisor.cluster.lease import LeaseKeeper
+    from supervisor.cluster.rolebook import ClusterRoleBook
     from supervisor.cluster.snapshots import Snapshots
+    from supervisor.cluster.states import StateMirror
     from supervisor.sessions.registry import Registry
 
 __all__ = ["NodeCore"]
@@ -30,6 +32,10 @@ class NodeCore:
     keeper: LeaseKeeper
     snapshots: Snapshots | None
     events: ClusterEvents
+    roles: ClusterRoleBook | None
+    states: StateMirror
+    #: The cluster's own key, as this node knows it (nodes forwarding requests present it).
+    key: str
     lease_s: float
     #: Session id -> the fencing token this node claimed it with, while it runs here.
     tokens: dict[str, int]

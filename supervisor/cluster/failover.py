@@ -82,14 +82,16 @@ class Failover:
                 await registry.forget(session_id, "another node owns it now")
                 _log.warning("cluster.session_fenced", session_id=session_id)
 
-    async def reconcile(self) -> int:
+    async def reconcile(self) -> tuple[int, set[str]]:
         """At boot: forget the local sessions another node owns now (they moved while this one
-        was away); returns how many were forgotten. One read for all of them."""
+        was away). Returns how many were forgotten, and the local sessions Redis knows nothing
+        of (it lost them while this node was away: recovery.py claims them again). One read
+        for all of them."""
         node = self.node
         views = await node.coord.records(sorted(node.registry.sessions))
         foreign = {v.session_id for v in views if v.owner not in ("", node.node_id)}
         await self.forget_foreign(foreign)
-        return len(foreign)
+        return len(foreign), set(node.registry.sessions) - {v.session_id for v in views}
 
     async def drain(self) -> list[str]:
         """Stop every session here in order (each snapshot taken as Chrome closes), hand each

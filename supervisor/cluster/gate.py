@@ -83,7 +83,8 @@ class ClusterGate:
     def _stamp(self, session_id: str) -> Path:
         return self.node.config.layout.session_dir(session_id) / _STAMP
 
-    def _stamped(self, session_id: str) -> int:
+    def stamped(self, session_id: str) -> int:
+        """The token of the snapshot this node's copy of the profile holds (0: none)."""
         try:
             return int(self._stamp(session_id).read_text().strip() or 0)
         except (OSError, ValueError):
@@ -119,7 +120,7 @@ class ClusterGate:
         if node.snapshots is None:
             return
         latest = await node.snapshots.latest(session.id)
-        if latest is None or latest.token <= self._stamped(session.id):
+        if latest is None or latest.token <= self.stamped(session.id):
             return
         started = time.monotonic()
         restored = await node.snapshots.restore(session.id, Path(session.profile_dir))
@@ -136,9 +137,10 @@ class ClusterGate:
         if token is None:
             return
         try:
-            if await node.coord.verify({session.id: token}):
-                node.tokens.pop(session.id, None)
-                return  # another node owns it now: this copy of the profile is stale
+            verdict = await node.coord.verify({session.id: token})
+            if verdict.stale or verdict.missing:  # another node owns it now, or Redis forgot:
+                node.tokens.pop(session.id, None)  # this copy is stale, or cannot be stamped
+                return
             await node.coord.write(session.id, token, record_of(session))
             # Only a logged-in profile: a snapshot of one showing a QR would win every restore.
             if not orderly or node.snapshots is None or not session.record.phone_number:
@@ -169,5 +171,7 @@ class ClusterGate:
         view = await node.coord.record(session_id)
         if view is not None and view.owner == node.node_id:
             await node.coord.release(session_id, view.token if token is None else token)
+        if node.roles is not None:
+            await node.roles.dropped(session_id)
         if node.snapshots is not None:
             await node.snapshots.delete(session_id)

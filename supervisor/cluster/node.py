@@ -29,6 +29,9 @@ from supervisor.cluster.failover import Failover
 from supervisor.cluster.gate import ClusterGate
 from supervisor.cluster.lease import SAFETY, LeaseKeeper
 from supervisor.cluster.peers import NodeApi
+from supervisor.cluster.recovery import Recovery
+from supervisor.cluster.rolebook import ClusterRoleBook
+from supervisor.cluster.states import StateMirror
 from supervisor.config import Config
 from supervisor.errors import ClusterUnavailable, StateError, ZapvisorError
 from supervisor.logs import get_logger
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from supervisor.cluster.snapshots import Snapshots
     from supervisor.hub import Hub
     from supervisor.sessions.registry import Registry
+    from supervisor.sessions.rolebook import LocalRoleBook
 
 __all__ = ["ClusterNode"]
 
@@ -69,6 +73,9 @@ class ClusterNode(NodeApi):
         self.events = ClusterEvents(hub, cluster.redis_url, self.coord, lambda: self.keeper.healthy)
         self.failover = Failover(self)
         self.gate = ClusterGate(self)
+        self.states = StateMirror(self.coord, retry_s=cluster.lease_s / 3)
+        self.recovery = Recovery(self, self.gate)
+        self.roles: ClusterRoleBook | None = None  # set by join_roles
         self._http: aiohttp.ClientSession | None = None
         self._warned = False
         #: No takeover before this (monotonic): after joining or an outage (see _watch_once).
@@ -87,13 +94,17 @@ class ClusterNode(NodeApi):
         if not await self.keeper.renew_once():
             raise StateError(f"cannot join the cluster: {self.keeper.last_error}")
         self.key = await self.coord.cluster_key()
+        await self.coord.mark()
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
             total=None, connect=self.peer_timeout_s, sock_connect=self.peer_timeout_s))
         fencing = self.registry.fencing
         fencing.renew(self.worker_until())  # before any start: no worker runs without a lease
         fencing.gate = self.gate
         self.registry.bus.listen(self.gate.on_event)
-        forgotten = await self.failover.reconcile()
+        self.registry.bus.listen(self.states.on_event)
+        self.states.note_all((s.id, str(s.state)) for s in self.registry.sessions.values())
+        forgotten, unknown = await self.failover.reconcile()
+        await self.recovery.reclaim(unknown)
         await self.events.open(self.registry.sessions)
         _log.info("cluster.joined", node=self.node_id, url=self.url, lease_s=self.lease_s,
                   incarnation=self.coord.incarnation, snapshots=bool(self.snapshots),
@@ -105,6 +116,20 @@ class ClusterNode(NodeApi):
             tg.create_task(self.keeper.run(), name="cluster-lease")
             tg.create_task(self._watch(), name="cluster-watch")
             tg.create_task(self.events.run(), name="cluster-events")
+            tg.create_task(self.states.run(), name="cluster-states")
+
+    async def join_roles(self, local: LocalRoleBook) -> ClusterRoleBook:
+        """The cluster's roles, with this node's own added where the cluster has none of
+        their names (a host that ran alone keeps its roles when it joins)."""
+        self.roles = ClusterRoleBook(self.coord, local)
+        try:
+            added = await self.roles.bring()
+        except ClusterUnavailable as exc:  # joined a moment ago: brought after the next outage
+            _log.warning("cluster.roles_not_added", node=self.node_id, error=exc.message)
+        else:
+            if added:
+                _log.info("cluster.roles_added", node=self.node_id, roles=added)
+        return self.roles
 
     async def _watch(self) -> None:
         while True:
@@ -125,9 +150,13 @@ class ClusterNode(NodeApi):
             if self.fenced():
                 await self._fence_all()
             return  # the workers' leases run out by themselves if this lasts
-        stale = await self.coord.verify(dict(self.tokens))
-        if stale:
-            await self.failover.forget_foreign(stale)
+        verdict = await self.coord.verify(dict(self.tokens))
+        if verdict.key != self.key or not verdict.marked:
+            await self.recovery.after_loss(verdict.key)
+        elif verdict.missing:
+            await self.recovery.reclaim(verdict.missing)
+        if verdict.stale:
+            await self.failover.forget_foreign(verdict.stale)
         until = self.worker_until()
         self.registry.fencing.renew(until)
         for session in list(self.registry.sessions.values()):

@@ -54,7 +54,8 @@ return out
 """
 
 #: KEYS: session, sessions set, this node's lease, orphans set. ARGV: node, incarnation, takeover
-#: ('1'/'0'), record JSON ('' = keep), session id, lease key prefix, owned-set key prefix.
+#: ('1'/'0'), record JSON ('' = keep), session id, lease key prefix, owned-set key prefix, floor
+#: (the new token is above it: after Redis lost its data, tokens go on from the node's own).
 #: Returns the new token; 0 when another node owns the session (and may keep it); -1 when this
 #: node's own lease is not this incarnation's live lease (a node that may have been presumed
 #: dead claims nothing).
@@ -64,9 +65,16 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner and owner ~= ARGV[1] then
   if ARGV[3] ~= '1' or redis.call('EXISTS', ARGV[6] .. owner) == 1 then return 0 end
 end
-if owner and owner ~= ARGV[1] then redis.call('SREM', ARGV[7] .. owner, ARGV[5]) end
+if owner ~= ARGV[1] then
+  if owner then redis.call('SREM', ARGV[7] .. owner, ARGV[5]) end
+  redis.call('HDEL', KEYS[1], 'state')  -- the previous owner's word on it no longer holds
+end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
 local token = redis.call('HINCRBY', KEYS[1], 'token', 1)
+if token <= tonumber(ARGV[8]) then
+  token = tonumber(ARGV[8]) + 1
+  redis.call('HSET', KEYS[1], 'token', token)
+end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'record', ARGV[4]) end
 redis.call('SADD', KEYS[2], ARGV[5])
 redis.call('SADD', ARGV[7] .. ARGV[1], ARGV[5])
@@ -74,23 +82,28 @@ redis.call('SREM', KEYS[4], ARGV[5])
 return token
 """
 
-#: ARGV: node, session key prefix, then id1, token1, id2, token2, …
-#: Returns the ids whose (owner, token) is no longer (node, token): one HMGET per session.
+#: KEYS: the cluster key, this node's mark. ARGV: node, session key prefix, then id1, token1,
+#: id2, token2, … Returns {stale, missing, key, marked}: the ids whose (owner, token) is no
+#: longer (node, token), one HMGET per session; of those, the ids Redis knows nothing of (no
+#: token: never handed out, or lost with Redis's data); the cluster key; and 1 while this node's
+#: mark (set as it joins, never deleted) exists. A key or mark gone: Redis lost its data.
 VERIFY = """
-local stale = {}
+local stale, missing = {}, {}
 for i = 3, #ARGV, 2 do
   local v = redis.call('HMGET', ARGV[2] .. ARGV[i], 'owner', 'token')
-  if v[1] ~= ARGV[1] or v[2] ~= ARGV[i + 1] then stale[#stale + 1] = ARGV[i] end
+  if not v[2] then missing[#missing + 1] = ARGV[i]
+  elseif v[1] ~= ARGV[1] or v[2] ~= ARGV[i + 1] then stale[#stale + 1] = ARGV[i] end
 end
-return stale
+return {stale, missing, redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2])}
 """
 
 #: ARGV: session key prefix, lease key prefix, then ids. Returns {id, owner, token, record, alive,
-#: …} per id (owner, token, record nil when missing; alive 1 while the owner's lease exists).
+#: state, …} per id (owner, token, record, state nil when missing; alive 1 while the owner's
+#: lease exists).
 READ = """
 local out = {}
 for i = 3, #ARGV do
-  local v = redis.call('HMGET', ARGV[1] .. ARGV[i], 'owner', 'token', 'record')
+  local v = redis.call('HMGET', ARGV[1] .. ARGV[i], 'owner', 'token', 'record', 'state')
   local alive = 0
   if v[1] then alive = redis.call('EXISTS', ARGV[2] .. v[1]) end
   out[#out + 1] = ARGV[i]
@@ -98,6 +111,7 @@ for i = 3, #ARGV do
   out[#out + 1] = v[2]
   out[#out + 1] = v[3]
   out[#out + 1] = alive
+  out[#out + 1] = v[4]
 end
 return out
 """
@@ -117,7 +131,7 @@ return 1
 RELEASE = """
 local v = redis.call('HMGET', KEYS[1], 'owner', 'token')
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], 'owner', 'record')
+redis.call('HDEL', KEYS[1], 'owner', 'record', 'state')
 redis.call('SREM', KEYS[2], ARGV[3])
 redis.call('SREM', KEYS[3], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[3])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["NodeView", "SessionView", "decode_json"]
+__all__ = ["NodeView", "SessionView", "Verdict", "decode_json"]
 
 
 def decode_json(raw: str | bytes | None) -> dict[str, Any]:
@@ -116,6 +116,8 @@ class SessionView:
     token: int
     record: dict[str, Any] = field(default_factory=dict, compare=False)
     owner_alive: bool = False
+    #: The session's state as its owner last wrote it (cluster/states.py); "" before the first.
+    state: str = field(default="", compare=False)
 
     @property
     def desired(self) -> str:
@@ -125,4 +127,13 @@ class SessionView:
     def to_dict(self) -> dict[str, Any]:
         """As JSON for ``cluster status`` and the API."""
         return {"session_id": self.session_id, "owner": self.owner, "token": self.token,
-                "owner_alive": self.owner_alive, "record": self.record}
+                "owner_alive": self.owner_alive, "state": self.state, "record": self.record}
+
+
+class Verdict(NamedTuple):
+    """What a verification of a node's tokens found (coord.py ``verify``)."""
+
+    stale: set[str]  # another node owns these now, or a newer claim: stop them
+    missing: set[str]  # Redis knows nothing of these: claim them again (cluster/recovery.py)
+    key: str | None  # the cluster key; None or another one: Redis lost its data (it is never deleted)
+    marked: bool = True  # False: this node's mark is gone (Redis lost its data)

@@ -22,7 +22,6 @@ from typing import Any
 from supervisor.events.bus import Event
 from supervisor.logs import get_logger
 from supervisor.sessions import dotenv
-from supervisor.sessions.registry import Registry
 from supervisor.sessions.roles import Roles
 
 __all__ = ["RoleEnvFile", "env_prefix", "send_path"]
@@ -44,12 +43,11 @@ def send_path(session_id: str) -> str:
 class RoleEnvFile:
     """The dotenv file of ``[roles] env_file`` (``path`` None: there is none)."""
 
-    def __init__(self, path: Path | None, base_url: str, roles: Roles, registry: Registry,
+    def __init__(self, path: Path | None, base_url: str, roles: Roles,
                  on_write: Callable[[bool], None] | None = None) -> None:
         self.path = path
         self._base_url = base_url
         self._roles = roles
-        self._registry = registry
         self._on_write = on_write
         self._lock = asyncio.Lock()
         self._asked = 0  # changes counted so far (sync() calls and bus triggers)
@@ -60,10 +58,11 @@ class RoleEnvFile:
         self.failures = 0
         self.last_error: str | None = None
 
-    def values(self) -> dict[str, str]:
+    async def values(self) -> dict[str, str]:
         """The keys this file should hold now."""
-        roles = self._roles.all()
+        roles = await self._roles.all()
         self._known.update(roles)
+        firsts = await self._roles.book.members([sessions[0] for sessions in roles.values()])
         values: dict[str, str] = {}
         owner: dict[str, str] = {}
         for role in sorted(set(roles) | self._known):
@@ -73,9 +72,9 @@ class RoleEnvFile:
                 continue
             owner[prefix] = role
             sessions = roles.get(role, [])
-            session = self._registry.sessions.get(sessions[0]) if sessions else None
+            first = firsts.get(sessions[0]) if sessions else None
             values[f"{prefix}_SESSION"] = sessions[0] if sessions else ""
-            values[f"{prefix}_PHONE"] = (session.record.phone_number or "") if session else ""
+            values[f"{prefix}_PHONE"] = (first.phone_number or "") if first else ""
             values[f"{prefix}_URL"] = self._base_url + send_path(sessions[0]) if sessions else ""
         return values
 
@@ -92,7 +91,7 @@ class RoleEnvFile:
             if self._covered >= asked:  # a write that started after the change covered it
                 return self.last_error is None
             self._covered = self._asked
-            values = self.values()
+            values = await self.values()
             if values == self._written:  # the file holds them already (a failure since is moot)
                 self.last_error = None
                 return True

@@ -1,9 +1,11 @@
-"""Roles: named groups of sessions ("sales", "coordination"), stored in the database, and the
+"""Roles: named groups of sessions ("sales", "coordination"), kept in a role book, and the
 router that picks the session a send goes through (a named one, a role's, or the default).
 
 A role lists sessions in order; sending "by role" goes round-robin over those that are WORKING
 right now, so traffic spreads over the numbers of a role and skips one that is logging in or
-restarting. Every change publishes ``role.updated``.
+restarting. Every change publishes ``role.updated``. In a cluster the roles, the round-robin
+cursor and the states it reads are the cluster's (rolebook.py), so a role's sessions may run on
+any nodes and every node routes alike.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from supervisor.errors import Conflict, InvalidRequest, NotFound, ZapvisorError
 from supervisor.events.bus import EventBus
 from supervisor.logs import get_logger
 from supervisor.sessions.registry import Registry
-from supervisor.sessions.session import Session
+from supervisor.sessions.rolebook import RoleBook
 from supervisor.settings import SESSION_ID_RE
 from supervisor.states import State
-from supervisor.store import Store
 
 __all__ = ["Roles", "check_role", "start_default_session"]
 
@@ -33,89 +34,74 @@ def check_role(value: object) -> str:
 
 
 class Roles:
-    """Role -> sessions (the ``roles`` table), with a round-robin cursor per role."""
+    """Role -> sessions, kept in a :class:`RoleBook` (this host's database, or the cluster's
+    Redis), and the router that picks the session a send goes through."""
 
-    def __init__(self, store: Store, bus: EventBus, registry: Registry) -> None:
-        self._store = store
+    def __init__(self, book: RoleBook, bus: EventBus, registry: Registry) -> None:
+        self.book = book
         self._bus = bus
         self._registry = registry
-        self._cursor: dict[str, int] = {}  # role -> index of the next session to try
 
-    def all(self) -> dict[str, list[str]]:
+    async def all(self) -> dict[str, list[str]]:
         """Every role with its sessions, in order."""
-        roles: dict[str, list[str]] = {}
-        rows = self._store.connection.execute(
-            "SELECT role, session_id FROM roles ORDER BY role, position").fetchall()
-        for role, session_id in rows:
-            roles.setdefault(role, []).append(session_id)
-        return roles
+        return await self.book.all()
 
-    def get(self, role: str) -> list[str]:
+    async def get(self, role: str) -> list[str]:
         """The sessions of ``role``; NotFound if it has none."""
-        sessions = self.all().get(check_role(role))
+        sessions = (await self.all()).get(check_role(role))
         if not sessions:
             raise NotFound(f"role {role!r} does not exist (PUT /api/roles/{role} to create it)")
         return sessions
 
-    def describe(self, role: str, sessions: list[str]) -> dict[str, Any]:
+    async def describe(self, role: str, sessions: list[str]) -> dict[str, Any]:
         """A role as JSON, with which of its sessions can send now."""
-        known = self._registry.sessions
+        members = await self.book.members(sessions)
         return {"role": role, "sessions": sessions,
-                "working": [s for s in sessions if s in known and known[s].state == State.WORKING]}
+                "working": [s for s in sessions if members[s].state == State.WORKING]}
 
-    def set(self, role: str, sessions: object) -> list[str]:
-        """Replace the sessions of ``role`` (an empty list deletes it); publishes role.updated."""
+    async def set(self, role: str, sessions: object) -> tuple[list[str], list[str]]:
+        """Replace the sessions of ``role`` (an empty list deletes it); publishes role.updated.
+        Returns the sessions, and those it had before."""
         check_role(role)
         if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
             raise InvalidRequest("sessions must be a list of session ids")
         if len(set(sessions)) != len(sessions):
             raise InvalidRequest("sessions lists a session twice")
-        unknown = [s for s in sessions if s not in self._registry.sessions]
+        existing = await self.book.existing(sessions)
+        unknown = [s for s in sessions if s not in existing]
         if unknown:
             raise InvalidRequest(f"no such session(s): {', '.join(map(repr, unknown))}")
-        previous = self.all().get(role, [])
-        with self._store.transaction() as db:
-            db.execute("DELETE FROM roles WHERE role = ?", (role,))
-            db.executemany("INSERT INTO roles (role, position, session_id) VALUES (?, ?, ?)",
-                           [(role, i, s) for i, s in enumerate(sessions)])
-        self._cursor.pop(role, None)
+        previous = await self.book.save(role, list(sessions))
         _log.info("role.updated", role=role, sessions=sessions)
         self._bus.publish("role.updated", None, {"role": role, "sessions": sessions, "previous": previous})
-        return list(sessions)
+        return list(sessions), previous
 
-    def pick(self, role: str) -> Session:
-        """The next WORKING session of ``role``, round-robin; Conflict if none is WORKING."""
-        sessions = self.get(role)
-        start = self._cursor.get(role, 0)
-        for step in range(len(sessions)):
-            index = (start + step) % len(sessions)
-            session = self._registry.sessions.get(sessions[index])
-            if session is not None and session.state == State.WORKING:
-                self._cursor[role] = index + 1
-                return session
-        states = ", ".join(f"{s} {self._state_of(s)}" for s in sessions)
+    async def pick(self, role: str) -> str:
+        """The id of the next WORKING session of ``role``, round-robin; Conflict if none is."""
+        sessions = await self.get(role)
+        picked = await self.book.pick(role, sessions)
+        if picked is not None:
+            return picked
+        members = await self.book.members(sessions)
+        states = ", ".join(f"{s} {members[s].state or 'deleted'}" for s in sessions)
         raise Conflict(f"no session of role {role!r} is WORKING ({states})")
 
-    def _state_of(self, session_id: str) -> str:
-        session = self._registry.sessions.get(session_id)
-        return str(session.state) if session is not None else "deleted"
-
-    def route(self, session_id: object, role: object) -> Session:
-        """The session a send goes through: the named one, else a role's, else the default."""
+    async def route(self, session_id: object, role: object) -> str:
+        """The id of the session a send goes through: the named one, else a role's, else the
+        default (NotFound if the default does not exist)."""
         if session_id is not None and role is not None:
             raise InvalidRequest("give either a session or a role, not both")
         if role is not None:
-            return self.pick(check_role(role))
+            return await self.pick(check_role(role))
         if session_id is not None:
             if not isinstance(session_id, str):
                 raise InvalidRequest(f"sessionId must be a string, got {session_id!r}")
-            return self._registry.get(session_id)
+            return session_id
         default = self._registry.config.sessions.default_session
-        session = self._registry.sessions.get(default)
-        if session is None:
+        if not await self.book.existing([default]):
             raise NotFound(f"no session given and the default session {default!r} does not exist "
                            "(create it, or set [sessions] start_default_session)")
-        return session
+        return default
 
 
 async def start_default_session(registry: Registry) -> None:

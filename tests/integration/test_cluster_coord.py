@@ -18,6 +18,7 @@ import pytest
 
 from supervisor.cluster.coord import Coordinator, connect
 from supervisor.cluster.lease import LeaseKeeper
+from supervisor.cluster.views import Verdict
 from supervisor.errors import ClusterUnavailable, LeaseLost, NotFound
 from tests.support.redis import RedisServer
 
@@ -48,6 +49,7 @@ async def nodes(server: RedisServer, *names: str, lease_s: float = LEASE_S) -> A
     try:
         for coordinator in coordinators:
             await coordinator.renew(info(coordinator.node))
+            await coordinator.mark()
         yield coordinators
     finally:
         for client in clients:
@@ -124,16 +126,17 @@ async def test_claims_take_over_only_after_the_owners_lease_expired(redis_server
 async def test_verify_names_exactly_the_stale_sessions(redis_server: RedisServer) -> None:
     async with nodes(redis_server, "n1", "n2") as (a, b):
         owned = {f"s{i}": await a.claim(f"s{i}") or 0 for i in range(300)}
-        assert all(owned.values()) and await a.verify(owned) == set()
-        assert await a.verify({}) == set()
+        key = await a.cluster_key()
+        assert all(owned.values()) and await a.verify(owned) == Verdict(set(), set(), key)
+        assert await a.verify({}) == Verdict(set(), set(), key)
         assert await a.claim("s7") == owned["s7"] + 1  # claimed again: the old token is stale
-        assert await a.release("s8", owned["s8"])  # deleted
-        stale = await a.verify({**owned, "ghost": 1})
-        assert stale == {"s7", "s8", "ghost"}
+        assert await a.release("s8", owned["s8"])  # deleted (its token stays behind)
+        # A session Redis never heard of is not "owned elsewhere": it is missing.
+        assert await a.verify({**owned, "ghost": 1}) == Verdict({"s7", "s8"}, {"ghost"}, key)
         await expired(b, "n1")
         assert await b.claim("s9", takeover=True) == owned["s9"] + 1
-        assert await a.verify(owned) == {"s7", "s8", "s9"}
-        assert await b.verify({"s9": owned["s9"] + 1, "s10": owned["s10"]}) == {"s10"}
+        assert (await a.verify(owned)).stale == {"s7", "s8", "s9"}
+        assert (await b.verify({"s9": owned["s9"] + 1, "s10": owned["s10"]})).stale == {"s10"}
 
 
 async def test_writes_with_a_stale_token_are_refused(redis_server: RedisServer) -> None:
@@ -207,7 +210,7 @@ async def test_ownership_survives_a_redis_restart(redis_server: RedisServer) -> 
         token = await a.claim("s", record={"desired": "running"})
         assert token is not None
         redis_server.restart()  # SIGTERM: Redis writes its AOF out; the new process replays it
-        assert await a.verify({"s": token}) == set()
+        assert not (await a.verify({"s": token})).stale
         assert {v.node: v.alive for v in await b.nodes()} == {"n1": True, "n2": True}
         assert await b.claim("s", takeover=True) is None  # a's lease came back with it
         view = await b.record("s")
@@ -229,7 +232,7 @@ async def test_an_outage_is_cluster_unavailable_until_redis_is_back(redis_server
             assert down.value.status == 503 and "cannot be reached" in down.value.message
         redis_server.start()
         assert (await a.renew(info("n1"))).alive
-        assert await a.verify({"s": token}) == set()
+        assert not (await a.verify({"s": token})).stale
 
 
 async def test_the_lease_keepers_bound_stops_while_redis_is_down(redis_server: RedisServer) -> None:

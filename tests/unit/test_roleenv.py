@@ -17,6 +17,7 @@ from supervisor.config import Config
 from supervisor.events.bus import EventBus
 from supervisor.sessions import roleenv
 from supervisor.sessions.registry import Registry
+from supervisor.sessions.rolebook import LocalRoleBook
 from supervisor.sessions.roleenv import RoleEnvFile
 from supervisor.sessions.roles import Roles
 from supervisor.settings import SessionsConfig, StateConfig
@@ -62,7 +63,7 @@ def with_roles(tmp_path: Path, scenario: Callable[[Roles, Registry, EventBus], A
             for name in ("a", "b", "c"):
                 await registry.create(name, False, {})
             try:
-                return await scenario(Roles(store, bus, registry), registry, bus)
+                return await scenario(Roles(LocalRoleBook(store, registry), bus, registry), registry, bus)
             finally:
                 await registry.close()
 
@@ -80,11 +81,11 @@ def test_concurrent_changes_are_written_one_at_a_time_latest_last(
     monkeypatch.setattr(RoleEnvFile, "_write", staticmethod(overlap))
 
     async def scenario(roles: Roles, registry: Registry, bus: EventBus) -> RoleEnvFile:
-        sync = RoleEnvFile(env, BASE, roles, registry)
+        sync = RoleEnvFile(env, BASE, roles)
         bus.listen(sync.on_event)  # role.updated starts writes of its own too
 
         async def change(i: int) -> bool | None:
-            roles.set("sells" if i % 2 else "coordination", [("a", "b", "c")[i % 3]])
+            await roles.set("sells" if i % 2 else "coordination", [("a", "b", "c")[i % 3]])
             return await sync.sync()
 
         assert await asyncio.gather(*(change(i) for i in range(30))) == [True] * 30
@@ -110,19 +111,19 @@ def test_deleted_roles_and_sessions_are_emptied_and_failures_counted(tmp_path: P
     outcomes: list[bool] = []
 
     async def scenario(roles: Roles, registry: Registry, bus: EventBus) -> None:
-        sync = RoleEnvFile(env, BASE, roles, registry, on_write=outcomes.append)
-        roles.set("sells-team", ["a"])
+        sync = RoleEnvFile(env, BASE, roles, on_write=outcomes.append)
+        await roles.set("sells-team", ["a"])
         assert await sync.sync() is False  # its folder does not exist yet
         assert sync.failures == 1 and "No such file or directory" in str(sync.last_error)
         env.parent.mkdir()
-        roles.set("support", ["b", "c"])
+        await roles.set("support", ["b", "c"])
         assert await sync.sync() is True and sync.status() == {
             "path": str(env), "ok": True, "failures": 1, "lastError": None}
         text = env.read_text()
         assert "WHATSAPP_SELLS_TEAM_SESSION=a\n" in text
         assert "WHATSAPP_SUPPORT_SESSION=b\n" in text  # a role's first session
         registry.sessions["a"].update_record(phone_number="244929782402")
-        roles.set("support", [])
+        await roles.set("support", [])
         assert await sync.sync() is True
         assert "WHATSAPP_SELLS_TEAM_PHONE=244929782402\n" in env.read_text()
         assert "WHATSAPP_SUPPORT_SESSION=\nWHATSAPP_SUPPORT_PHONE=\nWHATSAPP_SUPPORT_URL=\n" in env.read_text()
@@ -137,7 +138,7 @@ def test_deleted_roles_and_sessions_are_emptied_and_failures_counted(tmp_path: P
 
 def test_no_env_file_no_work(tmp_path: Path) -> None:
     async def scenario(roles: Roles, registry: Registry, bus: EventBus) -> None:
-        sync = RoleEnvFile(None, BASE, roles, registry)
+        sync = RoleEnvFile(None, BASE, roles)
         assert await sync.sync() is None and sync.status() is None
 
     with_roles(tmp_path, scenario)

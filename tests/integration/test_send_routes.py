@@ -111,7 +111,8 @@ def test_queue_events_metrics_and_the_sessions_queue_depth(workdir: Path, free_p
             # Held by the day's limit: counted in /metrics and in the session objects (the
             # dashboard's sessions table and session page show this depth), until cancelled.
             assert _depth_series(d) == []
-            status, _, held = d.call("POST", "/api/sessions/a/messages?wait=false", {"to": CHAT, "text": "tomorrow"})
+            status, _, held = d.call("POST", "/api/sessions/a/messages?wait=false",
+                                     {"to": CHAT, "text": "tomorrow"})
             assert status == 202
             wait_until(lambda: d.client.get(held["status_url"])["held_by"] == "per_day", timeout=10)
             series = _depth_series(d)
@@ -120,7 +121,8 @@ def test_queue_events_metrics_and_the_sessions_queue_depth(workdir: Path, free_p
             assert d.client.get("/api/sessions/a")["queue_depth"] == 1
             assert [s["queue_depth"] for s in d.client.get("/api/sessions")["sessions"]] == [1]
             d.client.delete(held["status_url"])
-            cancelled = wait_event(d, lambda e: e["event"] == "message.cancelled", "message.cancelled", session="a")
+            cancelled = wait_event(d, lambda e: e["event"] == "message.cancelled", "message.cancelled",
+                                   session="a")
             assert cancelled[-1]["payload"] == {"queue_id": held["queue_id"], "to": CHAT, "kind": "text"}
             assert _depth_series(d) == [] and d.client.get("/api/sessions/a")["queue_depth"] == 0
             assert "tomorrow" not in [m["body"] for m in sim.sent(phone=PHONE_A)]

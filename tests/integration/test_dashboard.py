@@ -242,6 +242,19 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         await tab.shot("sessions-dark")
         await tab.dark(False)
 
+        # The send queue, live (from the events, no reload): a send held by the day's limit
+        # shows in the session's row and on its page, and leaves both once cancelled.
+        await blocking(daemon.client.patch, "/api/sessions/dash-a", {"sending": {"per_day": 2}})
+        held = await blocking(daemon.client.post, "/api/sessions/dash-a/messages?wait=false",
+                              {"to": CONTACT, "text": "tomorrow"})
+        assert held["status"] == "queued", held
+        await tab.has_text(f'{row} td[data-label="Queue"]', "1 queued")
+        await tab.click(f'{row} a[href="/sessions/dash-a"]')
+        await tab.has_text("#detail-queue", "1 waiting")
+        await blocking(daemon.client.delete, held["status_url"])
+        await tab.has_text("#detail-queue", "empty")
+        await tab.never_reloaded()
+
         # The overview follows: one WORKING session, two messages out (a text, a file), one in.
         await tab.click('a[href="/"][data-nav]')
         await tab.has_text('a[data-state="WORKING"]', "1")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,40 @@ def test_a_daemon_killed_mid_queue_resumes_and_sends_every_message_once(
         d.wait_state("a", "WORKING", timeout=60)
         _all_sent(d, 20)
         _check_exactly_once(d, sim, 20)
+
+
+def test_a_daemon_killed_while_a_send_is_in_flight_resends_it_under_its_stored_id(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    # One character a second: the send shows "typing" for 12 s after its id was stored and
+    # before the page is asked to send it; the daemon dies in there.
+    typing = {"typing": True, "typing_chars_per_s": 1.0, "typing_jitter": 0.0, "typing_max_s": 60.0}
+    d = wa_daemon(workdir, free_port, sim, sending=typing)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        login(d, sim, "a", PHONE_A)
+        status, _, queued = d.call("POST", "/api/sessions/a/messages?wait=false",
+                                   {"to": CHATS[0], "text": "typed slowly"})
+        assert status == 202
+        wait_until(lambda: any(a.get("state") == "composing"
+                               for a in sim.activity(phone=PHONE_A, kind="chatstate")),
+                   timeout=30, interval=0.05, message="the send typing")
+        with sqlite3.connect(f"file:{d.state_dir / 'zapvisor.db'}?mode=ro", uri=True) as db:
+            stored = db.execute("SELECT status, msg_id FROM sends WHERE id = ?",
+                                (queued["queue_id"],)).fetchone()
+        assert stored[0] == "sending" and stored[1], stored  # its id is stored before the page sends
+        d.kill()
+        assert not [m for m in sim.sent(phone=PHONE_A) if m["body"] == "typed slowly"]  # not sent yet
+
+        d.start()  # the same state dir: the queue and the login survive
+        d.client.patch("/api/sessions/a", {"sending": {"typing": False}})  # no second 12 s
+        wait_until(lambda: d.client.get(queued["status_url"])["status"] == "sent", timeout=60,
+                   message="the send settled after the restart")
+        entry = d.client.get(queued["status_url"])
+        got = [m for m in sim.sent(phone=PHONE_A) if m["body"] == "typed slowly"]
+        assert [m["copies"] for m in got] == [1] and got[0]["id"] == entry["id"], (got, entry)
+        assert stored[1] in entry["id"] and entry["attempts"] == 2, entry  # the id stored first
+        resent = [e for e in d.events("send.resending") if e.get("queue_id") == queued["queue_id"]]
+        assert [e["msg_id"] for e in resent] == [stored[1]]  # looked up, not found, sent again
 
 
 def test_a_send_whatsapp_took_before_the_worker_died_is_never_sent_again(

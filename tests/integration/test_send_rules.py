@@ -5,6 +5,8 @@ each send) checked by order on the simulator's record, never by the clock."""
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,25 @@ def _texts(sim: RunningSimulator) -> list[str]:
     return [str(m["body"]) for m in sim.sent(phone=PHONE_A)]
 
 
+def _refused_by(d: Daemon, limit: str, cap: int, window_s: float, to: str = CHAT) -> None:
+    """A send over ``limit`` (``cap`` sends per ``window_s``) is refused with 429, the limit's
+    name, and a Retry-After that is when the window frees a place: when the oldest of its
+    newest ``cap`` sends (their sent_at, as the queue lists them) leaves it."""
+    before = time.time()
+    status, headers, body = _send(d, to, f"over {limit}", query="?over_limit=reject")
+    after = time.time()
+    assert status == 429 and body["error"]["limit"] == limit, body
+    sent = sorted((e["sent_at"] for e in d.client.get("/api/sessions/a/queue?status=sent&limit=1000")["entries"]
+                   if e["sent_at"] > before - window_s), reverse=True)
+    frees = sent[cap - 1] + window_s
+    low, high = max(1, math.floor(frees - after)), max(1, math.ceil(frees - before))
+    assert low <= int(headers["Retry-After"]) <= high, (headers["Retry-After"], low, high)
+
+
+def _sent_count(d: Daemon) -> int:
+    return len(d.client.get("/api/sessions/a/queue?status=sent&limit=1000")["entries"])
+
+
 def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: RunningSimulator) -> None:
     d = wa_daemon(workdir, free_port, sim)
     with serving(d):
@@ -53,9 +74,7 @@ def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: Runni
         # Over a limit, refused: 429 names the limit and says when to come back.
         _limits(d, per_minute=2)
         assert _send(d, OTHER, "second")[0] == 201
-        status, headers, body = _send(d, OTHER, "third", query="?over_limit=reject")
-        assert status == 429 and body["error"]["limit"] == "per_minute", body
-        assert 1 <= int(headers["Retry-After"]) <= 60
+        _refused_by(d, "per_minute", 2, 60, OTHER)
         # ... or held in the queue (the default): 202, held by that limit, cancellable.
         status, _, held = _send(d, OTHER, "held")
         assert status == 202 and held["status"] == "queued", held
@@ -78,9 +97,14 @@ def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: Runni
         sim.incoming("5511955555555@c.us", "hello, it's me", phone=PHONE_A)
         wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == "hello, it's me")
         assert _send(d, "5511955555555", "hi, you wrote first", query="?over_limit=reject")[0] == 201
-        _limits(d, new_contacts_day=0, warmup=[[0, 1], [30, 0]], per_day=0)
-        status, _, body = _send(d, CHAT, "day one", query="?over_limit=reject")
-        assert status == 429 and body["error"]["limit"] == "warmup"
+        sent = _sent_count(d)
+        _limits(d, per_hour=sent)
+        _refused_by(d, "per_hour", sent, 3600)
+        _limits(d, per_day=sent)
+        _refused_by(d, "per_day", sent, 86400)
+        _limits(d, warmup=[[0, 1], [30, 0]], per_day=0)  # a number on its first day: 1 a day
+        _refused_by(d, "warmup", 1, 86400)
+        assert not [t for t in _texts(sim) if t.startswith("over ")]
 
         # Every step above was counted and listed.
         listing = d.client.get("/api/sessions/a/queue?status=sent,cancelled")
@@ -120,4 +144,17 @@ def test_pacing_reads_types_and_records_before_each_send(
         # queue keeps, whatever the machine's speed: slower only widens it).
         sent_at = [at for at, kind, _what in timeline if kind == "sent"]
         assert sent_at[1] - sent_at[0] >= sending["delay_min_s"], sent_at
+
+        # Each part turned off for this session alone: no read, no typing, no recording.
+        _limits(d, mark_read=False, typing=False, recording=False, delay_min_s=0.0, delay_max_s=0.0)
+        shown = len(sim.activity(phone=PHONE_A))
+        sim.incoming(CHAT, "still there?", phone=PHONE_A)
+        wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == "still there?")
+        assert _send(d, CHAT, "still here")[0] == 201
+        status, _, body = d.call("POST", "/api/sessions/a/media", {
+            "to": CHAT, "voice": True, "data": b64(sample("ptt"))})
+        assert status == 201, body
+        assert [m["type"] for m in sim.sent(phone=PHONE_A)] == ["chat", "ptt", "chat", "ptt"]
+        later = [(a["kind"], a.get("state")) for a in sim.activity(phone=PHONE_A)[shown:]]
+        assert [step for step in later if step[0] in ("seen", "chatstate") and step[1] != "paused"] == [], later
 

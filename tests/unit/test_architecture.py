@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from worker import protocol
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("supervisor", "worker")
 
@@ -144,3 +146,18 @@ def test_only_the_cluster_package_imports_redis() -> None:
                             for a in node.names)
                     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
     assert users and all(name.startswith("supervisor.cluster.") for name in users), users
+
+
+def test_only_the_send_queue_asks_a_worker_to_send() -> None:
+    """Every send goes through its session's queue (limits, pacing, exactly once): no module
+    of the supervisor but the queue's names the worker operations that send a message, by
+    their constants or by their values."""
+    sending = {"OP_SEND_TEXT", "OP_SEND_MEDIA"}
+    values = {protocol.OP_SEND_TEXT, protocol.OP_SEND_MEDIA}
+    users = sorted(name for name, path in MODULES.items() if name.startswith("supervisor")
+                   and any(isinstance(node, ast.Attribute) and node.attr in sending
+                           or isinstance(node, ast.Name) and node.id in sending
+                           or isinstance(node, ast.alias) and node.name in sending
+                           or isinstance(node, ast.Constant) and node.value in values
+                           for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    assert users == ["supervisor.sending.queues"], users

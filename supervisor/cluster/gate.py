@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supervisor.cluster.backoff import RestoreBackoff
 from supervisor.cluster.core import NodeCore
 from supervisor.errors import ClusterUnavailable, Conflict, ZapvisorError
 from supervisor.logs import get_logger
@@ -52,6 +53,7 @@ class ClusterGate:
         self.node = node
         #: Sessions that showed a QR code since their last snapshot: a login to save soon.
         self.logins: set[str] = set()
+        self._restores = RestoreBackoff()
 
     def on_event(self, event: dict[str, Any]) -> None:
         """Bus listener: a session waiting for a scan is about to hold a new login."""
@@ -119,15 +121,24 @@ class ClusterGate:
         node.tokens[session.id] = token
         if node.snapshots is None:
             return
-        latest = await node.snapshots.latest(session.id)
-        if latest is None or latest.token <= self.stamped(session.id):
-            return
-        started = time.monotonic()
-        restored = await node.snapshots.restore(session.id, Path(session.profile_dir))
+        self._restores.check(session.id)
+        try:
+            latest = await node.snapshots.latest(session.id)
+            if latest is None or latest.token <= self.stamped(session.id):
+                return
+            started = time.monotonic()
+            restored = await node.snapshots.restore(session.id, Path(session.profile_dir))
+        except (ZapvisorError, OSError) as exc:
+            self._restores.failed(session.id, exc)
+            raise
+        self._restores.succeeded(session.id)
         if restored is not None:
-            self._set_stamp(session.id, restored.token)
+            # The newest, even when an older one was restored in its place (it was refused):
+            # the next start restores nothing over what this copy learnt since.
+            self._set_stamp(session.id, latest.token)
             _log.info("cluster.snapshot_restored", session_id=session.id, token=restored.token,
-                      size_bytes=restored.size_bytes, seconds=round(time.monotonic() - started, 3))
+                      newest=latest.token, size_bytes=restored.size_bytes,
+                      seconds=round(time.monotonic() - started, 3))
 
     async def closed(self, session: Session, orderly: bool) -> None:
         """Chrome is gone: snapshot the profile if it closed in order and the session is still

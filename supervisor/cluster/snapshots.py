@@ -58,6 +58,7 @@ from supervisor.cluster.snapstore import (
     parse_key,
 )
 from supervisor.errors import (
+    BadSnapshot,
     ConfigError,
     Conflict,
     InvalidRequest,
@@ -190,41 +191,54 @@ class Snapshots:
             get_logger(session_id=session_id).warning("snapshot.prune_failed", keys=old, error=exc.message)
 
     async def restore(self, session_id: str, profile_dir: Path) -> SnapshotInfo | None:
-        """Replace ``profile_dir`` (which may not exist) with the newest snapshot's login
-        folders, in one rename; None (and nothing changed) if the store has none. The archive
-        is checked whole before anything is written (BadSnapshot); ProfileInUse if a Chrome
-        holds the profile."""
+        """Replace ``profile_dir`` (which may not exist) with the newest sound snapshot's login
+        folders, in one rename; None (and nothing changed) if the store has none. Each archive
+        is checked whole before anything is written: one that is refused (BadSnapshot: torn,
+        not ours) is logged and the next older one is tried (the store keeps ``KEEP``), so one
+        bad upload never keeps a session from its login; BadSnapshot if none is sound.
+        ProfileInUse if a Chrome holds the profile."""
         _check(session_id)
         log = get_logger(session_id=session_id)
         async with self._lock(session_id):
-            started = time.monotonic()
-            found = _newest(await self.store.objects(session_id))
-            if found is None:
-                return None
-            token, obj = found
+            ranked = sorted(((parsed[1], obj) for obj in await self.store.objects(session_id)
+                             if (parsed := parse_key(obj.key))), key=lambda pair: pair[0], reverse=True)
+            for i, (token, obj) in enumerate(ranked):
+                try:
+                    return await self._restore_one(session_id, token, obj, profile_dir)
+                except BadSnapshot as exc:
+                    log.error("snapshot.refused", key=obj.key, store=self.store.location, error=exc.message,
+                              fallback=ranked[i + 1][1].key if i + 1 < len(ranked) else None)
+                    if i + 1 == len(ranked):
+                        raise
+            return None
+
+    async def _restore_one(self, session_id: str, token: int, obj: StoredObject,
+                           profile_dir: Path) -> SnapshotInfo:
+        log = get_logger(session_id=session_id)
+        started = time.monotonic()
+        await self._refuse_live(session_id, profile_dir, "replace")
+        parent = profile_dir.parent
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        await asyncio.to_thread(archive.remove_leftovers, parent, _SCRATCH)
+        fd, name = tempfile.mkstemp(dir=parent, prefix=_SCRATCH[0], suffix=".tar.gz")
+        os.close(fd)
+        scratch = Path(name)
+        fresh = Path(tempfile.mkdtemp(dir=parent, prefix=_SCRATCH[1]))  # 0700
+        try:
+            await self.store.get(obj.key, scratch)
+            stats = await asyncio.to_thread(archive.extract, scratch, fresh)
             await self._refuse_live(session_id, profile_dir, "replace")
-            parent = profile_dir.parent
-            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            await asyncio.to_thread(archive.remove_leftovers, parent, _SCRATCH)
-            fd, name = tempfile.mkstemp(dir=parent, prefix=_SCRATCH[0], suffix=".tar.gz")
-            os.close(fd)
-            scratch = Path(name)
-            fresh = Path(tempfile.mkdtemp(dir=parent, prefix=_SCRATCH[1]))  # 0700
-            try:
-                await self.store.get(obj.key, scratch)
-                stats = await asyncio.to_thread(archive.extract, scratch, fresh)
-                await self._refuse_live(session_id, profile_dir, "replace")
-                await asyncio.to_thread(archive.swap_in, fresh, profile_dir)
-            except BaseException:
-                await asyncio.to_thread(shutil.rmtree, fresh, True)
-                raise
-            finally:
-                scratch.unlink(missing_ok=True)
-            info = SnapshotInfo(session_id, token, obj.key, obj.size_bytes, stats.files,
-                                stats.raw_bytes, round(time.monotonic() - started, 3))
-            log.info("snapshot.restored", key=obj.key, store=self.store.location,
-                     size_bytes=obj.size_bytes, files=stats.files, seconds=info.seconds)
-            return info
+            await asyncio.to_thread(archive.swap_in, fresh, profile_dir)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, fresh, True)
+            raise
+        finally:
+            scratch.unlink(missing_ok=True)
+        info = SnapshotInfo(session_id, token, obj.key, obj.size_bytes, stats.files,
+                            stats.raw_bytes, round(time.monotonic() - started, 3))
+        log.info("snapshot.restored", key=obj.key, store=self.store.location,
+                 size_bytes=obj.size_bytes, files=stats.files, seconds=info.seconds)
+        return info
 
     async def latest(self, session_id: str) -> SnapshotInfo | None:
         """The session's newest snapshot (key, token, size), or None."""

@@ -202,7 +202,6 @@ def test_a_hostile_or_broken_archive_is_refused_and_changes_nothing(case: str, t
     profile = session_dir / "profile"
     make_profile(profile)
     asyncio.run(snaps.save("a", 1, profile))
-    before = listing(tmp_path / "state")
 
     bad = tmp_path / "bad.tar.gz"
     if case in HOSTILE:
@@ -212,11 +211,18 @@ def test_a_hostile_or_broken_archive_is_refused_and_changes_nothing(case: str, t
     else:
         hostile_archive(bad, [_member(f"Default/IndexedDB/big{n}") for n in range(50)])
         bad.write_bytes(bad.read_bytes()[:200])
-    asyncio.run(store.put(object_key("a", 2), bad))  # the newest: restore takes it
+    asyncio.run(store.put(object_key("a", 2), bad))  # the newest: restore tries it first
 
+    # Refused, and the older sound one restored in its place: a bad upload costs no login.
+    restored = asyncio.run(snaps.restore("a", profile))
+    assert restored is not None and restored.token == 1
+    assert {rel: e[2] for rel, e in listing(profile).items() if e[0] == "file"} == LOGIN_FILES
+    after = listing(tmp_path / "state")
+    # With no sound one left, the refusal stands and nothing is written.
+    asyncio.run(store.delete([object_key("a", 1)]))
     with pytest.raises(BadSnapshot):
         asyncio.run(snaps.restore("a", profile))
-    assert listing(tmp_path / "state") == before
+    assert listing(tmp_path / "state") == after
     assert not (tmp_path / "escaped").exists() and not Path("/tmp/zv-escaped-absolute").exists()
     assert not list(tmp_path.rglob("escaped"))
 

@@ -4,7 +4,6 @@ restore that went through ends them; sessions pause on their own."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from supervisor.cluster import backoff

@@ -4,6 +4,8 @@
     POST /api/cluster/nodes/{node}/drain    move every session off the node (stop in order,
                                             snapshot, start elsewhere); it takes no new ones
     POST /api/cluster/nodes/{node}/undrain  the node takes sessions again
+    DELETE /api/cluster/nodes/{node}        forget a retired node (its lease gone, its
+                                            sessions taken over)
 
 Without ``[cluster] redis_url`` these answer 409: there is no cluster to show.
 """
@@ -84,3 +86,15 @@ async def drain(request: web.Request) -> web.Response:
 async def undrain(request: web.Request) -> web.Response:
     """Let the node take sessions again."""
     return await _set_draining(request, False)
+
+
+@routes.delete("/api/cluster/nodes/{node}")
+@operation(tags=_TAGS, errors=[*_ERRORS, NotFound], responses={200: Answer(
+    "Forgotten: no longer listed", schema=sc.obj({"node": sc.STR, "forgotten": {"type": "boolean"}}))})
+async def forget(request: web.Request) -> web.Response:
+    """Take a retired node off the node list (a host given back, a node renamed). Refused (409)
+    while its lease is alive or while it still owns sessions: the others take those over one
+    lease after it stopped."""
+    cluster, node = _cluster(request), request.match_info["node"]
+    await cluster.coord.forget_node(node)
+    return web.json_response({"node": node, "forgotten": True})

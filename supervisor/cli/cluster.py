@@ -1,6 +1,7 @@
 """``zapvisor cluster status`` (the nodes, their leases and where each session runs) and
 ``zapvisor node drain|undrain [NODE]`` (move every session off a node, or let it take sessions
-again). Any node answers: they all read the same Redis."""
+again), ``zapvisor node forget NODE`` (a retired node off the list). Any node answers: they all
+read the same Redis."""
 
 from __future__ import annotations
 
@@ -74,3 +75,13 @@ def undrain(client: Client, name: str | None) -> Any:
     target = _target(client, name)
     result = client.post(f"/api/cluster/nodes/{quote(target, safe='')}/undrain")
     return Rendered(result, f"{target}: takes sessions again")
+
+
+@node.command()
+@click.argument("name")
+@client_command
+def forget(client: Client, name: str) -> Any:
+    """Take retired node NAME off the node list (once it is stopped and its sessions were taken
+    over by the others)."""
+    result = client.delete(f"/api/cluster/nodes/{quote(name, safe='')}")
+    return Rendered(result, f"{name}: forgotten")

@@ -21,54 +21,29 @@ loading its AOF, a read-only replica) is raised as :class:`ClusterUnavailable` (
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis import exceptions as rexc
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from supervisor.cluster import scripts
+from supervisor.cluster.redisclient import reachable, text
 from supervisor.cluster.views import NodeView, SessionView, Verdict, decode_json
-from supervisor.errors import ClusterUnavailable, InvalidRequest, LeaseLost, NotFound
+from supervisor.errors import (
+    ClusterUnavailable,
+    Conflict,
+    InvalidRequest,
+    LeaseLost,
+    NotFound,
+)
 
-__all__ = ["Coordinator", "connect", "reachable"]
+__all__ = ["Coordinator"]
 
-#: What Redis raises when it cannot answer now (as opposed to a bug in a command).
-_UNREACHABLE: tuple[type[BaseException], ...] = (
-    rexc.ConnectionError, rexc.TimeoutError, rexc.ReadOnlyError, rexc.ClusterDownError,
-    rexc.TryAgainError, rexc.OutOfMemoryError, OSError)
 #: Sessions read per script call by ``sessions()``: keeps each call short on the server (a
 #: script blocks every other client while it runs).
 _READ_BATCH = 500
-
-
-def connect(url: str, timeout_s: float, client_name: str = "zapvisor") -> aioredis.Redis:
-    """A client for ``[cluster] redis_url`` whose every call fails within ``timeout_s`` (a
-    partition must not hang the lease keeper) and retries once at once (a pooled connection that
-    a Redis restart closed)."""
-    client: aioredis.Redis = aioredis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 1), client_name=client_name)
-    return client
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-@contextlib.contextmanager
-def reachable(what: str) -> Iterator[None]:
-    """Turn "Redis cannot answer" into ClusterUnavailable (its message names no password:
-    redis-py's name host and port only)."""
-    try:
-        yield
-    except _UNREACHABLE as exc:
-        raise ClusterUnavailable(f"the cluster's Redis cannot be reached ({what}): {exc}") from exc
 
 
 class Coordinator:
@@ -90,6 +65,7 @@ class Coordinator:
         self._release = redis.register_script(scripts.RELEASE)
         self._disown = redis.register_script(scripts.DISOWN)
         self._set_draining = redis.register_script(scripts.SET_DRAINING)
+        self._forget_node = redis.register_script(scripts.FORGET_NODE)
 
     def lease_key(self, node: str) -> str:
         """The key whose existence says ``node`` is alive."""
@@ -132,8 +108,8 @@ class Coordinator:
         """Every node in ``zv:nodes``, alive or not, sorted by id."""
         with reachable("listing the nodes"):
             raw = await self._nodes(keys=[self._nodes_key], args=[self.lease_key("")])
-        now = float(_text(raw[0]))
-        views = [NodeView.parse(_text(raw[i]), raw[i + 1], int(raw[i + 2]), now)
+        now = float(text(raw[0]))
+        views = [NodeView.parse(text(raw[i]), raw[i + 1], int(raw[i + 2]), now)
                  for i in range(1, len(raw), 3)]
         return sorted(views, key=lambda v: v.node)
 
@@ -169,8 +145,8 @@ class Coordinator:
             args += [session_id, str(token)]
         with reachable("verifying this node's sessions"):
             stale, missing, key, marked = await self._verify(keys=[self._key_key, self._mark_key], args=args)
-        return Verdict({_text(s) for s in stale}, {_text(s) for s in missing},
-                       _text(key) if key is not None else None, int(marked) == 1)
+        return Verdict({text(s) for s in stale}, {text(s) for s in missing},
+                       text(key) if key is not None else None, int(marked) == 1)
 
     @property
     def _mark_key(self) -> str:
@@ -199,9 +175,9 @@ class Coordinator:
                 session_id, owner, token, record, alive, state = raw[i:i + 6]
                 if owner is None or token is None:
                     continue  # deleted (or a token left behind by release)
-                views.append(SessionView(_text(session_id), _text(owner), int(token),
+                views.append(SessionView(text(session_id), text(owner), int(token),
                                          decode_json(record), int(alive) == 1,
-                                         _text(state) if state is not None else ""))
+                                         text(state) if state is not None else ""))
         return views
 
     async def record(self, session_id: str) -> SessionView | None:
@@ -216,7 +192,7 @@ class Coordinator:
     async def sessions(self) -> list[SessionView]:
         """Every session of the cluster, sorted by id."""
         with reachable("listing the sessions"):
-            ids = sorted(_text(i) for i in await self.redis.smembers(self._sessions_key))
+            ids = sorted(text(i) for i in await self.redis.smembers(self._sessions_key))
         return await self._read_many(ids)
 
     async def owned_counts(self, nodes: list[str]) -> dict[str, int]:
@@ -230,15 +206,16 @@ class Coordinator:
         return {node: int(count) for node, count in zip(nodes, counts)}
 
     async def orphans(self) -> list[SessionView]:
-        """The sessions that should run (record ``desired`` == "running") but whose owner's lease
-        is gone: :meth:`claim` them with ``takeover=True`` (the claim decides, atomically). Only
-        what dead nodes owned and what was handed over is read: with every node alive this costs
-        one read of the node list and of one empty set, however many sessions the cluster runs."""
+        """The sessions whose owner's lease is gone, stopped ones too (else nothing could start
+        or delete them again): :meth:`claim` them with ``takeover=True`` (the claim decides,
+        atomically). Only what dead nodes owned and what was handed over is read: with every
+        node alive this costs one read of the node list and of one empty set, however many
+        sessions the cluster runs."""
         dead = [view.node for view in await self.nodes() if not view.alive]
         with reachable("listing the orphans"):
             ids = await self.redis.sunion([self._orphans_key, *(self.owned_key(n) for n in dead)])
-        found = await self._read_many(sorted(_text(i) for i in ids))
-        return [view for view in found if not view.owner_alive and view.desired == "running"]
+        found = await self._read_many(sorted(text(i) for i in ids))
+        return [view for view in found if not view.owner_alive]
 
     async def release(self, session_id: str, token: int) -> bool:
         """Forget a deleted session if this node owns it with ``token``; False if stale. Its
@@ -272,7 +249,7 @@ class Coordinator:
             value = await self.redis.get(key)
         if value is None:
             raise ClusterUnavailable("the cluster's Redis lost the cluster key as it was read")
-        return _text(value)
+        return text(value)
 
     async def set_draining(self, node: str, draining: bool) -> None:
         """Mark ``node`` draining (no new session placed on it) or not; it stays so across its
@@ -283,3 +260,18 @@ class Coordinator:
             done = await self._set_draining(keys=[self._nodes_key], args=[node, "1" if draining else "0"])
         if int(done) != 1:
             raise NotFound(f"no node {node!r} in the cluster")
+
+    async def forget_node(self, node: str) -> None:
+        """Drop a retired node from the node list. NotFound if it never registered; Conflict
+        while its lease is alive or it owns sessions (wait until they were taken over)."""
+        with reachable(f"forgetting node {node}"):
+            done = int(await self._forget_node(
+                keys=[self._nodes_key, self.lease_key(node), self.owned_key(node), f"{self.prefix}mark:{node}"],
+                args=[node]))
+        if done == 0:
+            raise NotFound(f"no node {node!r} in the cluster")
+        if done == -1:
+            raise Conflict(f"node {node!r} is alive (its lease is held): stop it first")
+        if done == -2:
+            raise Conflict(f"node {node!r} still owns sessions: wait until the other nodes took them "
+                           "over (one lease after it stopped)")

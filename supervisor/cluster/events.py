@@ -24,8 +24,9 @@ from prometheus_client.registry import Collector
 
 from supervisor.aio import wait_event
 from supervisor.cluster.book import Book
-from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.coord import Coordinator
 from supervisor.cluster.feed import Feed
+from supervisor.cluster.redisclient import connect
 from supervisor.cluster.relay import Relay, why
 from supervisor.cluster.shards import Shards, preferred
 from supervisor.cluster.streamids import SHARDS

@@ -1,7 +1,8 @@
 """Sessions that move: the takeover of orphans, and draining a node.
 
-An orphan is a session whose record says it should run but whose owner's lease is gone (the
-node died, froze past its lease, or was drained and handed it over). Every node looks for
+An orphan is a session whose owner's lease is gone (the node died, froze past its lease, or was
+drained and handed it over); one whose record says it should run is started by its taker, a
+stopped one is kept stopped (so that it can be started, changed or deleted again). Every node looks for
 orphans on its watch cadence; the live, non-draining nodes with room are ranked by load (the
 same ranking placement uses) and the orphans, sorted by id, are dealt to them in turn, so the
 nodes agree on who takes which without talking, and the sessions of a dead node spread over
@@ -71,7 +72,7 @@ class Failover:
     async def _adopt(self, view: SessionView) -> None:
         record: dict[str, Any] = view.record
         await self.node.registry.adopt(view.session_id, metadata=record.get("metadata") or {},
-                                       options=record.get("options") or {})
+                                       options=record.get("options") or {}, start=view.desired == "running")
 
     async def forget_foreign(self, stale: set[str]) -> None:
         """Stop and forget the sessions another node owns now."""

@@ -23,7 +23,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
-from supervisor.cluster.coord import reachable
+from supervisor.cluster.redisclient import reachable
 from supervisor.cluster.relay import why
 from supervisor.cluster.streamids import is_after
 from supervisor.errors import ClusterUnavailable

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.coord import Coordinator
 from supervisor.cluster.events import ClusterEvents
 from supervisor.cluster.failover import Failover
 from supervisor.cluster.gate import ClusterGate
 from supervisor.cluster.lease import SAFETY, LeaseKeeper
 from supervisor.cluster.peers import NodeApi
 from supervisor.cluster.recovery import Recovery
+from supervisor.cluster.redisclient import connect
 from supervisor.cluster.rolebook import ClusterRoleBook
 from supervisor.cluster.states import StateMirror
 from supervisor.config import Config

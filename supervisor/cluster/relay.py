@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import redis.asyncio as aioredis
 
 from supervisor.aio import wait_event
-from supervisor.cluster.coord import reachable
 from supervisor.cluster.eventscripts import PUBLISH
+from supervisor.cluster.redisclient import reachable
 from supervisor.cluster.streamids import shard_of
 from supervisor.errors import ClusterUnavailable
 from supervisor.events.journal import Journaled, RelayJournal

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 
-from supervisor.cluster.coord import Coordinator, reachable
+from supervisor.cluster.coord import Coordinator
+from supervisor.cluster.redisclient import reachable, text
 from supervisor.sessions.rolebook import LocalRoleBook, Member
 
 __all__ = ["ClusterRoleBook"]
@@ -70,10 +71,6 @@ return left
 """
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class ClusterRoleBook:
     """The roles in Redis; the node's own database keeps a copy of what the node changed."""
 
@@ -91,7 +88,7 @@ class ClusterRoleBook:
         with reachable("reading the roles"):
             raw = await self._coord.redis.hgetall(self._roles_key)
         roles: dict[str, list[str]] = {}
-        for role, ids in sorted((_text(k), _text(v)) for k, v in raw.items()):
+        for role, ids in sorted((text(k), text(v)) for k, v in raw.items()):
             try:
                 listed = json.loads(ids)
             except ValueError:
@@ -106,7 +103,7 @@ class ClusterRoleBook:
                                    args=[role, json.dumps(sessions)])
         self._local.write(role, sessions)
         try:
-            previous = json.loads(_text(old))
+            previous = json.loads(text(old))
         except ValueError:
             return []
         return [str(s) for s in previous] if isinstance(previous, list) else []
@@ -138,13 +135,13 @@ class ClusterRoleBook:
             picked = await self._pick(keys=[self._cursor_key],
                                       args=[role, self._coord.session_key(""), self._coord.lease_key(""),
                                             *sessions])
-        return _text(picked) if picked else None
+        return text(picked) if picked else None
 
     async def dropped(self, session_id: str) -> list[str]:
         """A deleted session leaves every role (as one host's database does it)."""
         with reachable(f"taking session {session_id} out of the roles"):
             left = await self._drop(keys=[self._roles_key, self._cursor_key], args=[session_id])
-        return [_text(role) for role in left]
+        return [text(role) for role in left]
 
     async def bring(self) -> list[str]:
         """Hand this node's own roles to the cluster where it has none of that name; the roles

@@ -9,7 +9,8 @@ server's TIME, never from a node's clock.
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "DISOWN", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "VERIFY", "WRITE"]
+__all__ = ["CLAIM", "DISOWN", "FORGET_NODE", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "VERIFY",
+           "WRITE"]
 
 #: KEYS: lease, nodes. ARGV: node, incarnation, lease_ms, info JSON.
 #: Sets the lease with its TTL and the node's entry, stamped with Redis time; keeps
@@ -159,5 +160,17 @@ local ok, info = pcall(cjson.decode, old)
 if not ok or type(info) ~= 'table' then info = {} end
 info['draining'] = ARGV[2] == '1'
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
+return 1
+"""
+
+#: KEYS: nodes, the node's lease, its owned set, its mark. ARGV: node. Drops a retired node's
+#: entry: 1 done; 0 never registered; -1 its lease is alive; -2 it still owns sessions (they
+#: have not been taken over yet).
+FORGET_NODE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('SCARD', KEYS[3]) > 0 then return -2 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4])
 return 1
 """

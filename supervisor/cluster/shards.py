@@ -27,9 +27,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from supervisor.cluster.coord import reachable
 from supervisor.cluster.eventscripts import FETCH, SHARDS
 from supervisor.cluster.lease import SAFETY
+from supervisor.cluster.redisclient import reachable
 from supervisor.cluster.streamids import SHARDS as COUNT
 
 __all__ = ["GROUP", "Entry", "Op", "Shards", "preferred"]

@@ -14,7 +14,8 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from supervisor.cluster.coord import Coordinator, reachable
+from supervisor.cluster.coord import Coordinator
+from supervisor.cluster.redisclient import reachable
 from supervisor.errors import ClusterUnavailable
 from supervisor.logs import get_logger
 

@@ -223,15 +223,15 @@ class Registry:
                                                   session_id, reason), name=f"cleanup:{session_id}")
         return True
 
-    async def adopt(self, session_id: str, metadata: dict[str, Any], options: dict[str, Any]) -> Session:
-        """Run here a session another node ran (cluster takeover): its record made or refreshed."""
+    async def adopt(self, session_id: str, metadata: dict[str, Any], options: dict[str, Any], start: bool) -> Session:
+        """Keep here (and ``start``) a session another node had (takeover): its record made or refreshed."""
         self._check_open()
         session = self.sessions.get(session_id)
         if session is None:
-            return await self.create(session_id, True, metadata, options=options)
+            return await self.create(session_id, start, metadata, options=options)
         async with session.lock:
-            session.update_record(desired="running", metadata=metadata, options=options)
-            if not session.running():
+            session.update_record(desired="running" if start else "stopped", metadata=metadata, options=options)
+            if start and not session.running():
                 self._launch(session)
         return session
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import redis
 
-from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.coord import Coordinator
+from supervisor.cluster.redisclient import connect
 from tests.bench.cluster_load import add_foreign, add_nodes
 
 __all__ = ["print_coord_costs"]

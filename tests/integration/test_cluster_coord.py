@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from supervisor.cluster.coord import Coordinator, connect
+from supervisor.cluster.coord import Coordinator
 from supervisor.cluster.lease import LeaseKeeper
+from supervisor.cluster.redisclient import connect
 from supervisor.cluster.views import Verdict
-from supervisor.errors import ClusterUnavailable, LeaseLost, NotFound
+from supervisor.errors import ClusterUnavailable, Conflict, LeaseLost, NotFound
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.asyncio
@@ -155,7 +156,7 @@ async def test_writes_with_a_stale_token_are_refused(redis_server: RedisServer) 
         assert view is not None and view.desired == "stopped"
 
 
-async def test_orphans_are_running_sessions_of_dead_owners(redis_server: RedisServer) -> None:
+async def test_orphans_are_the_sessions_of_dead_owners_stopped_ones_too(redis_server: RedisServer) -> None:
     async with nodes(redis_server, "n1", "n2") as (a, b):
         await a.claim("a-run", record={"desired": "running"})
         await a.claim("a-stop", record={"desired": "stopped"})
@@ -163,9 +164,10 @@ async def test_orphans_are_running_sessions_of_dead_owners(redis_server: RedisSe
         assert await b.orphans() == []
         await expired(b, "n1")
         orphans = await b.orphans()
-        assert [(o.session_id, o.owner, o.owner_alive) for o in orphans] == [("a-run", "n1", False)]
+        assert [(o.session_id, o.owner, o.owner_alive, o.desired) for o in orphans] == [
+            ("a-run", "n1", False, "running"), ("a-stop", "n1", False, "stopped")]
         assert await b.claim("a-run", takeover=True) == 2
-        assert await b.orphans() == []
+        assert [o.session_id for o in await b.orphans()] == ["a-stop"]
         # Each node's owned set follows its claims: a dead node's is all that is read for orphans.
         assert await b.redis.smembers(b.owned_key("n1")) == {"a-stop"}
         assert await b.redis.smembers(b.owned_key("n2")) == {"a-run", "b-run"}
@@ -304,3 +306,19 @@ async def test_a_redis_that_answers_nothing_stalls_no_renewal(redis_server: Redi
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_a_retired_node_is_forgotten_only_once_dead_and_owning_nothing(redis_server: RedisServer) -> None:
+    async with nodes(redis_server, "n1", "n2") as (a, b):
+        assert await a.claim("s", record={"desired": "stopped"})
+        with pytest.raises(NotFound, match="no node 'n9'"):
+            await b.forget_node("n9")
+        with pytest.raises(Conflict, match="alive"):
+            await b.forget_node("n1")
+        await expired(b, "n1")
+        with pytest.raises(Conflict, match="still owns sessions"):
+            await b.forget_node("n1")
+        assert await b.claim("s", takeover=True)  # a stopped session is taken over too
+        await b.forget_node("n1")
+        assert [v.node for v in await b.nodes()] == ["n2"]
+        assert not await b.redis.exists(a.owned_key("n1"), "zv:mark:n1")

@@ -2,7 +2,8 @@
 simulator: a role set on one node is every node's, a send by role through any node goes
 round-robin over the role's WORKING sessions on both nodes, and a Redis that comes back empty
 (a FLUSHALL) loses nothing: no session stops or moves, tokens go on rising, and the roles come
-back from the node that set them."""
+back from the node that set them. A node retired: its stopped session is taken over, and the
+node forgotten."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.integration.test_cli import zapvisor
 from tests.integration.test_cluster import _create, _logged_in_and_saved, _pid, _shared
 from tests.support.cluster import cluster_of
 from tests.support.daemon import Daemon
@@ -86,3 +88,16 @@ def test_roles_are_the_clusters_and_survive_a_redis_that_lost_its_data(
         assert n1.client.delete("/api/sessions/r2")["deleted"] is True
         wait_until(lambda: _sales(n1).get("sessions") == ["r1"], timeout=10,
                    message=f"r2 out of the role: {_sales(n1)}")
+
+        # n2 retires: its stopped session is taken over (kept stopped), then n2 is forgotten.
+        n2.kill()
+        status, _, body = n1.call("DELETE", "/api/cluster/nodes/n2")
+        assert status == 409 and "alive" in body["error"]["message"], body  # its lease runs on
+        wait_until(lambda: cluster.owners().get("idle") == "n1", timeout=cluster.lease_s * 4,
+                   message=f"the stopped session taken over: {cluster.owners()}")
+        assert n1.client.get("/api/sessions/idle")["state"] == "STOPPED"
+        forgot = zapvisor("node", "forget", "n2", config=n1.config_path)
+        assert forgot.returncode == 0 and "n2: forgotten" in forgot.stdout, forgot.stderr
+        assert [n["node"] for n in cluster.status()["nodes"]] == ["n1"]
+        again = zapvisor("node", "forget", "n2", config=n1.config_path)
+        assert again.returncode != 0 and "no node 'n2'" in again.stderr and len(again.stderr.splitlines()) == 1

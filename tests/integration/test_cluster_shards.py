@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from supervisor import config
-from supervisor.cluster.coord import connect
+from supervisor.cluster.redisclient import connect
 from supervisor.cluster.relay import Relay
 from supervisor.cluster.shards import GROUP, Op, Shards
 from supervisor.cluster.streamids import SHARDS, shard_of

@@ -247,4 +247,6 @@ async def join_cluster(config: Config, registry: Registry, hub: Hub) -> ClusterN
     snapshots = Snapshots(open_store(config.snapshots)) if config.snapshots.url else None
     node = ClusterNode(config, registry, snapshots, hub)
     await node.open()
+    feed = node.events.feed  # a node's event streams read the cluster's stream, not its bus
+    hub.metrics.count_streams(lambda: (feed.subscribers, feed.dropped))
     return node

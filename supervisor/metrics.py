@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -95,6 +95,12 @@ class Metrics:
         self._live = _Live(registry, bus, outbox, self._started)
         self.registry.register(self._live)
 
+    def count_streams(self, streams: Callable[[], tuple[int, int]]) -> None:
+        """Event streams this daemon serves from elsewhere than its bus (a cluster node's are
+        fed from Redis): ``streams()`` gives (open, dropped), added to the bus's own."""
+        assert self._live is not None
+        self._live.elsewhere = streams
+
     # -- counters ---------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
@@ -176,8 +182,8 @@ class Metrics:
             "messages": {"sent": totals["sent"], "received": totals["received"]},
             "restarts_by_reason": dict(self.restart_counts),
             "webhooks": outbox.counts(),
-            "events": {"last_id": bus.last_id, "sse_clients": bus.subscribers,
-                       "sse_dropped": bus.dropped},
+            "events": {"last_id": bus.last_id, **dict(zip(("sse_clients", "sse_dropped"),
+                                                          self._live.streams(), strict=True))},
         }
 
 
@@ -186,6 +192,12 @@ class _Live(Collector):
 
     def __init__(self, registry: Registry, bus: EventBus, outbox: Outbox, started: float) -> None:
         self.registry, self.bus, self.outbox, self._started = registry, bus, outbox, started
+        self.elsewhere: Callable[[], tuple[int, int]] = lambda: (0, 0)
+
+    def streams(self) -> tuple[int, int]:
+        """Event streams open now, and dropped since start (for falling behind)."""
+        more, dropped = self.elsewhere()
+        return self.bus.subscribers + more, self.bus.dropped + dropped
 
     def collect(self) -> Iterator[Metric]:
         sessions = list(self.registry.sessions.values())
@@ -228,10 +240,10 @@ class _Live(Collector):
                                 "Webhook deliveries waiting to be sent", value=counts["pending"])
         yield GaugeMetricFamily("zapvisor_webhook_failed_held",
                                 "Failed webhook deliveries kept for a retry", value=counts["failed"])
-        yield GaugeMetricFamily("zapvisor_sse_clients", "Open event streams",
-                                value=self.bus.subscribers)
+        streams, dropped = self.streams()
+        yield GaugeMetricFamily("zapvisor_sse_clients", "Open event streams", value=streams)
         yield CounterMetricFamily("zapvisor_sse_clients_dropped",
-                                  "Event streams dropped for falling behind", value=self.bus.dropped)
+                                  "Event streams dropped for falling behind", value=dropped)
         yield GaugeMetricFamily("zapvisor_last_event_id", "Id of the latest event",
                                 value=self.bus.last_id)
         yield GaugeMetricFamily("zapvisor_uptime_seconds", "Seconds since the daemon started",

@@ -60,6 +60,28 @@ def picked_session(request: web.Request) -> str | None:
 
 
 async def _relay(request: web.Request, url: str) -> web.StreamResponse:
+    """Relay to ``url``, for as long as its node lives: a node that froze (or lost its network)
+    holds the request until its lease expires, then the client gets a 503 (its session is moving)
+    instead of waiting for ever; an answer already under way is cut short."""
+    cluster = request.app[CLUSTER]
+    started: list[web.StreamResponse] = []
+    relay = asyncio.ensure_future(_proxy(request, url, started))
+    watch = asyncio.ensure_future(cluster.until_gone(url))
+    try:
+        await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (relay, watch):
+            task.cancel()
+        await asyncio.gather(relay, watch, return_exceptions=True)
+    if not relay.cancelled():
+        return relay.result()
+    if started:
+        return started[0]
+    raise Unavailable(f"the node at {url} stopped answering and its lease expired: the session "
+                      "moves to another node", retry_after_s=max(1, round(cluster.lease_s / 3)))
+
+
+async def _proxy(request: web.Request, url: str, started: list[web.StreamResponse]) -> web.StreamResponse:
     cluster = request.app[CLUSTER]
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
     headers.update({"X-Api-Key": cluster.key, FORWARDED_BY: cluster.node_id})
@@ -72,6 +94,7 @@ async def _relay(request: web.Request, url: str) -> web.StreamResponse:
             answer = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers={
                 k: v for k, v in upstream.headers.items() if k.lower() not in _HOP})
             await answer.prepare(request)
+            started.append(answer)
             async for chunk in upstream.content.iter_any():
                 await answer.write(chunk)
             await answer.write_eof()

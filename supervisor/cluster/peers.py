@@ -14,7 +14,7 @@ import aiohttp
 from supervisor.cluster import FORWARDED_BY
 from supervisor.cluster.core import NodeCore
 from supervisor.cluster.placement import choose_node
-from supervisor.errors import Unavailable
+from supervisor.errors import ClusterUnavailable, Unavailable
 
 __all__ = ["NodeApi"]
 
@@ -54,6 +54,17 @@ class NodeApi(NodeCore):
     async def node_urls(self) -> dict[str, str]:
         """Every live node's API."""
         return {n.node: n.url for n in await self.coord.alive_nodes() if n.url}
+
+    async def until_gone(self, url: str) -> None:
+        """Return once no live node answers at ``url`` (its lease expired), looking every
+        ``lease_s / 3``; while Redis cannot say, keep waiting."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                if url not in (await self.node_urls()).values():
+                    return
+            except ClusterUnavailable:
+                continue
 
     async def peer_urls(self) -> dict[str, str]:
         """Every other live node's API."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,13 @@ def test_a_frozen_node_fences_itself_and_its_session_moves_through_s3(
         guard = OneChrome(cluster, ["gamma"])
         assert n1.proc is not None
         os.kill(n1.proc.pid, signal.SIGSTOP)
+        asked: list[tuple[int, dict[str, Any]]] = []  # a request forwarded to the frozen node
+        asking = threading.Thread(target=lambda: asked.append(n2.call("GET", "/api/sessions/gamma")[::2]))
+        asking.start()
         try:
+            # It is not left hanging: once n1's lease expired, the client hears the session moves.
+            wait_until(lambda: bool(asked), timeout=cluster.lease_s * 4, message="the forwarded request answered")
+            assert asked[0][0] == 503 and "stopped answering" in asked[0][1]["error"]["message"], asked
             # Its worker stops vouching for Chrome before the lease can expire in Redis.
             guard.until(lambda: not chromes_of(n1, "gamma"), timeout=cluster.lease_s * 3,
                         message="the frozen node's Chrome fenced")
@@ -173,6 +180,7 @@ def test_a_frozen_node_fences_itself_and_its_session_moves_through_s3(
                         timeout=90, message=f"gamma WORKING on n2\n{n2.log()[-3000:]}")
         finally:
             os.kill(n1.proc.pid, signal.SIGCONT)
+            asking.join(timeout=60)
         # Thawed, n1 finds its token stale: it starts nothing and answers through n2.
         wait_until(lambda: "gamma" not in {s["id"] for s in n1.client.get("/api/sessions")["sessions"]
                                            if s.get("node") == "n1"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,12 @@ def _nodes(workdir: Path, redis: RedisServer, sim: RunningSimulator, count: int,
 
 def _url(d: Daemon, path: str) -> str:
     return f"http://127.0.0.1:{d.port}{path}"
+
+
+def _metrics(d: Daemon) -> str:
+    req = urllib.request.Request(_url(d, "/metrics"), headers={"X-Api-Key": API_KEY})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return str(resp.read().decode())
 
 
 def _create(d: Daemon, session_id: str, node: str, **body: Any) -> None:
@@ -80,6 +87,10 @@ def test_any_node_streams_every_node_s_events_and_resumes_by_stream_id(
                 _change(n2, "alpha", n)
             first = [stream.read_until(lambda m: m.data["session"] in ("alpha", "beta"), timeout=20)
                      for _ in range(5)]
+            # The stream is counted where it is served (from Redis, not the node's bus).
+            assert n2.client.get("/api/stats")["events"]["sse_clients"] == 1
+            assert "zapvisor_sse_clients 1.0" in _metrics(n2)
+            assert n1.client.get("/api/stats")["events"]["sse_clients"] == 0
         assert sorted(m.data["node"] for m in first) == ["n1", "n1", "n1", "n1", "n2"]
         assert all(m.id == m.data["id"] and key(str(m.id)) > (0, 0) for m in first)
         assert [key(str(m.id)) for m in first] == sorted(key(str(m.id)) for m in first)

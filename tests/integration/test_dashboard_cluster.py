@@ -1,9 +1,9 @@
 """The dashboard on the nodes of a cluster, in real headless Chromium: two real daemons on a real
 Redis (tests/support/cluster.py), sessions on the WhatsApp Web simulator. The Cluster view lists
 the nodes (lease, load, up or draining, the one serving the page) and where each session runs
-with its fencing token, as the API says; a node is drained and undrained from it, after a
-confirmation that can be cancelled; the sessions table says which node runs each session. On a
-single host the Cluster link is not shown.
+with its fencing token, as the API says; a node is drained and undrained from it (and a retired
+one forgotten), after a confirmation that can be cancelled; the sessions table says which node
+runs each session. On a single host the Cluster link is not shown.
 
 Screenshots go to tests/artifacts/ (not committed).
 """
@@ -18,6 +18,7 @@ import pytest
 from tests.support.browser import blocking, chromium, open_tab, sign_in
 from tests.support.cluster import cluster_of
 from tests.support.daemon import Daemon
+from tests.support.procs import wait_until
 from tests.support.redis import RedisServer
 from tests.wasim import RunningSimulator
 
@@ -109,6 +110,19 @@ async def test_cluster_view_shows_nodes_and_placement_and_drains_a_node(
             await phone.shot("cluster")
             assert await phone.page.evaluate("() => document.documentElement.scrollWidth") <= 390
             assert phone.errors == []
+            await phone.page.close()
+
+            # n1 retired (its daemon gone): Down, its sessions taken over by n2, then forgotten.
+            await blocking(n1.kill)
+            await tab.has_text(n1_row, "Down", timeout=30)
+            await blocking(wait_until, lambda: set(cluster.owners(n2).values()) == {"n2"},
+                           timeout=cluster.lease_s * 4, message="n1's sessions taken over")
+            await tab.click(f"{n1_row} button[data-action=forget]")
+            await tab.click("dialog button.danger")
+            await tab.has_text("#toasts", "n1 forgotten.", timeout=30)
+            await tab.until(f"() => !document.querySelector('{n1_row}')", what="n1's row gone")
+            assert [n["node"] for n in (await blocking(n2.client.get, "/api/cluster"))["nodes"]] == ["n2"]
+            assert tab.errors == []
 
 
 @pytest.mark.chrome

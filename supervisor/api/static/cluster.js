@@ -1,9 +1,10 @@
 // Cluster (a node of a cluster only): every node with its lease, load and state, the one that
-// answered marked "this node", a drain or undrain button per node (after a confirmation), and
+// answered marked "this node", a drain or undrain button per live node and a forget button per
+// node whose lease is gone (each after a confirmation), and
 // where each session runs with its fencing token. Rows are kept and updated in place, so
 // keyboard focus survives the reloads.
 
-import {post} from './api.js';
+import {del, post} from './api.js';
 import {h, setText} from './dom.js';
 import {bytes} from './format.js';
 import {leaseAgeOf, onChange, scheduleRefresh, store, watchCluster} from './store.js';
@@ -19,7 +20,7 @@ const STATUS = {
   down: {label: 'Down', icon: '✖'},
 };
 
-const nodePath = (node, action) => `/api/cluster/nodes/${encodeURIComponent(node)}/${action}`;
+const nodePath = (node, action = '') => `/api/cluster/nodes/${encodeURIComponent(node)}${action && `/${action}`}`;
 
 /** Up, draining or down (its lease expired): a word and an icon, the colour on top. */
 function nodeStatus(node) {
@@ -63,6 +64,28 @@ async function setDraining(node, draining, button) {
   }
 }
 
+/** Ask, then take a node whose lease is gone off the list (refused while it owns sessions). */
+async function forgetNode(node, button) {
+  const name = node.node;
+  const {ok} = await dialog({
+    title: `Forget ${name}?`, ok: 'Forget', danger: true,
+    text: `${name} is taken off the node list. Do it once its host is retired: the other nodes ` +
+      'take over its sessions one lease after it stopped, and until then it cannot be forgotten.',
+  });
+  if (!ok) return;
+  button.disabled = true;
+  button.dataset.busy = '1';
+  try {
+    await del(nodePath(name));
+    notify(`${name} forgotten.`);
+  } catch (err) {
+    report(err, `Forgetting ${name}`);
+  } finally {
+    delete button.dataset.busy;
+    scheduleRefresh();
+  }
+}
+
 function nodeRow(node) {
   const cells = {};
   const cell = (name, label) => {
@@ -74,7 +97,8 @@ function nodeRow(node) {
   const status = h('span');
   const button = h('button.action', {type: 'button', dataset: {action: 'drain'}});
   let current = node;
-  button.addEventListener('click', () => setDraining(current, !current.draining, button));
+  button.addEventListener('click', () => (current.alive ? setDraining(current, !current.draining, button)
+    : forgetNode(current, button)));
   const tr = h('tr', {dataset: {node: node.node}},
     h('th', {scope: 'row', dataset: {label: 'Node'}}, id, ' ', self),
     cell('url', 'Address'), h('td', {dataset: {label: 'Status'}}, status), cell('lease', 'Lease renewed'),
@@ -92,12 +116,12 @@ function nodeRow(node) {
     tick(n);
     setText(cells.sessions, `${n.sessions} / ${n.max_sessions}`);
     setText(cells.memory, n.memory_mb === null ? '—' : bytes(n.memory_mb * 1024 * 1024));
-    const label = n.draining ? 'Undrain' : 'Drain';
+    // A node whose lease is gone answers nothing (its sessions move by themselves): forget it.
+    const label = !n.alive ? 'Forget' : n.draining ? 'Undrain' : 'Drain';
     setText(button, label);
     button.dataset.action = label.toLowerCase();
     button.setAttribute('aria-label', `${label} ${n.node}`);
-    // A node whose lease is gone answers nothing: its sessions move by themselves.
-    if (!button.dataset.busy) button.disabled = !n.alive;
+    if (!button.dataset.busy) button.disabled = false;
   };
   update(node);
   return {tr, update, tick};

@@ -29,8 +29,8 @@ from supervisor.api import schemas as sc
 from supervisor.api.keys import BODY_TIMEOUT
 from supervisor.api.spec import check_body
 from supervisor.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
-from supervisor.events.netguard import PublicResolver
-from supervisor.netpolicy import ALLOW_KEY, url_problem
+from supervisor.events.netguard import BlockedAddress, PublicResolver
+from supervisor.netpolicy import ONLY_PUBLIC, url_problem
 from supervisor.sessions import media
 from supervisor.sessions.session import Session
 from supervisor.settings import MediaConfig
@@ -61,6 +61,12 @@ MULTIPART = {"type": "object", "required": ["to"], "properties": {
 _CHUNK = 64 * 1024
 _MAX_FIELD = 70 * 1024  # a multipart text field (a caption of 65 536 characters fits)
 _MAX_REDIRECTS = 3
+
+
+def _for_media(problem: str) -> str:
+    """The address rule's words (said of webhook receivers) said of media URLs."""
+    return problem.replace(ONLY_PUBLIC, "only media URLs on public addresses are allowed unless "
+                           "[media] allow_private_networks = true")
 
 
 def _largest(config: MediaConfig) -> int:
@@ -143,8 +149,7 @@ async def _fetch(url: str, staged: media.Staged, limit: int, config: MediaConfig
             for _ in range(_MAX_REDIRECTS + 1):
                 problem = url_problem(url, config.allow_private_networks)
                 if problem is not None:
-                    raise InvalidRequest(f"media url {url[:200]} {problem}".replace(
-                        ALLOW_KEY, "[media] allow_private_networks = true"))
+                    raise InvalidRequest(_for_media(f"media url {url[:200]} {problem}"))
                 async with client.get(url, allow_redirects=False) as answer:
                     if answer.status in (301, 302, 303, 307, 308) and "Location" in answer.headers:
                         url = str(URL(url).join(URL(answer.headers["Location"])))
@@ -165,7 +170,11 @@ async def _fetch(url: str, staged: media.Staged, limit: int, config: MediaConfig
                         os.close(fd)
                     return
             raise InvalidRequest(f"media url redirects more than {_MAX_REDIRECTS} times")
-    except (aiohttp.ClientError, OSError) as exc:  # refused, unreachable, a blocked address
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, BlockedAddress):  # a name resolving to a private address
+            raise InvalidRequest(_for_media(f"media url {url[:200]}: {exc.os_error}")) from None
+        raise InvalidRequest(f"media url could not be fetched: {exc}") from None
+    except (aiohttp.ClientError, OSError) as exc:  # refused, unreachable
         raise InvalidRequest(f"media url could not be fetched: {exc}") from None
     except TimeoutError:
         raise InvalidRequest(f"media url did not deliver within {config.url_timeout_s:g}s "

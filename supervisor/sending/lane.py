@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from supervisor.errors import Conflict, Unavailable, ZapvisorError
@@ -32,11 +32,16 @@ from supervisor.settings import SendingConfig
 from supervisor.states import State
 from worker import protocol
 
-__all__ = ["Lane", "LaneHost"]
+__all__ = ["Lane", "LaneHost", "WorkerSend"]
 
 _BATCH = 50  # open entries looked at per pass (further ones wait behind held chats)
 _RETRY_MAX_S = 30.0
 _REQUEST_MARGIN_S = 5.0
+
+
+#: A send as the worker gets it: its operation, arguments (a protocol TypedDict), timeout, and
+#: what to do once it ended.
+WorkerSend = tuple[str, Mapping[str, object], float, Callable[[], None]]
 
 
 class LaneHost(Protocol):
@@ -48,7 +53,7 @@ class LaneHost(Protocol):
     def policy(self, session: Session) -> SendingConfig: ...
     def unread(self, session_id: str) -> set[str]: ...
     def finished(self, entry: Entry, event: str, payload: dict[str, Any]) -> None: ...
-    def send_args(self, session: Session, entry: Entry) -> tuple[str, dict[str, Any], float, Callable[[], None]]: ...
+    def send_args(self, session: Session, entry: Entry) -> WorkerSend: ...
 
 
 class Lane:
@@ -137,13 +142,13 @@ class Lane:
             if entry.status == "sending":
                 entry = store.update(entry, attempts=tried)
                 found = await call_worker(session, State.WORKING, protocol.OP_FIND_SENT,
-                                          {"to": entry.chat, "msg_id": entry.msg_id}, timeout)
+                                          protocol.FindSentArgs(to=entry.chat, msg_id=str(entry.msg_id)), timeout)
                 if found.get("found"):
                     self._sent(entry, found, True, policy)
                     return 0.0
                 self._log.info("send.resending", queue_id=entry.id, msg_id=entry.msg_id)
             else:
-                made = await call_worker(session, State.WORKING, protocol.OP_NEW_MESSAGE_ID, {}, timeout)
+                made = await call_worker(session, State.WORKING, protocol.OP_NEW_MESSAGE_ID, protocol.NoArgs(), timeout)
                 entry = store.update(entry, status="sending", msg_id=str(made["msg_id"]), held_by=None,
                                      attempts=tried)
             await self._humanize(session, entry, policy, timeout)
@@ -174,15 +179,16 @@ class Lane:
         unread = self._host.unread(self.session_id)
         try:
             if policy.mark_read and entry.chat in unread:
-                await call_worker(session, State.WORKING, protocol.OP_MARK_READ, {"chat": entry.chat}, timeout)
+                await call_worker(session, State.WORKING, protocol.OP_MARK_READ,
+                                  protocol.ChatArgs(chat=entry.chat), timeout)
                 unread.discard(entry.chat)
             text = str(entry.payload.get("text") or entry.payload.get("caption") or "")
             shown = pacing.presence_for(policy, entry.kind, len(text), self._rng)
             if shown is not None:
                 state, seconds = shown
                 await call_worker(session, State.WORKING, protocol.OP_PRESENCE,
-                                  {"chat": entry.chat, "state": state, "duration_s": min(seconds, 300.0)},
-                                  timeout)
+                                  protocol.PresenceArgs(chat=entry.chat, state=state,
+                                                        duration_s=min(seconds, 300.0)), timeout)
                 await asyncio.sleep(seconds)  # pacing itself: the person is typing
         except (Unavailable, Conflict):
             raise

@@ -24,7 +24,7 @@ from supervisor.errors import Conflict, InvalidRequest, RateLimited
 from supervisor.events.bus import Event, EventBus
 from supervisor.logs import get_logger
 from supervisor.sending import limits
-from supervisor.sending.lane import Lane
+from supervisor.sending.lane import Lane, WorkerSend
 from supervisor.sending.metrics import QueueMetrics
 from supervisor.sending.policy import fingerprint, sending_policy
 from supervisor.sending.store import OPEN, Entry, SendStore
@@ -84,22 +84,27 @@ class SendQueues:
         """Chats that wrote to the session since it last answered them."""
         return self._unread.setdefault(session_id, set())
 
-    def send_args(self, session: Session, entry: Entry) -> tuple[str, dict[str, Any], float, Callable[[], None]]:
+    def send_args(self, session: Session, entry: Entry) -> WorkerSend:
         """The worker operation that sends ``entry``, its arguments and timeout, and what to do
         after (a file is handed over as a link in the session's scratch, removed after)."""
         payload = entry.payload
-        common: dict[str, Any] = {"to": entry.chat, "msg_id": entry.msg_id, "queue_id": entry.id,
-                  **{k: payload[k] for k in ("reply_to", "mentions") if k in payload}}
+        replies: dict[str, Any] = {k: payload[k] for k in ("reply_to", "mentions") if k in payload}
         if entry.kind == "text":
             timeout = self._config.whatsapp.send_timeout_s + _REQUEST_MARGIN_S
-            return protocol.OP_SEND_TEXT, {**common, "text": payload["text"]}, timeout, lambda: None
+            return protocol.OP_SEND_TEXT, {"to": entry.chat, "msg_id": entry.msg_id, "queue_id": entry.id,
+                                           **replies, "text": payload["text"]}, timeout, lambda: None
         scratch = media.scratch_file(session)
         try:
             os.link(payload["path"], scratch)
         except OSError as exc:
             raise InvalidRequest(f"the file of this send is gone: {exc.strerror}") from None
-        args = {**common, "path": str(scratch), "kind": entry.kind, "mimetype": payload["mimetype"],
-                "filename": payload["filename"], "caption": payload.get("caption", "")}
+        args = protocol.SendMediaArgs(to=entry.chat, msg_id=str(entry.msg_id), queue_id=entry.id,
+                                      path=str(scratch), kind=entry.kind, mimetype=payload["mimetype"],
+                                      filename=payload["filename"], caption=payload.get("caption", ""))
+        if "reply_to" in replies:
+            args["reply_to"] = replies["reply_to"]
+        if "mentions" in replies:
+            args["mentions"] = replies["mentions"]
         return (protocol.OP_SEND_MEDIA, args, self._config.media.transfer_timeout_s,
                 lambda: scratch.unlink(missing_ok=True))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from supervisor.errors import InvalidRequest
@@ -26,7 +27,7 @@ _MARGIN_S = 5.0  # the worker's own timeout fires first and says what happened
 _MAX_EMOJI_CHARS = 16  # one emoji, with its modifiers and joiners
 
 
-async def _ask(session: Session, op: str, args: dict[str, Any], extra_s: float = 0.0) -> dict[str, Any]:
+async def _ask(session: Session, op: str, args: Mapping[str, object], extra_s: float = 0.0) -> dict[str, Any]:
     timeout = session.ctx.config.whatsapp.send_timeout_s + _MARGIN_S + extra_s
     return {**await call_worker(session, State.WORKING, op, args, timeout), "session": session.id}
 
@@ -43,18 +44,18 @@ async def react(session: Session, message: object, emoji: object) -> dict[str, A
     """React to a message with ``emoji`` ("" removes our reaction)."""
     if not isinstance(emoji, str) or len(emoji) > _MAX_EMOJI_CHARS or emoji.strip() != emoji:
         raise InvalidRequest("emoji must be one emoji, or \"\" to remove the reaction")
-    result = await _ask(session, protocol.OP_REACT, {"id": message_id(message), "emoji": emoji})
+    result = await _ask(session, protocol.OP_REACT, protocol.ReactArgs(id=message_id(message), emoji=emoji))
     return {**result, "emoji": emoji}
 
 
 async def revoke(session: Session, message: object) -> dict[str, Any]:
     """Delete one of our own messages for everyone."""
-    return {**await _ask(session, protocol.OP_REVOKE, {"id": message_id(message)}), "revoked": True}
+    return {**await _ask(session, protocol.OP_REVOKE, protocol.MessageArgs(id=message_id(message))), "revoked": True}
 
 
 async def mark_read(session: Session, chat: object) -> dict[str, Any]:
     """Mark a chat read (blue ticks for its sender)."""
-    return await _ask(session, protocol.OP_MARK_READ, {"chat": chat_id(chat, "chat")})
+    return await _ask(session, protocol.OP_MARK_READ, protocol.ChatArgs(chat=chat_id(chat, "chat")))
 
 
 async def presence(session: Session, chat: object, state: object, duration_s: object = None) -> dict[str, Any]:
@@ -65,7 +66,7 @@ async def presence(session: Session, chat: object, state: object, duration_s: ob
     duration = 10.0 if duration_s is None else duration_s
     if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not 0 <= duration <= 300:
         raise InvalidRequest("duration_s must be a number of seconds from 0 to 300")
-    args = {"chat": chat_id(chat, "chat"), "state": state, "duration_s": duration}
+    args = protocol.PresenceArgs(chat=chat_id(chat, "chat"), state=str(state), duration_s=duration)
     return await _ask(session, protocol.OP_PRESENCE, args)
 
 
@@ -86,7 +87,7 @@ async def _check_one(session: Session, phone: str, interval_s: float) -> dict[st
     async with pacer.lock:
         await asyncio.sleep(max(0.0, pacer.last + interval_s - time.monotonic()))
         try:
-            return await _ask(session, protocol.OP_CHECK_NUMBER, {"phone": phone})
+            return await _ask(session, protocol.OP_CHECK_NUMBER, protocol.CheckNumberArgs(phone=phone))
         finally:
             pacer.last = time.monotonic()
 
@@ -111,14 +112,14 @@ async def check_numbers(session: Session, phones: list[object]) -> dict[str, Any
 
 async def list_chats(session: Session, limit: object = None) -> dict[str, Any]:
     """The chats, latest first: id, name, kind, unread count, last message time."""
-    return await _ask(session, protocol.OP_LIST_CHATS, {"limit": _limit(limit, 100, 1000)})
+    return await _ask(session, protocol.OP_LIST_CHATS, protocol.ListChatsArgs(limit=_limit(limit, 100, 1000)))
 
 
 async def chat_messages(session: Session, chat: object, limit: object = None,
                         before: object = None) -> dict[str, Any]:
     """Up to ``limit`` messages of a chat before message ``before`` (default: the latest),
     oldest first; ``more`` says whether older ones may exist (ask again with the first id)."""
-    args: dict[str, Any] = {"chat": chat_id(chat, "chat"), "limit": _limit(limit, 50, 500)}
+    args = protocol.ChatMessagesArgs(chat=chat_id(chat, "chat"), limit=_limit(limit, 50, 500))
     if before is not None:
         args["before"] = message_id(before, "before")
     result = await _ask(session, protocol.OP_CHAT_MESSAGES, args, extra_s=session.ctx.config.whatsapp.send_timeout_s)
@@ -128,17 +129,17 @@ async def chat_messages(session: Session, chat: object, limit: object = None,
 
 async def contacts(session: Session) -> dict[str, Any]:
     """The address book: id, name, phone, LID."""
-    return await _ask(session, protocol.OP_LIST_CONTACTS, {})
+    return await _ask(session, protocol.OP_LIST_CONTACTS, protocol.NoArgs())
 
 
 async def profile_picture(session: Session, target: object) -> dict[str, Any]:
     """A contact's or a group's profile picture URL (None: none, or hidden by privacy)."""
-    return await _ask(session, protocol.OP_PROFILE_PICTURE, {"id": chat_id(target, "id")})
+    return await _ask(session, protocol.OP_PROFILE_PICTURE, protocol.ContactArgs(id=chat_id(target, "id")))
 
 
 async def groups(session: Session) -> dict[str, Any]:
     """The groups the account is in."""
-    return await _ask(session, protocol.OP_LIST_GROUPS, {})
+    return await _ask(session, protocol.OP_LIST_GROUPS, protocol.NoArgs())
 
 
 async def group_info(session: Session, group: object) -> dict[str, Any]:
@@ -146,4 +147,4 @@ async def group_info(session: Session, group: object) -> dict[str, Any]:
     gid = chat_id(group, "group id")
     if not gid.endswith("@g.us"):
         raise InvalidRequest(f"{gid} is not a group id (…@g.us)")
-    return await _ask(session, protocol.OP_GROUP_INFO, {"id": gid})
+    return await _ask(session, protocol.OP_GROUP_INFO, protocol.ContactArgs(id=gid))

@@ -158,10 +158,10 @@ async def download(session: Session, message: object) -> tuple[Path, dict[str, A
     {"mimetype", "filename", "size"}. The caller deletes the file once it has used it."""
     config = session.ctx.config.media
     path = scratch_file(session)
-    args: protocol.DownloadArgs = {"id": messaging.message_id(message), "path": str(path),
-                                   "max_bytes": config.max_download_bytes}
+    args = protocol.DownloadArgs(id=messaging.message_id(message), path=str(path),
+                                 max_bytes=config.max_download_bytes)
     try:
-        info = await messaging.call_worker(session, State.WORKING, protocol.OP_DOWNLOAD_MEDIA, dict(args),
+        info = await messaging.call_worker(session, State.WORKING, protocol.OP_DOWNLOAD_MEDIA, args,
                                            config.transfer_timeout_s)
     except BaseException:
         path.unlink(missing_ok=True)

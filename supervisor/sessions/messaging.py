@@ -9,6 +9,7 @@ read as ``…@c.us``). Everything else is a 400 that says what is accepted.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from supervisor.errors import Conflict, InvalidRequest
@@ -76,13 +77,14 @@ def check_text(value: object, max_chars: int, field: str = "text") -> str:
     return value
 
 
-async def call_worker(session: Session, needs: State, op: str, args: dict[str, Any],
+async def call_worker(session: Session, needs: State, op: str, args: Mapping[str, object],
                       timeout_s: float) -> dict[str, Any]:
-    """The worker's answer to ``op``; Conflict naming the state unless the session is ``needs``."""
+    """The worker's answer to ``op`` (``args``: its protocol TypedDict); Conflict naming the
+    state unless the session is ``needs``."""
     worker = session.worker
     if session.state != needs or worker is None:
         raise Conflict(f"session {session.id!r} is {session.state}; {op} needs it {needs}")
-    return await worker.request(op, args, timeout_s)
+    return await worker.request(op, dict(args), timeout_s)
 
 
 def message_id(value: object, field: str = "message id") -> str:

@@ -32,6 +32,7 @@ from tests.support.browser import (
     sign_in,
 )
 from tests.support.daemon import API_KEY, BROWSER_ACCEPT, Daemon
+from tests.support.procs import wait_until
 from tests.support.wa import CONTACT, FAST_SIM, PHONE_A, PHONE_B, serving, wa_daemon
 from tests.wasim import RunningSimulator, run_simulator
 
@@ -205,11 +206,16 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         await blocking(sim.incoming, f"{CONTACT}@c.us", None, phone=PHONE_A, type="image",
                        data=base64.b64encode(photo).decode(), mimetype="image/png")
         await tab.visible("#session-events a.media-link")
+        downloads = workdir / "downloads"
+        await tab.page._client.send("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         # (A click by script: live events prepended meanwhile would move the link under a mouse.)
         await tab.page.evaluate("() => document.querySelector('#session-events a.media-link').click()")
         href = await tab.until("() => { const a = document.querySelector('#session-events a.media-link');"
                                " return a.dataset.ready && a.href; }", what="the photo fetched")
         assert href.startswith("blob:")  # fetched with the key, handed to the browser as a file
+        saved = downloads / "image.png"  # the browser saved the photo itself under its name
+        await blocking(wait_until, lambda: saved.is_file() and saved.read_bytes() == photo, timeout=20,
+                       message="the photo downloaded")
         assert await tab.text("#session-events a.media-link") == "⬇ image.png"
         await tab.has_text("#session-events", "session.qr")
         await tab.has_text("#session-events", "Working")

@@ -94,6 +94,15 @@ def test_reactions_read_presence_revoke_edit(workdir: Path, free_port: int, sim:
         with pytest.raises(Conflict, match="not ours"):
             d.client.delete(f"/api/sessions/a/messages/{hello['id']}")
 
+        # Unknown messages and chats: a 404 naming them.
+        unknown = f"false_{CHAT}_0BADC0DE0BADC0DE"
+        with pytest.raises(NotFound, match=f"no message {unknown}"):
+            d.client.request("PUT", f"/api/sessions/a/messages/{unknown}/reaction", {"emoji": "👍"})
+        with pytest.raises(NotFound, match=f"no message {unknown}"):
+            d.client.delete(f"/api/sessions/a/messages/{unknown}")
+        with pytest.raises(NotFound, match=f"no chat with {NOBODY}@c.us"):
+            d.client.post(f"/api/sessions/a/chats/{NOBODY}@c.us/read")
+
 
 def test_numbers_chats_history_contacts_groups(workdir: Path, free_port: int, sim: RunningSimulator) -> None:
     new = sim.config()["build"] == "2026"

@@ -5,39 +5,19 @@ of the receiver's answer, never the answer. No Chrome: sessions are created stop
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from supervisor.errors import InvalidRequest
 from tests.support.daemon import API_KEY, Daemon, write_config
+from tests.support.hosts import REBOUND, own_hosts
 from tests.support.procs import wait_until
 from tests.support.receiver import Receiver
-
-#: A host name that resolves to 127.0.0.1 only inside the daemon's own mount namespace, where
-#: /etc/hosts says so (see _hosts_file_saying): to the daemon it is a name like any other.
-REBOUND = "receiver.rebound.test"
-_CLONE_NEWNS, _MS_REC, _MS_PRIVATE, _MS_BIND = 0x00020000, 0x4000, 0x40000, 0x1000
-
-
-def _hosts_file_saying(hosts: Path) -> Callable[[], None]:
-    """For ``preexec_fn``: the daemon gets a mount namespace of its own, in which ``hosts`` is
-    /etc/hosts (the host's own file is untouched). Needs root, as the suite runs in CI."""
-    def enter() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        for ok in (libc.unshare(_CLONE_NEWNS) == 0,
-                   libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0,
-                   libc.mount(str(hosts).encode(), b"/etc/hosts", None, _MS_BIND, None) == 0):
-            if not ok:
-                raise OSError(ctypes.get_errno(), "cannot give the daemon its own /etc/hosts")
-    return enter
-
 
 PRIVATE = ["http://127.0.0.1:8083/api/sessions", "http://[::1]:9/", "http://localhost:9/",
            "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://[::ffff:127.0.0.1]/",
@@ -65,13 +45,11 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_at_connect_time(
     """The config's URL names a host (no DNS when it is read); its address is only known, and
     refused, when the delivery connects: as it would be after a DNS rebinding."""
     assert os.geteuid() == 0, "the suite runs as root (as CI does): the daemon gets its own /etc/hosts"
-    hosts = workdir / "hosts"
-    hosts.write_text(f"127.0.0.1 localhost\n127.0.0.1 {REBOUND}\n")
     with Receiver() as rx:
         url = f"http://{REBOUND}:{rx.port}/hook"
         d = Daemon(workdir, free_port, "http://127.0.0.1:9/",
                    webhooks={"url": url, "retry_initial_s": 0.05, "retry_max_s": 0.1})
-        d.start(preexec_fn=_hosts_file_saying(hosts))
+        d.start(preexec_fn=own_hosts(workdir))
         try:
             d.client.post("/api/sessions", {"id": "s", "start": False})
             wait_until(lambda: d.client.get("/api/webhooks")["deliveries"]["failed"] >= 1, 20,

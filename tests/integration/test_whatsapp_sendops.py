@@ -149,7 +149,10 @@ def test_bad_ids_are_refused_and_media_goes_under_its_id(tmp_path: Path, sim: Ru
         for bad_queue_id in ["7", True, -1, 2**63]:
             message = _refused(proc, protocol.OP_SEND_TEXT, {"to": CHAT, "text": "x", "queue_id": bad_queue_id})
             assert "queue_id must be" in message
-        assert "to must be" in _refused(proc, protocol.OP_FIND_SENT, {"msg_id": "3EB0A1B2C3D4E5F6A7B8"})
+        # Each operation takes the keys of its protocol TypedDict, no others.
+        assert "find_sent needs to" in _refused(proc, protocol.OP_FIND_SENT, {"msg_id": "3EB0A1B2C3D4E5F6A7B8"})
+        assert "to must be" in _refused(proc, protocol.OP_FIND_SENT, {"to": "", "msg_id": "3EB0A1B2C3D4E5F6A7B8"})
+        assert "react takes no chat" in _refused(proc, protocol.OP_REACT, {"id": "x", "emoji": "", "chat": CHAT})
         assert sim.sent(phone=PHONE_A) == [] and _events(proc, protocol.EV_MESSAGE_SENT) == []
 
         # Nobody on WhatsApp, or a chat never written to: nothing of ours there.

@@ -51,10 +51,11 @@ def wa_daemon(workdir: Path, port: int, sim: RunningSimulator, **overrides: dict
 
 
 @contextmanager
-def serving(d: Daemon) -> Iterator[Daemon]:
-    """``d`` started; afterwards stopped, and anything of its state dir swept, whatever happened."""
+def serving(d: Daemon, preexec_fn: Callable[[], None] | None = None) -> Iterator[Daemon]:
+    """``d`` started (``preexec_fn`` as Daemon.start takes it); afterwards stopped, and anything
+    of its state dir swept, whatever happened."""
     try:
-        yield d.start()
+        yield d.start(preexec_fn=preexec_fn)
     finally:
         d.stop()
         kill_marked(d.state_dir)

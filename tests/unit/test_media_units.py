@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import typing
 
 import pytest
 
@@ -69,6 +70,22 @@ def test_page_events_become_worker_events() -> None:
     assert page_event({"type": "group", "subtype": "promote"}) is None
     assert page_event({"type": "message"}) is None
     assert protocol.MESSAGING_OPS <= DRIVER_OPS
+
+
+def test_every_messaging_operation_has_typed_arguments() -> None:
+    """One TypedDict per operation (worker/protocol), checked on the worker's side by key."""
+    assert set(protocol.MESSAGING_ARGS) == protocol.MESSAGING_OPS and len(protocol.MESSAGING_OPS) == 15
+    for op, shape in protocol.MESSAGING_ARGS.items():
+        assert typing.is_typeddict(shape) and shape.__doc__, op
+    assert protocol.args_problem(protocol.OP_REACT, {"id": "x", "emoji": ""}) is None
+    assert protocol.args_problem(protocol.OP_REACT, {"id": "x"}) == "react needs emoji"
+    assert protocol.args_problem(protocol.OP_LIST_GROUPS, {"limit": 3}) == (
+        "list_groups takes no limit (it takes nothing)")
+    assert protocol.args_problem(protocol.OP_CHAT_MESSAGES, {"chat": "c", "limit": 5}) is None  # before: optional
+    send = {"to": "t", "path": "p", "kind": "image", "mimetype": "m", "filename": "f", "caption": ""}
+    assert protocol.args_problem(protocol.OP_SEND_MEDIA, {**send, "msg_id": "A" * 8, "queue_id": 1}) is None
+    no_caption = {k: v for k, v in send.items() if k != "caption"}
+    assert protocol.args_problem(protocol.OP_SEND_MEDIA, no_caption) == "send_media needs caption"
 
 
 def test_media_config_rules() -> None:

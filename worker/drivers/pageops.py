@@ -107,6 +107,9 @@ class PageOps:
 
     async def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """One of protocol.MESSAGING_OPS; OperationRefused for bad arguments or WhatsApp's no."""
+        problem = protocol.args_problem(op, args)  # the keys of its protocol TypedDict, no others
+        if problem is not None:
+            raise OperationRefused(protocol.ErrorType.INVALID_REQUEST, problem)
         wa = self._page()
         if op == protocol.OP_SEND_MEDIA:
             return await self._send_media(wa, args)

@@ -124,4 +124,10 @@ CREATE INDEX series_age ON series (minute);
     7: """
 ALTER TABLE events ADD COLUMN relay TEXT;
 """,
+    # 8: the number first_login_at belongs to (sessions/warmup.py): it outlives a logout, which
+    # clears phone_number, so a different number linked later starts its own warm-up.
+    8: """
+ALTER TABLE sessions ADD COLUMN first_login_phone TEXT;
+UPDATE sessions SET first_login_phone = phone_number WHERE first_login_at IS NOT NULL;
+""",
 }

@@ -28,7 +28,7 @@ _log = get_logger()
 SCHEMA_VERSION = max(MIGRATIONS)
 
 _UPDATABLE = frozenset({"desired", "restarts", "last_exit", "last_error", "phone_number", "metadata",
-                        "options", "first_login_at"})
+                        "options", "first_login_at", "first_login_phone"})
 _JSON_COLUMNS = ("metadata", "options")
 
 
@@ -46,6 +46,7 @@ class SessionRecord:
     phone_number: str | None = None
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold a proxy's password
     first_login_at: float | None = None
+    first_login_phone: str | None = None  # the number first_login_at belongs to (sessions/warmup.py)
 
 
 def _metadata(session_id: str, text: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ the first one's send (for ``idempotency_h``), never a second message.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -33,7 +34,8 @@ routes = web.RouteTableDef()
 _STATUSES = OPEN + TERMINAL
 _ONE_STATUS = f"(?:{'|'.join(_STATUSES)})"
 _LISTED = sc.obj({"session": sc.STR, "depth": sc.INT, "oldest_created_at": sc.nullable(sc.NUM),
-                  "entries": sc.array(sc.ENTRY), "policy": sc.OBJ})
+                  "entries": sc.array(sc.ENTRY), "policy": sc.OBJ,
+                  "now": {**sc.NUM, "description": "the daemon's clock (ages of entries count from it)"}})
 
 
 def _status_url(entry: Entry) -> str:
@@ -92,7 +94,7 @@ async def get_queue(request: web.Request) -> web.Response:
     depth, oldest = queues.store.depths().get(session.id, (0, None))
     return web.json_response({"session": session.id, "depth": depth, "oldest_created_at": oldest,
                               "entries": [e.public() for e in entries],
-                              "policy": queues.describe(session)})
+                              "policy": queues.describe(session), "now": time.time()})
 
 
 @routes.get("/api/sessions/{id}/queue/{queue_id}")

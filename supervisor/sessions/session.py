@@ -22,6 +22,7 @@ from supervisor.sessions.context import SessionContext
 from supervisor.sessions.exits import Action, Exit, decide, restart_kind
 from supervisor.sessions.page import PageFacts
 from supervisor.sessions.resources import ResourceSampler
+from supervisor.sessions.warmup import login_changes
 from supervisor.sessions.workerrun import attach, wait_exit_or_terminate
 from supervisor.states import ALLOWED, RUNNING_STATES, State
 from supervisor.store import SessionRecord
@@ -268,10 +269,8 @@ class Session:
         if event == protocol.EV_STATE:
             self._on_worker_state(str(data.get("state")), str(data.get("reason", "")))
             phone = data.get("phone_number")
-            if phone and phone != self.record.phone_number:
-                # The send queue's warm-up counts the account's days from its first login.
-                first = self.record.first_login_at or time.time()
-                self.update_record(phone_number=phone, first_login_at=first)
+            if phone and (changes := login_changes(self.record, str(phone), time.time())):
+                self.update_record(**changes)  # the number, and the date its warm-up counts from
         elif event == protocol.EV_QR:
             self.qr = str(data.get("qr"))
         elif event == protocol.EV_LOGOUT:

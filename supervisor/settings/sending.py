@@ -50,7 +50,8 @@ class SendingConfig:
     per_day: int = 500
     per_recipient_hour: int = 4
     new_contacts_day: int = 10
-    #: (days since the first login, daily cap from that day; 0 = no warm-up cap any more).
+    #: (days since the number's first login, sessions/warmup.py; daily cap from that day; 0 = no
+    #: warm-up cap any more).
     warmup: tuple[tuple[int, int], ...] = ((0, 50), (2, 100), (4, 200), (6, 350), (10, 0))
     delay_min_s: float = 5.0
     delay_max_s: float = 30.0

@@ -249,7 +249,8 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         await tab.dark(False)
 
         # The send queue, live (from the events, no reload): a send held by the day's limit
-        # shows in the session's row and on its page, and leaves both once cancelled.
+        # shows in the session's row and on its page, listed there with the limit holding it,
+        # and its Cancel button cancels it: it leaves both, and WhatsApp never gets it.
         await blocking(daemon.client.patch, "/api/sessions/dash-a", {"sending": {"per_day": 2}})
         held = await blocking(daemon.client.post, "/api/sessions/dash-a/messages?wait=false",
                               {"to": CONTACT, "text": "tomorrow"})
@@ -257,14 +258,36 @@ async def test_desktop_login_create_scan_send_delete(workdir: Path, daemon: Daem
         await tab.has_text(f'{row} td[data-label="Queue"]', "1 queued")
         await tab.click(f'{row} a[href="/sessions/dash-a"]')
         await tab.has_text("#detail-queue", "1 waiting")
-        await blocking(daemon.client.delete, held["status_url"])
+        entry = f'#session-queue tr[data-queue-id="{held["queue_id"]}"]'
+        await tab.has_text(f'{entry} td[data-label="To"]', f"+{CONTACT}")
+        await tab.has_text(f'{entry} td[data-label="Kind"]', "Text")
+        await tab.has_text(f'{entry} td[data-label="Message"]', "tomorrow")
+        await tab.has_text(f'{entry} td[data-label="Status"]', "Waiting")
+        # A text and a file went today: with 2 a day, the third waits for tomorrow.
+        await tab.has_text(f'{entry} td[data-label="Held by"]', "Messages per day (2 of 2)")
+        assert await tab.page.evaluate("s => document.querySelector(s).dataset.limit",
+                                       f'{entry} td[data-label="Held by"]') == "per_day"
+        assert re.fullmatch(r"\d+s|\d+m \d\ds", await tab.text(f'{entry} td[data-label="Age"]'))
+        assert await tab.page.evaluate("() => document.querySelectorAll('#session-queue tbody tr').length") == 1
+        await tab.shot("session-queue")
+        await tab.click(f"{entry} button[data-action=cancel]")
+        await tab.until("s => !document.querySelector(s)", entry, what="the send gone from the list")
+        await tab.visible("#queue-empty")
         await tab.has_text("#detail-queue", "empty")
+        assert (await blocking(daemon.client.get, held["status_url"]))["status"] == "cancelled"
+        # With the limit lifted, the chat's next send goes, and before it nothing: sends to a
+        # chat keep their order, so a "tomorrow" still queued would have gone first.
+        await blocking(daemon.client.patch, "/api/sessions/dash-a", {"sending": {}})
+        after = await blocking(daemon.client.post, "/api/sessions/dash-a/messages", {"to": CONTACT, "text": "after"})
+        assert after["status"] == "sent", after
+        bodies = [m.get("body") for m in await blocking(sim.sent, phone=PHONE_A)]
+        assert bodies[-1] == "after" and "tomorrow" not in bodies, bodies
         await tab.never_reloaded()
 
-        # The overview follows: one WORKING session, two messages out (a text, a file), one in.
+        # The overview follows: one WORKING session, three messages out (two texts, a file), one in.
         await tab.click('a[href="/"][data-nav]')
         await tab.has_text('a[data-state="WORKING"]', "1")
-        await tab.has_text("#messages-out", "2")
+        await tab.has_text("#messages-out", "3")
         await tab.has_text("#messages-in", "1")  # the photo
         await tab.has_text("#activity", "dash-a")
         await tab.shot("overview")

@@ -6,7 +6,9 @@ each send) checked by order on the simulator's record, never by the clock."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,15 @@ import pytest
 from tests.support.daemon import Daemon
 from tests.support.media import b64, download, sample
 from tests.support.procs import wait_until
-from tests.support.wa import CONTACT, PHONE_A, login, serving, wa_daemon, wait_event
+from tests.support.wa import (
+    CONTACT,
+    PHONE_A,
+    PHONE_B,
+    login,
+    serving,
+    wa_daemon,
+    wait_event,
+)
 from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
@@ -116,6 +126,48 @@ def test_idempotency_limits_and_cancel(workdir: Path, free_port: int, sim: Runni
         status, _, text = download(d, "/metrics")
         assert status == 200 and b"zapvisor_send_wait_seconds_count" in text
         assert b'zapvisor_send_queue_depth{session="a"}' not in text  # nothing open: no series
+
+
+def _first_login(d: Daemon, session_id: str) -> tuple[str | None, float | None]:
+    """The session's number and the date its warm-up counts from, as the daemon stored them."""
+    with closing(sqlite3.connect(f"file:{d.state_dir / 'zapvisor.db'}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT phone_number, first_login_at FROM sessions WHERE id = ?",
+                         (session_id,)).fetchone()
+    return row[0], row[1]
+
+
+def test_a_different_number_linked_to_the_session_starts_its_own_warmup(
+        workdir: Path, free_port: int, sim: RunningSimulator) -> None:
+    """The warm-up counts the days since the account's first login: a session logged out from
+    the phone and linked to another number starts that number's warm-up; the same number
+    linking again keeps its date."""
+    d = wa_daemon(workdir, free_port, sim)
+    with serving(d):
+        d.client.post("/api/sessions", {"id": "a"})
+        linked = PHONE_A
+        login(d, sim, "a", linked)
+        wait_until(lambda: _first_login(d, "a")[0] == PHONE_A, timeout=10, message="A's login stored")
+        first_a = _first_login(d, "a")[1]
+        assert first_a is not None
+
+        def relink(phone: str) -> tuple[str | None, float | None]:
+            nonlocal linked
+            before = _first_login(d, "a")[1]
+            sim.logout(phone=linked)
+            d.wait_state("a", "STOPPED")
+            wait_until(lambda: "logged out" in str(d.session("a")["last_exit"]), timeout=20,
+                       message="the profile deleted after the logout")
+            assert _first_login(d, "a") == (None, before)  # the number goes; its date stays
+            d.client.post("/api/sessions/a/start")
+            login(d, sim, "a", phone)
+            linked = phone
+            wait_until(lambda: _first_login(d, "a")[0] == phone, timeout=10, message="the login stored")
+            return _first_login(d, "a")
+
+        first_b = relink(PHONE_B)[1]
+        assert first_b is not None and first_b > first_a  # B's own warm-up, from its first login
+        assert d.client.get("/api/sessions/a/queue")["policy"]["warmup_day"] == 0
+        assert relink(PHONE_B) == (PHONE_B, first_b)  # B again: the same age
 
 
 def test_pacing_reads_types_and_records_before_each_send(

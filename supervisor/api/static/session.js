@@ -1,11 +1,12 @@
 // One session: its QR code (large, following each new one) or the phone number it is linked
 // to with what WhatsApp Web says, its figures and roles, the actions, charts of its memory, CPU
-// and messages, a form to send a test message, and its recent events.
+// and messages, a form to send a test message, its send queue, and its recent events.
 
 import {sessionPath} from './api.js';
 import {fill, h, setText} from './dom.js';
 import {bytes, duration, percent, phone, showState} from './format.js';
 import {qrFigure} from './qr.js';
+import {queuePanel} from './queue.js';
 import {sendForm, withMedia} from './send.js';
 import {QUIET_EVENTS, onChange, onEvent, rolesOf, scheduleRefresh, store, uptimeOf} from './store.js';
 import {EventStream} from './stream.js';
@@ -73,6 +74,7 @@ export function sessionView(main, {params, navigate}) {
   const roles = h('ul.roles', {id: 'session-roles'});
   const assign = h('button', {type: 'button', id: 'assign-role'}, '⚑ Assign to a role');
   const send = sendForm(id);
+  const queue = queuePanel(id);
   const trends = sessionTrends(id);
   const events = h('ol.events', {id: 'session-events'});
   const eventsNote = h('p.hint', {}, 'Loading recent events…');
@@ -90,6 +92,7 @@ export function sessionView(main, {params, navigate}) {
       h('section.card', {'aria-labelledby': 'h-send'}, h('h2.visually-hidden', {id: 'h-send'}, 'Send'), send.form),
       h('section.card', {'aria-labelledby': 'h-events'},
         h('h2', {id: 'h-events'}, 'Recent events'), eventsNote, events),
+      queue.el,
       trends.el),
   );
   document.title = `${id} · zapvisor`;
@@ -172,10 +175,12 @@ export function sessionView(main, {params, navigate}) {
   const tick = setInterval(() => {
     const session = store.sessions.get(id);
     if (session) setText(info.rows.uptime, duration(uptimeOf(session)));
+    queue.tick();
   }, 1000);
   return () => {
     qr.close();
     trends.stop();
+    queue.stop();
     stream.stop();
     offChange();
     offEvent();

@@ -178,6 +178,8 @@ export function reloadAll() {
 
 // A queued send ended (sent, failed, cancelled): one fewer in its session's queue.
 const QUEUE_DONE = new Set(['message.sent', 'message.failed', 'message.cancelled']);
+/** Events that change a session's send queue. */
+export const QUEUE_EVENTS = new Set(['message.queued', ...QUEUE_DONE]);
 
 /** A live event: update in place what it tells, tell the views, reload if need be. */
 export function applyEvent(event) {

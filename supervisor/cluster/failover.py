@@ -28,6 +28,9 @@ from supervisor.logs import get_logger
 __all__ = ["Failover"]
 
 _log = get_logger()
+#: What a taker keeps of a session's record besides its metadata and options, with its type.
+_IDENTITY: dict[str, type | tuple[type, ...]] = {"phone_number": str, "first_login_at": (int, float),
+                                                 "first_login_phone": str}
 
 
 class Failover:
@@ -71,8 +74,14 @@ class Failover:
 
     async def _adopt(self, view: SessionView) -> None:
         record: dict[str, Any] = view.record
-        await self.node.registry.adopt(view.session_id, metadata=record.get("metadata") or {},
-                                       options=record.get("options") or {}, start=view.desired == "running")
+        session = await self.node.registry.adopt(view.session_id, metadata=record.get("metadata") or {},
+                                                 options=record.get("options") or {},
+                                                 start=view.desired == "running")
+        # The account it is logged in as, and since when (its send warm-up counts from there),
+        # before its runner first runs (no await in between).
+        carried = {key: record[key] for key in _IDENTITY if isinstance(record.get(key), _IDENTITY[key])}
+        if carried:
+            session.update_record(**carried)
 
     async def forget_foreign(self, stale: set[str]) -> None:
         """Stop and forget the sessions another node owns now."""

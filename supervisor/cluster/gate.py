@@ -43,7 +43,7 @@ def record_of(session: Session, desired: str | None = None) -> dict[str, Any]:
     rec = session.record
     return {"desired": desired or rec.desired, "metadata": rec.metadata, "options": rec.options,
             "created_at": rec.created_at, "phone_number": rec.phone_number,
-            "first_login_at": rec.first_login_at}
+            "first_login_at": rec.first_login_at, "first_login_phone": rec.first_login_phone}
 
 
 class ClusterGate:

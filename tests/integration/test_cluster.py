@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,8 @@ def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_n
         _logged_in_and_saved(cluster, n1, sim, sessions)
         devices = {c["client_id"] for c in sim.clients() if c["phone"]}
         n3.client.request("PATCH", "/api/sessions/alpha", {"metadata": {"team": "sales"}})
+        logins = {s: _login_of(n1, s) for s in sessions}
+        assert all(at is not None for _, at in logins.values()), logins
         guard = OneChrome(cluster, list(sessions))
         # The host dies: the daemon and everything it ran, at once.
         n1.kill()
@@ -140,6 +144,8 @@ def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_n
         owners = cluster.owners(n2)
         assert set(owners.values()) <= {"n2", "n3"}, owners
         assert n2.client.get("/api/sessions/alpha")["metadata"] == {"team": "sales"}
+        # Each number's login date moved with it (its send warm-up goes on, not over).
+        assert {s: _login_of(cluster.node(str(owners[s])), s) for s in sessions} == logins
         # The same linked devices, logged in from the snapshots: nobody scanned anything.
         assert {c["client_id"] for c in sim.clients() if c["phone"]} == devices
         # The dead node comes back: it runs nothing of what moved.
@@ -240,6 +246,13 @@ def test_a_redis_restart_keeps_every_session_running_and_starts_nothing_twice(
         assert cluster.owners() == owners
         assert {s: _pid(cluster, s) for s in pids} == pids
         assert not any(d.events("session.forgotten") or d.events("cluster.fenced") for d in cluster.nodes)
+
+
+def _login_of(d: Daemon, session_id: str) -> tuple[str | None, float | None]:
+    """(phone_number, first_login_at) as ``d``'s database holds them."""
+    with closing(sqlite3.connect(f"file:{d.state_dir / 'zapvisor.db'}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT phone_number, first_login_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def _pid(cluster: Cluster, session_id: str) -> int:

@@ -4,8 +4,9 @@ Each event with receivers is appended (cluster/relay.py) to the shard of its ses
 :data:`~supervisor.cluster.streamids.SHARDS`), so every event of one session is in one stream, in
 the order its nodes published them, wherever the session runs. A shard is delivered by the node
 holding ``zv:shard:{k}`` ("<node> <incarnation>", PX ``lease_s``, renewed every ``lease_s / 3``):
-the live, non-draining node that rendezvous hashing prefers for it, so the shards spread over
-the nodes and a node's death moves only its own shards. The holder reads new entries through the
+the live, non-draining node that rendezvous hashing with bounded loads prefers for it
+(:func:`assignment`), so the shards spread evenly over the nodes and a node's death moves its
+own shards (and at most a few others, to keep the shares even). The holder reads new entries through the
 consumer group ``webhooks`` (a script that reads only while the lease is this holder's: a node
 that lost a shard reads nothing more of it), and a node taking a shard over first claims every
 entry still pending in the group (XAUTOCLAIM, in stream order): what the previous holder read but
@@ -19,6 +20,7 @@ Given-up deliveries are listed, newest first and without secrets, in ``zv:delive
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections.abc import Sequence
@@ -32,7 +34,7 @@ from supervisor.cluster.lease import SAFETY
 from supervisor.cluster.redisclient import reachable
 from supervisor.cluster.streamids import SHARDS as COUNT
 
-__all__ = ["GROUP", "Entry", "Op", "Shards", "preferred"]
+__all__ = ["GROUP", "Entry", "Op", "Shards", "assignment", "preferred"]
 
 GROUP = "webhooks"
 _CLAIM_PAGE = 500
@@ -41,8 +43,32 @@ Entry = tuple[str, dict[str, str]]
 
 
 def preferred(shard: int, nodes: Sequence[str]) -> str | None:
-    """The node that should deliver ``shard`` (rendezvous hashing over ``nodes``)."""
-    return max(nodes, key=lambda node: (zlib.crc32(f"{shard}/{node}".encode()), node)) if nodes else None
+    """The node that should deliver ``shard`` (see :func:`assignment`)."""
+    return assignment(tuple(sorted(set(nodes)))).get(shard)
+
+
+@functools.lru_cache(maxsize=64)
+def assignment(nodes: tuple[str, ...]) -> dict[int, str]:
+    """Shard -> node, the same on every node that sees the same live ``nodes``: rendezvous
+    hashing with bounded loads. Each shard, in order, goes to the node that ranks it highest
+    among those with room, and room is an even share (``COUNT // len(nodes)``, the remainder
+    going one each to the first to ask), so 16 shards spread 6/5/5 over three nodes where plain
+    rendezvous hashing gave 8/4/4. A node that leaves hands its own shards on, and at most a few
+    others move to keep the shares even."""
+    if not nodes:
+        return {}
+    share, extra = divmod(COUNT, len(nodes))
+    load = dict.fromkeys(nodes, 0)
+    owners: dict[int, str] = {}
+    for shard in range(COUNT):
+        for node in sorted(nodes, key=lambda n: (zlib.crc32(f"{shard}/{n}".encode()), n), reverse=True):
+            if load[node] < share or (load[node] == share and extra > 0):
+                if load[node] == share:
+                    extra -= 1  # one of the remainder's extra places taken
+                load[node] += 1
+                owners[shard] = node
+                break
+    return owners
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@
     POST /api/cluster/nodes/{node}/undrain  the node takes sessions again
     DELETE /api/cluster/nodes/{node}        forget a retired node (its lease gone, its
                                             sessions taken over)
+    PUT  /api/cluster/nodes/{node}/tags     {"tags": [...]}: the node's tags ([] clears them)
 
 Without ``[cluster] redis_url`` these answer 409: there is no cluster to show.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -20,6 +21,8 @@ from supervisor.api import schemas as sc
 from supervisor.api.keys import CLUSTER
 from supervisor.api.spec import Answer, operation
 from supervisor.errors import Conflict, NotFound, Unavailable
+from supervisor.sessions.options import node_tags
+from supervisor.settings import SESSION_ID_RE
 
 __all__ = ["routes"]
 
@@ -33,6 +36,7 @@ _NODE = sc.obj({
     "sessions": sc.INT, "max_sessions": sc.INT, "memory_mb": {"type": ["number", "null"]},
     "lease_age_s": {"type": ["number", "null"], "description": "seconds since its last renewal"},
     "self": {"type": "boolean", "description": "the node that answered"},
+    "tags": {**sc.array(sc.STR), "description": "its tags: sessions with node_tags run only where all are"},
 })
 _PLACED = sc.obj({"session": sc.STR, "node": {"type": ["string", "null"]}, "token": sc.INT,
                   "alive": {"type": "boolean", "description": "its node's lease is live"},
@@ -98,3 +102,18 @@ async def forget(request: web.Request) -> web.Response:
     cluster, node = _cluster(request), request.match_info["node"]
     await cluster.coord.forget_node(node)
     return web.json_response({"node": node, "forgotten": True})
+
+
+@routes.put("/api/cluster/nodes/{node}/tags")
+@operation(tags=_TAGS, errors=[*_ERRORS, NotFound], body=sc.body({"tags": {
+    **sc.array({"type": "string", "pattern": SESSION_ID_RE.pattern}, maxItems=16),
+    "description": "the node's tags, replacing its previous ones; [] clears them"}}, required=["tags"]),
+    responses={200: Answer("The node's tags", schema=sc.obj({"node": sc.STR, "tags": sc.array(sc.STR)}))})
+async def set_tags(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """Tag a node (a region, a proxy pool, a customer): a session whose ``node_tags`` option
+    asks for tags is placed, and taken over, only on nodes that have them all. Kept in Redis
+    across the node's restarts; sessions already running stay where they are."""
+    cluster, node = _cluster(request), request.match_info["node"]
+    tags = node_tags(body["tags"]) or []
+    await cluster.coord.set_tags(node, tags)
+    return web.json_response({"node": node, "tags": tags})

@@ -20,8 +20,9 @@ from aiohttp import web
 from supervisor.api.keys import CLUSTER, ROLES
 from supervisor.api.views import listing
 from supervisor.cluster import FORWARDED_BY
-from supervisor.errors import Unavailable, ZapvisorError
+from supervisor.errors import InvalidRequest, Unavailable, ZapvisorError
 from supervisor.logs import get_logger
+from supervisor.sessions.options import node_tags
 
 __all__ = ["FORWARDED_BY", "PICKED", "cluster_listing", "cluster_middleware", "forwarded",
            "gather_from_peers", "picked_session"]
@@ -124,8 +125,13 @@ async def cluster_middleware(request: web.Request, handler: Handler) -> web.Stre
     if session_id is not None and session_id not in cluster.local_ids():
         url = await cluster.owner_url(session_id)
     elif route in _CREATES:
-        node = (await _json_body(request)).get("node")
-        url = await cluster.placement_url(node if isinstance(node, str) and node else None)
+        body = await _json_body(request)
+        node = body.get("node")
+        try:
+            tags = frozenset(node_tags(body.get("node_tags")) or ())
+        except InvalidRequest:
+            tags = frozenset()  # placed anyhow: the node that gets it answers the 400
+        url = await cluster.placement_url(node if isinstance(node, str) and node else None, tags)
     return await (_relay(request, url) if url is not None else handler(request))
 
 

@@ -1,6 +1,7 @@
 """``zapvisor cluster status`` (the nodes, their leases and where each session runs) and
 ``zapvisor node drain|undrain [NODE]`` (move every session off a node, or let it take sessions
-again), ``zapvisor node forget NODE`` (a retired node off the list). Any node answers: they all
+again), ``zapvisor node forget NODE`` (a retired node off the list), ``zapvisor node tag NODE
+[TAG...]`` (where sessions asking for tags may run). Any node answers: they all
 read the same Redis."""
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ def _lease(n: dict[str, Any]) -> str:
 def status(client: Client) -> Any:
     """Every node (lease, load, draining) and which node owns each session."""
     result = client.get("/api/cluster")
-    nodes = [["NODE", "URL", "LEASE", "SESSIONS", "MEMORY", "STATE"]]
+    nodes = [["NODE", "URL", "LEASE", "SESSIONS", "MEMORY", "STATE", "TAGS"]]
     nodes += [[n["node"] + (" *" if n.get("self") else ""), n["url"], _lease(n),
                f"{n['sessions']}/{n['max_sessions']}",
                f"{n['memory_mb']:.0f} MB" if n.get("memory_mb") is not None else "-",
-               "draining" if n["draining"] else ("up" if n["alive"] else "down")]
+               "draining" if n["draining"] else ("up" if n["alive"] else "down"),
+               ",".join(n.get("tags") or []) or "-"]
               for n in result["nodes"]]
     placed = [["SESSION", "NODE", "TOKEN", "DESIRED"]]
     placed += [[s["session"], (s["node"] or "(moving)") + ("" if s["alive"] else " (gone)"),
@@ -85,3 +87,14 @@ def forget(client: Client, name: str) -> Any:
     over by the others)."""
     result = client.delete(f"/api/cluster/nodes/{quote(name, safe='')}")
     return Rendered(result, f"{name}: forgotten")
+
+
+@node.command()
+@click.argument("name")
+@click.argument("tags", nargs=-1)
+@client_command
+def tag(client: Client, name: str, tags: tuple[str, ...]) -> Any:
+    """Give node NAME these TAGS (replacing its previous ones; none clears them). Sessions whose
+    node_tags option asks for tags are placed and taken over only on nodes that have them all."""
+    result = client.request("PUT", f"/api/cluster/nodes/{quote(name, safe='')}/tags", {"tags": list(tags)})
+    return Rendered(result, f"{name}: tags {', '.join(result['tags']) or '(none)'}")

@@ -66,6 +66,7 @@ class Coordinator:
         self._disown = redis.register_script(scripts.DISOWN)
         self._set_draining = redis.register_script(scripts.SET_DRAINING)
         self._forget_node = redis.register_script(scripts.FORGET_NODE)
+        self._set_tags = redis.register_script(scripts.SET_TAGS)
 
     def lease_key(self, node: str) -> str:
         """The key whose existence says ``node`` is alive."""
@@ -258,6 +259,14 @@ class Coordinator:
             raise InvalidRequest("a node id is required")
         with reachable(f"marking node {node} draining"):
             done = await self._set_draining(keys=[self._nodes_key], args=[node, "1" if draining else "0"])
+        if int(done) != 1:
+            raise NotFound(f"no node {node!r} in the cluster")
+
+    async def set_tags(self, node: str, tags: list[str]) -> None:
+        """Give ``node`` these tags (replacing its previous ones; [] clears them); they stay
+        across its renewals and restarts. NotFound if that node never registered."""
+        with reachable(f"tagging node {node}"):
+            done = await self._set_tags(keys=[self._nodes_key], args=[node, json.dumps(sorted(set(tags)))])
         if int(done) != 1:
             raise NotFound(f"no node {node!r} in the cluster")
 

@@ -4,9 +4,9 @@ An orphan is a session whose owner's lease is gone (the node died, froze past it
 drained and handed it over); one whose record says it should run is started by its taker, a
 stopped one is kept stopped (so that it can be started, changed or deleted again). Every node looks for
 orphans on its watch cadence; the live, non-draining nodes with room are ranked by load (the
-same ranking placement uses) and the orphans, sorted by id, are dealt to them in turn, so the
-nodes agree on who takes which without talking, and the sessions of a dead node spread over
-the others. The claim (``takeover=True``) is the atomic decision: two nodes can never both win.
+same ranking placement uses) and the orphans, sorted by id, are dealt to them in turn (each to
+the nodes that have the tags it asks for, its ``node_tags``), so the nodes agree on who takes
+which without talking, and the sessions of a dead node spread over the others. The claim (``takeover=True``) is the atomic decision: two nodes can never both win.
 The taker adopts the record and starts the session; its start restores the newest snapshot.
 
 A node comes back from the dead knowing nothing of what moved: at boot, and whenever a verify
@@ -20,7 +20,7 @@ from typing import Any
 
 from supervisor.cluster.core import NodeCore
 from supervisor.cluster.gate import record_of
-from supervisor.cluster.placement import load
+from supervisor.cluster.placement import fits, load
 from supervisor.cluster.views import SessionView
 from supervisor.errors import ZapvisorError
 from supervisor.logs import get_logger
@@ -33,11 +33,18 @@ _IDENTITY: dict[str, type | tuple[type, ...]] = {"phone_number": str, "first_log
                                                  "first_login_phone": str}
 
 
+def _tags_of(view: SessionView) -> frozenset[str]:
+    options = view.record.get("options")
+    tags = options.get("node_tags") if isinstance(options, dict) else None
+    return frozenset(str(t) for t in tags) if isinstance(tags, list) else frozenset()
+
+
 class Failover:
     """Takes this node's share of the orphans over; drains this node."""
 
     def __init__(self, node: NodeCore) -> None:
         self.node = node
+        self._waiting: set[str] = set()  # orphans no node may take now (said once)
 
     async def take_orphans(self) -> list[str]:
         """One pass: claim and start this node's share of the orphans; their ids."""
@@ -47,13 +54,18 @@ class Failover:
         orphans = await node.coord.orphans()
         if not orphans:
             return []
-        ranked = sorted((n for n in await node.coord.alive_nodes() if not n.draining and n.has_room),
-                        key=load)
-        if not ranked:
-            return []
+        ranked = sorted(await node.coord.alive_nodes(), key=load)
         taken = []
         for i, view in enumerate(sorted(orphans, key=lambda v: v.session_id)):
-            if ranked[i % len(ranked)].node != node.node_id:
+            # Only the nodes with room and the tags it asks for; every node deals alike.
+            fit = [n for n in ranked if fits(n, _tags_of(view))]
+            if fit:
+                self._waiting.discard(view.session_id)
+            elif view.session_id not in self._waiting:
+                self._waiting.add(view.session_id)  # said once, not at every watch
+                _log.warning("cluster.orphan_waiting", session_id=view.session_id, previous=view.owner or None,
+                             tags=sorted(_tags_of(view)), reason="no live node with room has its node_tags")
+            if not fit or fit[i % len(fit)].node != node.node_id:
                 continue
             # Before the claim: if Redis cannot say, the orphan waits for the next pass.
             hooks = await node.events.relay.hooks_of(view.session_id)

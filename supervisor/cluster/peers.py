@@ -70,15 +70,16 @@ class NodeApi(NodeCore):
         """Every other live node's API."""
         return {node: url for node, url in (await self.node_urls()).items() if node != self.node_id}
 
-    async def placement_url(self, pinned: str | None) -> str | None:
-        """Where a new session goes: None for this node, else the chosen node's API. A node's
+    async def placement_url(self, pinned: str | None, tags: frozenset[str] = frozenset()) -> str | None:
+        """Where a new session (asking for node ``tags``) goes: None for this node, else the
+        chosen node's API. A node's
         load is the number of sessions it owns in Redis (its owned set, which each create's
         claim adds to before it answers), not the count its last renewal reported: creates in a
         row, from any nodes, see each other at once."""
         views = await self.coord.alive_nodes()
         owned = await self.coord.owned_counts([view.node for view in views])
         chosen = choose_node([dataclasses.replace(view, info={**view.info, "sessions": owned[view.node]})
-                              for view in views], pinned)
+                              for view in views], pinned, tags)
         return None if chosen.node == self.node_id else chosen.url
 
     async def ask(self, url: str, method: str, path: str) -> Any:
@@ -104,6 +105,7 @@ class NodeApi(NodeCore):
             "nodes": [{"node": n.node, "url": n.url, "alive": n.alive, "draining": n.draining,
                        "sessions": n.sessions, "max_sessions": n.max_sessions,
                        "memory_mb": n.memory_mb, "lease_age_s": round(n.age_s, 2) if n.alive else None,
+                       "tags": sorted(n.tags),
                        "self": n.node == self.node_id} for n in nodes],
             "sessions": [{"session": v.session_id, "node": v.owner or None, "token": v.token,
                           "alive": v.owner_alive, "desired": v.desired} for v in sessions],

@@ -9,19 +9,19 @@ server's TIME, never from a node's clock.
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "DISOWN", "FORGET_NODE", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "VERIFY",
-           "WRITE"]
+__all__ = ["CLAIM", "DISOWN", "FORGET_NODE", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "SET_TAGS",
+           "VERIFY", "WRITE"]
 
 #: KEYS: lease, nodes. ARGV: node, incarnation, lease_ms, info JSON.
 #: Sets the lease with its TTL and the node's entry, stamped with Redis time; keeps
-#: ``started_at`` while the incarnation is the same, and ``draining`` (the cluster's word, set by
-#: ``node drain`` from any node) always. Returns the entry as stored.
+#: ``started_at`` while the incarnation is the same, and ``draining`` and ``tags`` (the cluster's
+#: word, set by ``node drain`` and ``node tag`` from any node) always. Returns the entry as stored.
 RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 local info = cjson.decode(ARGV[4])
-local started, draining = now, false
+local started, draining, tags = now, false, nil
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if old then
   local ok, prev = pcall(cjson.decode, old)
@@ -30,12 +30,14 @@ if old then
       started = prev['started_at']
     end
     draining = prev['draining'] == true
+    if type(prev['tags']) == 'table' and #prev['tags'] > 0 then tags = prev['tags'] end
   end
 end
 info['incarnation'] = ARGV[2]
 info['started_at'] = started
 info['renewed_at'] = now
 info['draining'] = draining
+info['tags'] = tags
 local stored = cjson.encode(info)
 redis.call('HSET', KEYS[2], ARGV[1], stored)
 return stored
@@ -172,5 +174,18 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 if redis.call('SCARD', KEYS[3]) > 0 then return -2 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3], KEYS[4])
+return 1
+"""
+
+#: KEYS: nodes. ARGV: node, tags JSON (a list; [] clears them). 1 if set, 0 if the node never
+#: registered. (cjson writes an empty list as {}: no tags are stored as none at all.)
+SET_TAGS = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+local ok, info = pcall(cjson.decode, old)
+if not ok or type(info) ~= 'table' then info = {} end
+local tags = cjson.decode(ARGV[2])
+if #tags > 0 then info['tags'] = tags else info['tags'] = nil end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
 return 1
 """

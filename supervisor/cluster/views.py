@@ -76,6 +76,13 @@ class NodeView:
         return self.info.get("draining") is True
 
     @property
+    def tags(self) -> frozenset[str]:
+        """Set by ``node tag``: sessions that ask for tags (their ``node_tags``) run only on nodes
+        that have them all."""
+        tags = self.info.get("tags")
+        return frozenset(str(t) for t in tags) if isinstance(tags, list) else frozenset()
+
+    @property
     def version(self) -> str:
         """The zapvisor version it runs."""
         return str(self.info.get("version", ""))

@@ -10,6 +10,8 @@ A new option is one entry here.
 - ``proxy``: a URL (supervisor.sessions.proxy); a running session restarts on its profile.
 - ``sending``: the session's own ``[sending]`` keys (limits and pacing, which the send queue reads
   at each send: no restart); they replace the session's previous ones, ``{}`` or null removes them.
+- ``node_tags``: in a cluster, the tags a node must have to run it (cluster/placement.py): read
+  where it is placed (create) or taken over (failover, drain); no restart.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from supervisor.config import Config
 from supervisor.errors import InvalidRequest
 from supervisor.sending.policy import sending_policy
 from supervisor.sessions import proxy
+from supervisor.settings import SESSION_ID_RE
 
-__all__ = ["OPTIONS", "Option", "changed_restarting", "check", "merged", "parse_changes",
+__all__ = ["OPTIONS", "Option", "changed_restarting", "check", "merged", "node_tags", "parse_changes",
            "shown"]
+
+_MAX_TAGS = 16
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,18 @@ def _sending(value: Any) -> dict[str, Any] | None:
     return dict(value) if value else None
 
 
+def node_tags(value: Any) -> list[str] | None:
+    """A ``node_tags`` value: a list of tag names (a cluster node's, ``node tag``), sorted and
+    without repeats; None for none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > _MAX_TAGS or not all(
+            isinstance(t, str) and SESSION_ID_RE.fullmatch(t) for t in value):
+        raise InvalidRequest(f"node_tags must be a list of at most {_MAX_TAGS} tags, each 1-64 letters, "
+                             f"digits, '_' or '-' starting with a letter or digit; got {value!r}")
+    return sorted(set(value)) or None
+
+
 def _sending_check(value: dict[str, Any], config: Config) -> None:
     sending_policy(config.sending, value, "this session's sending")  # InvalidRequest naming the key
 
@@ -58,6 +75,11 @@ OPTIONS: Mapping[str, Option] = {
     "sending": Option(parse=_sending, show=lambda value: value, restarts=False, check=_sending_check,
                       schema={"type": ["object", "null"], "description": "this session's own "
                               "[sending] keys, e.g. {\"per_minute\": 2}; {} or null: the config's"}),
+    "node_tags": Option(parse=node_tags, show=lambda value: value, restarts=False, schema={
+        "type": ["array", "null"], "items": {"type": "string", "pattern": SESSION_ID_RE.pattern},
+        "maxItems": _MAX_TAGS, "examples": [["br", "sales"]],
+        "description": "in a cluster: run only on nodes that have every one of these tags "
+                       "(zapvisor node tag); applies where the session is placed or taken over"}),
 }
 
 

@@ -76,3 +76,26 @@ def test_a_view_survives_odd_entries() -> None:
     assert fresh.alive and fresh.lease_ms == 1500 and fresh.age_s == 1.5 and fresh.has_room
     assert fresh.to_dict()["node"] == "y" and fresh.to_dict()["alive"] is True
     assert SessionView("s", "y", 3, {"desired": "running"}).desired == "running"
+
+
+def tagged(name: str, *tags: Any, sessions: int = 0) -> NodeView:
+    view = node(name, sessions)
+    return NodeView(node=name, alive=True, lease_ms=5000, info={**view.info, "tags": list(tags)})
+
+
+def test_a_session_asking_for_tags_goes_only_where_they_all_are() -> None:
+    nodes = [tagged("a"), tagged("b", "br", sessions=3), tagged("c", "br", "sales", sessions=5)]
+    assert choose_node(nodes).node == "a"
+    assert choose_node(nodes, tags=frozenset({"br"})).node == "b"
+    assert choose_node(nodes, tags=frozenset({"br", "sales"})).node == "c"
+    with pytest.raises(TooManySessions, match="a lacks the tag.s. br, sales; b lacks the tag.s. sales"):
+        choose_node(nodes[:2], tags=frozenset({"br", "sales"}))
+    with pytest.raises(Conflict, match="node a lacks the tag.s. br"):
+        choose_node(nodes, pinned="a", tags=frozenset({"br"}))
+    assert choose_node(nodes, pinned="c", tags=frozenset({"sales"})).node == "c"
+
+
+def test_tags_are_read_from_a_list_only() -> None:
+    assert tagged("a", "x", "y").tags == {"x", "y"}
+    assert NodeView(node="a", alive=True, info={"tags": {}}).tags == frozenset()  # cjson's []
+    assert NodeView(node="a", alive=True, info={}).tags == frozenset()

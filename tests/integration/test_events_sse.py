@@ -201,9 +201,7 @@ def test_streams_end_on_shutdown_and_ids_survive_a_restart(workdir: Path, free_p
         d.client.delete("/api/sessions/a")
         d.client.post("/api/sessions", {"id": "b", "start": False})
         stream.read_until(lambda m: m.data["session"] == "b", timeout=10)
-        started = time.monotonic()
-        assert d.stop() == 0
-        assert time.monotonic() - started < 10  # an open stream does not hold the shutdown
+        assert d.stop(timeout=10) == 0  # an open stream does not hold the shutdown
         stream.read_to_end(timeout=10)
     ids = [int(m.id) for m in stream.seen if m.id]
     assert [m.event for m in stream.seen] == ["session.created", "session.deleted", "session.created"]

@@ -102,10 +102,8 @@ def test_sigterm_during_chrome_launch_leaves_nothing(
     wait_until(lambda: len(marked_processes(d.state_dir)) >= 6, timeout=30,
                message="workers and Chrome launching")
     assert all(d.session(s)["state"] == "STARTING" for s in "abc")
-    started = time.monotonic()
     d.signal(signal.SIGTERM)
-    assert d.wait_exit(timeout=30) == 0
-    assert time.monotonic() - started < 20
+    assert d.wait_exit(timeout=20) == 0  # not the 60 s page timeout
     assert marked_processes(d.state_dir) == []
 
 
@@ -117,12 +115,10 @@ def test_second_sigterm_forces_and_an_unresponsive_worker_is_killed(
     infos = _up(daemons, d, "a", "b")
     # A frozen worker answers nothing and ignores SIGTERM: only SIGKILL ends it.
     os.kill(int(infos["a"]["worker_pid"]), signal.SIGSTOP)  # type: ignore[call-overload]
-    started = time.monotonic()
     d.signal(signal.SIGTERM)
     wait_until(lambda: d.events("daemon.stopping"), timeout=10, message="stopping")
     d.signal(signal.SIGTERM)
-    assert d.wait_exit(timeout=30) == 0
-    assert time.monotonic() - started < 15, "the second signal must cut the 30 s budgets short"
+    assert d.wait_exit(timeout=15) == 0  # the second signal cuts the 30 s budgets short
     assert d.events("daemon.force_stop")[0]["reason"] == "second signal SIGTERM"
     wait_until(lambda: marked_processes(d.state_dir) == [], timeout=10, message="nothing left")
 

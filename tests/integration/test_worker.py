@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,6 @@ def boot_working(
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_boot_heartbeat_stop(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"))
@@ -81,17 +79,14 @@ def test_boot_heartbeat_stop(spawn: Callable[..., WorkerProc], state_dir: Path, 
         assert len(protocol.encode(protocol.make_event(protocol.EV_HEARTBEAT, beat))) < 200
     unknown = worker.request("no_such_op")
     assert not unknown["ok"] and unknown["error"]["type"] == protocol.WorkerErrorType.UNKNOWN_OPERATION
-    started = time.monotonic()
     assert worker.request(protocol.OP_STOP) == protocol.make_reply(worker._next_id - 1, {})
     assert worker.wait_exit(8) == protocol.EXIT_OK
-    assert time.monotonic() - started < 8
     exiting = [m for m in worker.drain() if m.get("event") == protocol.EV_EXITING]
     assert exiting and exiting[0]["data"] == {"code": 0, "kind": protocol.ExitKind.STOP, "reason": "stop requested"}
     assert not pid_alive(chrome_pid)
     assert_nothing_left(state_dir, tree, timeout=1)
 
 
-@pytest.mark.chrome
 @pytest.mark.chrome
 def test_kill_9_of_worker_takes_chrome_down(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
@@ -102,7 +97,6 @@ def test_kill_9_of_worker_takes_chrome_down(spawn: Callable[..., WorkerProc], st
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_socket_eof_stops_worker_and_chrome(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"))
@@ -112,7 +106,6 @@ def test_socket_eof_stops_worker_and_chrome(spawn: Callable[..., WorkerProc], st
     assert_nothing_left(state_dir, tree, timeout=2)
 
 
-@pytest.mark.chrome
 @pytest.mark.chrome
 def test_sigterm_stops_gracefully(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
@@ -138,7 +131,6 @@ sys.stdin.read()  # until killed
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, server: PageServer) -> None:
     supervisor = subprocess.Popen(
         [sys.executable, "-c", _FAKE_SUPERVISOR, str(state_dir), server.url("/")],
@@ -159,7 +151,6 @@ def test_kill_9_of_supervisor_takes_worker_and_chrome_down(state_dir: Path, serv
         supervisor.wait(timeout=5)
 
 
-@pytest.mark.chrome
 @pytest.mark.chrome
 def test_frozen_chrome_is_reported_by_the_beats_that_keep_coming(
         spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
@@ -183,7 +174,6 @@ def test_frozen_chrome_is_reported_by_the_beats_that_keep_coming(
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     worker.send(protocol.make_request(1, protocol.OP_BOOT, boot_args(state_dir, "s1", server.url("/"))))
@@ -200,32 +190,26 @@ def test_stop_during_boot_answers_both_requests(spawn: Callable[..., WorkerProc]
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_stop_during_page_load(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     reply = worker.boot(boot_args(state_dir, "s1", server.url("/hang"), close_timeout_s=3.0))
     assert reply["ok"], reply
     tree = process_tree(reply["result"]["chrome_pid"])
     worker.wait_event(protocol.EV_STATE, 10, state=protocol.WorkerState.STARTING)
-    started = time.monotonic()
     assert worker.request(protocol.OP_STOP)["ok"]
     assert worker.wait_exit(3.0 + 3) == protocol.EXIT_OK
-    assert time.monotonic() - started < 3.0 + 3
     assert_nothing_left(state_dir, tree, timeout=1)
 
 
-@pytest.mark.chrome
 @pytest.mark.chrome
 def test_second_sigterm_cuts_the_graceful_wait(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     _, tree = boot_working(worker, state_dir, server.url("/"), close_timeout_s=60.0)
     tree[0].suspend()  # Chrome will not obey Browser.close: only the ladder can end it
-    started = time.monotonic()
     worker.proc.send_signal(signal.SIGTERM)
     wait_until(lambda: "worker.stopping" in worker.log_path.read_text(), 5, message="shutdown started")
     worker.proc.send_signal(signal.SIGTERM)
-    assert worker.wait_exit(10) == protocol.EXIT_OK
-    assert time.monotonic() - started < 10  # not the 60 s graceful budget
+    assert worker.wait_exit(10) == protocol.EXIT_OK  # not the 60 s graceful budget
     assert_nothing_left(state_dir, tree, timeout=2)
 
 
@@ -239,7 +223,6 @@ def test_missing_executable_is_a_boot_failure(spawn: Callable[..., WorkerProc], 
     assert worker.wait_exit(10) == protocol.EXIT_BOOT_FAILURE
 
 
-@pytest.mark.chrome
 @pytest.mark.chrome
 def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     args = boot_args(state_dir, "s1", server.url("/"))
@@ -265,7 +248,6 @@ def test_stale_singleton_lock_is_removed(spawn: Callable[..., WorkerProc], state
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_profile_used_by_foreign_process_is_refused(spawn: Callable[..., WorkerProc], state_dir: Path, tmp_path: Path) -> None:
     args = boot_args(state_dir, "s1", "about:blank")
     profile = Path(args["profile_dir"])
@@ -290,7 +272,6 @@ def test_profile_used_by_foreign_process_is_refused(spawn: Callable[..., WorkerP
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     """A Chrome carrying this session's markers is a dead worker's orphan: replaced, not refused."""
     args = boot_args(state_dir, "s1", server.url("/"))
@@ -311,7 +292,6 @@ def test_own_orphan_chrome_on_profile_is_closed(spawn: Callable[..., WorkerProc]
 
 
 @pytest.mark.chrome
-@pytest.mark.chrome
 def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()
     result, tree = boot_working(worker, state_dir, server.url("/"))
@@ -325,7 +305,6 @@ def test_chrome_killed_reports_chrome_exited(spawn: Callable[..., WorkerProc], s
     assert_nothing_left(state_dir, tree, timeout=2)  # zygotes and renderers swept too
 
 
-@pytest.mark.chrome
 @pytest.mark.chrome
 def test_page_load_timeout_is_a_crash(spawn: Callable[..., WorkerProc], state_dir: Path, server: PageServer) -> None:
     worker = spawn()

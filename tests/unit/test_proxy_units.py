@@ -84,8 +84,8 @@ def test_options_are_merged_shown_and_say_when_a_running_session_restarts() -> N
     assert after == {"future_key": {"kept": True}}  # another zapvisor's option stays
     assert options.changed_restarting(before, after) == ["proxy"]
     assert options.changed_restarting(before, dict(before)) == []
-    assert options.shown(before) == {"proxy": "http://a:***@h:1", "sending": None}
-    assert options.shown({}) == {"proxy": None, "sending": None}
+    assert options.shown(before) == {"proxy": "http://a:***@h:1", "sending": None, "node_tags": None}
+    assert options.shown({}) == {"proxy": None, "sending": None, "node_tags": None}
 
 
 def test_sending_overrides_replace_the_previous_ones_and_are_checked_against_the_config() -> None:

@@ -40,11 +40,12 @@ def listing_body(app: web.Application, head: dict[str, Any] | None = None) -> by
     kept, depths = app[LISTING], queue_depths(app)
     parts = []
     for session in app[REGISTRY].sessions.values():
-        f, depth = facts(session), depths.get(session.id, 0)
+        worker = session.live_worker()
+        f, depth = facts(session, worker), depths.get(session.id, 0)
         obj = kept.get(session.id, (f, depth))
         if obj is None:
             obj = kept.put(session.id, (f, depth), {**session_object(session, f), "queue_depth": depth})
-        uptime = uptime_s(session)
+        uptime = uptime_s(worker)
         parts.append(obj + (b',"uptime_s":null}' if uptime is None else b',"uptime_s":%r}' % uptime))
     kept.round()
     opening = encode(head)[:-1].encode() + b"," if head else b"{"

@@ -4,7 +4,6 @@ with these; their schemas are in api/schemas.py)."""
 
 from __future__ import annotations
 
-import collections
 import datetime
 import functools
 import time
@@ -13,6 +12,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from supervisor.api.keys import HOST, REGISTRY, SENDS, STARTED_AT
+from supervisor.procs.process import WorkerProcess
 from supervisor.sessions import options
 from supervisor.sessions.session import Session
 from supervisor.states import State
@@ -51,9 +51,9 @@ class Facts(NamedTuple):
 _NO_SAMPLE: dict[str, Any] = {}
 
 
-def facts(session: Session) -> Facts:
-    """What ``session``'s object shows now, but its uptime."""
-    worker, page = session.live_worker(), session.page
+def facts(session: Session, worker: WorkerProcess | None) -> Facts:
+    """What ``session``'s object shows now, but its uptime (``worker``: its live worker)."""
+    page = session.page
     if worker is None:  # a dead worker's figures are never shown as current
         pid = chrome = rtt = None
         sample = _NO_SAMPLE
@@ -65,9 +65,8 @@ def facts(session: Session) -> Facts:
                  session.headless, pid, chrome, rtt, sample)
 
 
-def uptime_s(session: Session) -> float | None:
-    """Seconds its live worker has run (None without one)."""
-    worker = session.live_worker()
+def uptime_s(worker: WorkerProcess | None) -> float | None:
+    """Seconds a session's live ``worker`` has run (None without one)."""
     return round(worker.uptime_s(), 1) if worker is not None else None
 
 
@@ -105,7 +104,8 @@ def session_object(session: Session, f: Facts) -> dict[str, Any]:
 
 def session_info(session: Session) -> dict[str, Any]:
     """Everything known about a session, as JSON."""
-    return {**session_object(session, facts(session)), "uptime_s": uptime_s(session)}
+    worker = session.live_worker()
+    return {**session_object(session, facts(session, worker)), "uptime_s": uptime_s(worker)}
 
 
 def short_status(session: Session) -> dict[str, Any]:
@@ -131,17 +131,20 @@ def short_status(session: Session) -> dict[str, Any]:
 def daemon_stats(app: web.Application) -> dict[str, Any]:
     """The daemon's totals: sessions by state, memory, restarts, the host."""
     registry = app[REGISTRY]
-    sessions = registry.sessions.values()
-    counts = collections.Counter(session.state for session in sessions)
-    memory = sum(session.resources.last.get("memory_bytes") or 0 for session in sessions
-                 if session.live_worker() is not None)
+    counts = dict.fromkeys(State, 0)
+    memory = restarts = 0
+    for session in registry.sessions.values():
+        counts[session.state] += 1
+        restarts += session.record.restarts
+        if session.live_worker() is not None:
+            memory += session.resources.last.get("memory_bytes") or 0
     breaker = registry.breaker
     now = time.monotonic()
     host, rss = app[HOST].latest(now)  # read at most once per window, not per request
     return {
         "sessions": len(registry.sessions),
-        "by_state": {str(state): counts[state] for state in State},
-        "restarts": sum(session.record.restarts for session in sessions),
+        "by_state": {str(state): count for state, count in counts.items()},
+        "restarts": restarts,
         "sessions_memory_bytes": memory,
         "supervisor_rss_bytes": rss,
         "uptime_s": round(now - app[STARTED_AT], 1),

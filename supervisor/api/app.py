@@ -30,11 +30,13 @@ from supervisor.api import roles as api_roles
 from supervisor.api import sessions as api_sessions
 from supervisor.api import webhooks as api_webhooks
 from supervisor.api import whatsapp as api_whatsapp
+from supervisor.api.jsoncache import KeptJson
 from supervisor.api.keys import (
     API_KEY,
     BODY_TIMEOUT,
     CLUSTER,
-    HOST_CPU,
+    HOST,
+    LISTING,
     REGISTRY,
     STARTED_AT,
 )
@@ -42,7 +44,7 @@ from supervisor.api.listener import ConnectionGuard
 from supervisor.apikey import key_matches
 from supervisor.errors import NotFound, PayloadTooLarge, ZapvisorError
 from supervisor.logs import get_logger
-from supervisor.sessions.pressure import HostCpu
+from supervisor.sessions.pressure import HostFigures
 from supervisor.sessions.registry import Registry
 
 __all__ = ["build_app"]
@@ -124,7 +126,8 @@ def build_app(registry: Registry, api_key: str, max_body_bytes: int, body_timeou
     app[REGISTRY] = registry
     app[API_KEY] = api_key
     app[STARTED_AT] = time.monotonic()
-    app[HOST_CPU] = HostCpu(time.monotonic())
+    app[HOST] = HostFigures(time.monotonic())
+    app[LISTING] = KeptJson()
     for module in (api_health, api_sessions, api_events, api_history, api_webhooks, api_whatsapp,
                    api_media, api_queue, api_chats, api_roles, api_legacy, api_cluster, api_dashboard,
                    api_openapi):

@@ -27,8 +27,8 @@ from aiohttp import web
 
 from supervisor.api import dashboard, sessions, whatsapp
 from supervisor.api import schemas as sc
-from supervisor.api.forward import cluster_listing
 from supervisor.api.keys import ENV_FILE, REGISTRY, ROLES
+from supervisor.api.listing import listing_response
 from supervisor.api.spec import Answer, operation
 from supervisor.api.views import session_info, short_status
 from supervisor.errors import NotFound
@@ -70,7 +70,7 @@ async def get_sessions(request: web.Request) -> web.StreamResponse:
     """Every session as JSON; the dashboard's sessions page for a browser."""
     if dashboard.is_page(request):
         return await _page(request)
-    return web.json_response({"success": True, **await cluster_listing(request)}, headers=_VARY)
+    return await listing_response(request, {"success": True}, headers=_VARY)
 
 
 @routes.get("/sessions/{id}")

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from supervisor.api import schemas as sc
-from supervisor.api.forward import cluster_listing
 from supervisor.api.keys import HUB, REGISTRY
+from supervisor.api.listing import listing_response
 from supervisor.api.spec import Answer, operation
 from supervisor.api.views import (
     daemon_stats,
@@ -88,7 +88,7 @@ async def stats(request: web.Request) -> web.Response:
 @operation(tags=_TAGS, responses={200: Answer("The sessions and the totals", schema=sc.LISTING)})
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session with its live figures."""
-    return web.json_response(await cluster_listing(request))
+    return await listing_response(request)
 
 
 def _new_id(body: dict[str, Any]) -> str | None:

@@ -32,7 +32,3 @@ class PageFacts:
             self.pairing_code = str(data["code"])
             expires = data.get("expires_in_s")
             self.pairing_expires_at = time.time() + float(expires) if expires else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """For a session's info."""
-        return {"wa_version": self.wa_version, "sync_percent": self.sync_percent}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,17 @@ def test_cluster_and_snapshots_sections(tmp_path: Path) -> None:
     for url in ("unix:///run/redis/redis.sock", "rediss://redis.example.com"):
         path.write_text(f'[cluster]\nredis_url = "{url}"\nadvertise_url = "https://n1.example.com"\n')
         assert config.load(path, env={}).cluster.redis_url == url
+
+
+def test_the_start_queue_is_one_launch_per_cpu_the_daemon_may_use() -> None:
+    """[sessions] max_concurrent_starts = 0 (the default): as many Chrome launches at once as
+    CPUs the daemon may run on (its affinity: a container or ``taskset`` with fewer CPUs gets
+    fewer), else the number set. Pinned to one CPU in a child interpreter of its own."""
+    code = ("import os; from supervisor.settings import SessionsConfig as S; "
+            "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "print(S().start_slots, S(max_concurrent_starts=3).start_slots)")
+    pinned = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert pinned.returncode == 0, pinned.stderr
+    assert pinned.stdout.split() == ["1", "3"]
+    assert config.load(None, env={}).sessions.start_slots == len(os.sched_getaffinity(0))

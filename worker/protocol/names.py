@@ -77,7 +77,9 @@ OP_LOGOUT: Final = "logout"  # args: {} -> {}; EV_LOGOUT follows once the page l
 
 # Events a worker may send unsolicited.
 EV_STATE: Final = "state"  # data: {"state": WorkerState, "reason"?: str, ...}
-EV_HEARTBEAT: Final = "heartbeat"  # data: {"seq", "cdp_rtt_ms", "chrome_pid", "pss_bytes", "processes"}
+# data: {"seq", "cdp_rtt_ms", "browser_rtt_ms", "probe_failures", "page_stalled_s"}: liveness and
+# the latest CDP probes only, never a measurement (worker/heartbeat.py)
+EV_HEARTBEAT: Final = "heartbeat"
 EV_CHROME_EXITED: Final = "chrome_exited"  # data: {"returncode"}
 EV_EXITING: Final = "exiting"  # data: {"code", "kind": ExitKind, "reason"}; the last frame before exit
 # Events of the WhatsApp driver, named as the supervisor's bus events they become.

@@ -7,6 +7,8 @@
     DELETE /api/cluster/nodes/{node}        forget a retired node (its lease gone, its
                                             sessions taken over)
     PUT  /api/cluster/nodes/{node}/tags     {"tags": [...]}: the node's tags ([] clears them)
+    GET  /api/cluster/deliveries            the webhook deliveries the cluster gave up on
+    POST /api/cluster/deliveries/retry      queue one of them again (cluster/failed.py)
 
 Without ``[cluster] redis_url`` these answer 409: there is no cluster to show.
 """
@@ -19,7 +21,7 @@ from aiohttp import web
 
 from supervisor.api import schemas as sc
 from supervisor.api.keys import CLUSTER
-from supervisor.api.spec import Answer, operation
+from supervisor.api.spec import Answer, Param, operation, params
 from supervisor.errors import Conflict, NotFound, Unavailable
 from supervisor.sessions.options import node_tags
 from supervisor.settings import SESSION_ID_RE
@@ -117,3 +119,47 @@ async def set_tags(request: web.Request, body: dict[str, Any]) -> web.Response:
     tags = node_tags(body["tags"]) or []
     await cluster.coord.set_tags(node, tags)
     return web.json_response({"node": node, "tags": tags})
+
+
+_MAX_LIMIT = 1000
+_FAILED = sc.obj({
+    "event_id": {**sc.STR, "description": "the event's stream id"}, "event": sc.STR,
+    "session": sc.nullable(sc.STR), "url": sc.STR, "attempts": sc.INT,
+    "last_status": sc.nullable(sc.INT), "last_error": sc.nullable(sc.STR),
+    "failed_at": sc.NUM, "node": {**sc.STR, "description": "the node that gave up"},
+    "status": {"type": "string", "enum": ["failed", "pending"]}})
+_RETRY = sc.body({
+    "event_id": {"type": "string", "pattern": "^[0-9]{1,20}-[0-9]{1,20}$",
+                 "description": "the event's stream id, as listed"},
+    "url": {"type": "string", "minLength": 1, "maxLength": 2048, "description": "the receiver, as listed"},
+}, required=["event_id", "url"])
+
+
+@routes.get("/api/cluster/deliveries")
+@operation(tags=_TAGS, errors=_ERRORS, params=[
+    Param("session", sc.SESSION_ID, "only this session's"),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT, "default": 100},
+          "at most this many")],
+    responses={200: Answer("The given-up deliveries, newest first", schema=sc.obj({
+        "deliveries": sc.array(_FAILED),
+        "total": {**sc.INT, "description": "how many the cluster keeps ([webhooks] keep_failed)"}}))})
+async def failed_deliveries(request: web.Request) -> web.Response:
+    """The webhook deliveries the cluster gave up on, newest first (``?session=``, ``?limit=``):
+    each names its event, receiver, attempts, last error and the node that gave up. Secrets are
+    never shown."""
+    given = params(request)
+    found, total = await _cluster(request).events.failed.listing(given.get("session"), given["limit"])
+    return web.json_response({"deliveries": found, "total": total})
+
+
+@routes.post("/api/cluster/deliveries/retry")
+@operation(tags=_TAGS, errors=[*_ERRORS, NotFound], body=_RETRY,
+           responses={200: Answer("Queued again: its record, status pending", schema={
+               **_FAILED, "properties": {**_FAILED["properties"], "shard": sc.INT, "retried_at": sc.NUM}})})
+async def retry_failed_delivery(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """Send a given-up delivery again (``{"event_id", "url"}``, as listed): it leaves the list
+    and goes on its session's shard, signed with the receiver's secret as configured now, and is
+    retried (and given up again) as any delivery. 404 if no such delivery was given up; 409 if
+    the cluster's event stream no longer holds its event, or no webhook has that URL any more."""
+    retried = await _cluster(request).events.failed.retry(body["event_id"], body["url"])
+    return web.json_response(retried)

@@ -1,4 +1,6 @@
-"""``zapvisor cluster status`` (the nodes, their leases and where each session runs) and
+"""``zapvisor cluster status`` (the nodes, their leases and where each session runs),
+``zapvisor cluster deliveries`` (the webhook deliveries the cluster gave up on) and ``zapvisor
+cluster retry EVENT_ID URL`` (one of them queued again), and
 ``zapvisor node drain|undrain [NODE]`` (move every session off a node, or let it take sessions
 again), ``zapvisor node forget NODE`` (a retired node off the list), ``zapvisor node tag NODE
 [TAG...]`` (where sessions asking for tags may run). Any node answers: they all
@@ -7,13 +9,13 @@ read the same Redis."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import click
 
 from supervisor.cli.client import Client
 from supervisor.cli.common import client_command
-from supervisor.cli.output import Rendered, table
+from supervisor.cli.output import Rendered, clock, table
 
 __all__ = ["cluster", "node"]
 
@@ -47,6 +49,38 @@ def status(client: Client) -> Any:
     text = (f"node {result['node']} (lease {result['lease_s']:g}s, snapshots: "
             f"{result['snapshots'] or 'none'})\n\n{table(nodes)}\n\n{table(placed)}")
     return Rendered(result, text)
+
+
+def _last(d: dict[str, Any]) -> str:
+    if d.get("last_error"):
+        return str(d["last_error"])[:60]
+    return f"HTTP {d['last_status']}" if d.get("last_status") else "-"
+
+
+@cluster.command()
+@click.option("--session", "session_id", metavar="ID", help="only this session's deliveries")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@client_command
+def deliveries(client: Client, session_id: str | None, limit: int) -> Any:
+    """The webhook deliveries the cluster gave up on, newest first (retry one with
+    ``zapvisor cluster retry EVENT_ID URL``)."""
+    query = {"limit": str(limit), **({"session": session_id} if session_id else {})}
+    result = client.get(f"/api/cluster/deliveries?{urlencode(query)}")
+    rows = [["EVENT_ID", "EVENT", "SESSION", "TRIES", "LAST", "FAILED", "NODE", "URL"]]
+    rows += [[d["event_id"], d["event"], d["session"] or "-", str(d["attempts"]), _last(d),
+              clock(d["failed_at"]), d["node"], d["url"]] for d in result["deliveries"]]
+    listing = table(rows) if result["deliveries"] else "no failed deliveries"
+    return Rendered(result, f"{result['total']} given up in the cluster\n{listing}")
+
+
+@cluster.command()
+@click.argument("event_id")
+@click.argument("receiver", metavar="URL")  # not "url": --url names the daemon
+@client_command
+def retry(client: Client, event_id: str, receiver: str) -> Any:
+    """Send the given-up delivery of EVENT_ID to URL again (its session's shard delivers it)."""
+    result = client.post("/api/cluster/deliveries/retry", {"event_id": event_id, "url": receiver})
+    return Rendered(result, f"event {event_id} to {receiver}: queued again ({result['status']})")
 
 
 @click.group()

@@ -5,7 +5,8 @@ the outbox's on one host (the same signing, retries, backoff, give-up rules and 
 book keeps them in memory instead of SQLite, because the shard streams in Redis are what is
 durable: an entry stays pending in its group until every receiver of it settled, and whoever
 holds the shard next claims it again. Retry counts restart with a new holder; an event's age (for
-``max_age_s``) counts from its publication.
+``max_age_s``) counts from its publication, or from its retry by hand (cluster/failed.py: the
+entry's ``retried_at``).
 
 A lane is sent only while its shard is surely held (its lease renewed recently enough) and not
 being handed over; the attempt in flight when a shard is lost, if it succeeded, is sent again by
@@ -76,11 +77,12 @@ class Book:
                 self._op(Op("ack", shard, entry_id, tuple(item.settled)))
                 continue
             known.add(entry_id)
+            since = float(fields.get("retried_at") or event.get("timestamp") or now)
             for url, secret in todo:
                 lane = (str(event.get("session") or ""), url)
                 queue = self._lanes.setdefault(lane, collections.deque())
                 delivery = Delivery(next(self._ids), event["id"], lane[0], url, secret, "pending", 0,
-                                    now, float(event.get("timestamp") or now), now, None, None, event)
+                                    now, since, now, None, None, event)
                 self._of[delivery.id] = (item, url)
                 if len(queue) >= self.max_pending:
                     self.overflowed(*lane)

@@ -1,6 +1,6 @@
 """A cluster node's events: the relay of its journal to Redis (``relay``), the feed its event
 streams read (``feed``), and the webhook shards it delivers (``shards``, ``book``, and the same
-delivery loop as on one host). Owned by the ClusterNode (node.py): :meth:`ClusterEvents.open`,
+delivery loop as on one host); the cluster's given-up deliveries (``failed``). Owned by the ClusterNode (node.py): :meth:`ClusterEvents.open`,
 :meth:`~ClusterEvents.run` in its TaskGroup, :meth:`~ClusterEvents.close` on the way out.
 
 What is guaranteed (docs: README "Events in a cluster"): every event a node journals reaches
@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from supervisor.aio import wait_event
 from supervisor.cluster.book import Book
 from supervisor.cluster.coord import Coordinator
+from supervisor.cluster.failed import FailedDeliveries
 from supervisor.cluster.feed import Feed
 from supervisor.cluster.redisclient import connect
 from supervisor.cluster.relay import Relay, why
@@ -68,6 +69,7 @@ class ClusterEvents:
         self.book = Book(self.shards, hooks.max_pending_per_receiver,
                          overflowed=lambda session, url: self.deliverer.overflowed(session, url))
         self.deliverer = Deliverer(hooks, self.book, observer=hub.metrics)
+        self.failed = FailedDeliveries(self.redis, self.relay, hub.webhooks.global_hook)
         self._unclaimed: set[int] = set()
         #: Shards the feed saw new deliveries in, to read at once.
         self._due: set[int] = set()

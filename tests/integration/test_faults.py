@@ -212,11 +212,11 @@ def test_full_state_disk_gives_clear_errors_and_keeps_old_state(
     d.start()
     try:
         d.client.post("/api/sessions", {"id": "kept", "start": False})
-        with open(tiny_disk / "filler", "wb") as filler:  # fill the disk to the last block
+        # Fill the disk to the last block, unbuffered: a short write leaves nothing to flush later.
+        with open(tiny_disk / "filler", "wb", buffering=0) as filler:
             try:
-                while True:
-                    filler.write(b"\0" * 65536)
-                    filler.flush()
+                while filler.write(b"\0" * 65536):
+                    pass
             except OSError:
                 pass
         wait_until(lambda: not _ready(d), timeout=10, message="readiness reports the full disk")

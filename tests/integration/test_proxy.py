@@ -251,7 +251,7 @@ def test_changing_the_proxy_restarts_the_session_and_keeps_its_login(
         changed, events = change(d, "s", {"proxy": second.url})
         assert changed["proxy"] == f"http://zap:***@127.0.0.1:{second.port}"
         assert events[0]["payload"] == {"changed": ["proxy"], "restart": True, "proxy": changed["proxy"],
-                                        "sending": None}
+                                        "sending": None, "node_tags": None}
         restarts = [e["payload"]["reason"] for e in events if e["event"] == "session.restart"]
         assert restarts == ["proxy changed"]
         assert not [e for e in events if e["event"] == "session.qr"]  # still logged in: no QR

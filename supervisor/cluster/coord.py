@@ -64,9 +64,8 @@ class Coordinator:
         self._read = redis.register_script(scripts.READ)
         self._release = redis.register_script(scripts.RELEASE)
         self._disown = redis.register_script(scripts.DISOWN)
-        self._set_draining = redis.register_script(scripts.SET_DRAINING)
+        self._set_word = redis.register_script(scripts.SET_NODE_WORD)
         self._forget_node = redis.register_script(scripts.FORGET_NODE)
-        self._set_tags = redis.register_script(scripts.SET_TAGS)
 
     def lease_key(self, node: str) -> str:
         """The key whose existence says ``node`` is alive."""
@@ -255,20 +254,20 @@ class Coordinator:
     async def set_draining(self, node: str, draining: bool) -> None:
         """Mark ``node`` draining (no new session placed on it) or not; it stays so across its
         renewals and restarts until changed. NotFound if that node never registered."""
+        await self._set_node_word(node, "draining", draining, "marking draining")
+
+    async def _set_node_word(self, node: str, field: str, value: Any, doing: str) -> None:
         if not node:
             raise InvalidRequest("a node id is required")
-        with reachable(f"marking node {node} draining"):
-            done = await self._set_draining(keys=[self._nodes_key], args=[node, "1" if draining else "0"])
+        with reachable(f"{doing} node {node}"):
+            done = await self._set_word(keys=[self._nodes_key], args=[node, field, json.dumps(value)])
         if int(done) != 1:
             raise NotFound(f"no node {node!r} in the cluster")
 
     async def set_tags(self, node: str, tags: list[str]) -> None:
         """Give ``node`` these tags (replacing its previous ones; [] clears them); they stay
         across its renewals and restarts. NotFound if that node never registered."""
-        with reachable(f"tagging node {node}"):
-            done = await self._set_tags(keys=[self._nodes_key], args=[node, json.dumps(sorted(set(tags)))])
-        if int(done) != 1:
-            raise NotFound(f"no node {node!r} in the cluster")
+        await self._set_node_word(node, "tags", sorted(set(tags)), "tagging")
 
     async def forget_node(self, node: str) -> None:
         """Drop a retired node from the node list. NotFound if it never registered; Conflict

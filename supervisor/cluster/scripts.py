@@ -9,8 +9,8 @@ server's TIME, never from a node's clock.
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "DISOWN", "FORGET_NODE", "NODES", "READ", "RELEASE", "RENEW", "SET_DRAINING", "SET_TAGS",
-           "VERIFY", "WRITE"]
+__all__ = ["CLAIM", "DISOWN", "FORGET_NODE", "NODES", "READ", "RELEASE", "RENEW", "SET_NODE_WORD", "VERIFY",
+           "WRITE"]
 
 #: KEYS: lease, nodes. ARGV: node, incarnation, lease_ms, info JSON.
 #: Sets the lease with its TTL and the node's entry, stamped with Redis time; keeps
@@ -154,13 +154,17 @@ redis.call('SADD', KEYS[3], ARGV[4])
 return 1
 """
 
-#: KEYS: nodes. ARGV: node, '1'/'0'. 1 if set, 0 if the node never registered.
-SET_DRAINING = """
+#: KEYS: nodes. ARGV: node, field, value JSON. Sets one of the cluster's words on a node's entry
+#: (``draining``, ``tags``), kept by its renewals; null or an empty list removes it (cjson would
+#: write an empty list back as {}). 1 if set, 0 if the node never registered.
+SET_NODE_WORD = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
 local ok, info = pcall(cjson.decode, old)
 if not ok or type(info) ~= 'table' then info = {} end
-info['draining'] = ARGV[2] == '1'
+local value = cjson.decode(ARGV[3])
+if value == cjson.null or (type(value) == 'table' and next(value) == nil) then value = nil end
+info[ARGV[2]] = value
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
 return 1
 """
@@ -174,18 +178,5 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 if redis.call('SCARD', KEYS[3]) > 0 then return -2 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3], KEYS[4])
-return 1
-"""
-
-#: KEYS: nodes. ARGV: node, tags JSON (a list; [] clears them). 1 if set, 0 if the node never
-#: registered. (cjson writes an empty list as {}: no tags are stored as none at all.)
-SET_TAGS = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if not old then return 0 end
-local ok, info = pcall(cjson.decode, old)
-if not ok or type(info) ~= 'table' then info = {} end
-local tags = cjson.decode(ARGV[2])
-if #tags > 0 then info['tags'] = tags else info['tags'] = nil end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
 return 1
 """

@@ -6,27 +6,24 @@ two real daemons as nodes and a real webhook receiver that fails, then recovers.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from supervisor import config
 from supervisor.cluster.book import Book
 from supervisor.cluster.failed import FailedDeliveries
-from supervisor.cluster.redisclient import connect
 from supervisor.cluster.relay import Relay
 from supervisor.cluster.shards import Shards
 from supervisor.cluster.streamids import SHARDS, shard_of
 from supervisor.errors import Conflict, NotFound
 from supervisor.events.webhooks import Hook
 from supervisor.hub import Hub
-from supervisor.store import Store
 from tests.integration.test_cli import zapvisor
 from tests.integration.test_cluster_events import HOOKS, SECRET, _signed
+from tests.integration.test_cluster_shards import relaying
 from tests.support.cluster import cluster_of
 from tests.support.daemon import Daemon
 from tests.support.procs import wait_until
@@ -38,23 +35,10 @@ GLOBAL = "https://receiver.example/global"
 OWN = "https://receiver.example/own"
 
 
-@asynccontextmanager
-async def node(tmp_path: Path, server: RedisServer) -> AsyncIterator[tuple[Hub, Relay, Any]]:
+def node(tmp_path: Path, server: RedisServer) -> AbstractAsyncContextManager[tuple[Hub, Relay, Any]]:
     """A node's hub (journal in a real SQLite store, a global webhook with a secret) and its
     relay to ``server``."""
-    cfg = (config.load(None, env={}).replace("state", dir=str(tmp_path))
-           .replace("webhooks", url=GLOBAL, secret="global-secret"))
-    store = Store(tmp_path / "zapvisor.db")
-    hub = Hub(cfg, store)
-    hub.outbox.relayed = True  # as on a cluster node
-    client = connect(server.url, timeout_s=1.0)
-    relay = Relay(client, hub, "n1")
-    try:
-        await relay.open([])
-        yield hub, relay, client
-    finally:
-        await client.aclose()
-        store.close()
+    return relaying(tmp_path, server, url=GLOBAL, secret="global-secret")
 
 
 async def _give_up_everything(shards: Shards, book: Book) -> None:

@@ -29,10 +29,11 @@ HOOK = "https://receiver.example/hook"
 
 
 @asynccontextmanager
-async def relaying(tmp_path: Path, server: RedisServer) -> AsyncIterator[tuple[Hub, Relay, Any]]:
-    """A node's hub (journal in a real SQLite store) and its relay to ``server``."""
+async def relaying(tmp_path: Path, server: RedisServer, **webhooks: Any) -> AsyncIterator[tuple[Hub, Relay, Any]]:
+    """A node's hub (journal in a real SQLite store; ``[webhooks]`` these keys, by default a
+    global hook for session events) and its relay to ``server``."""
     cfg = (config.load(None, env={}).replace("state", dir=str(tmp_path))
-           .replace("webhooks", url=HOOK, events=("session.*",)))
+           .replace("webhooks", **(webhooks or {"url": HOOK, "events": ("session.*",)})))
     store = Store(tmp_path / "zapvisor.db")
     hub = Hub(cfg, store)
     hub.outbox.relayed = True  # as on a cluster node

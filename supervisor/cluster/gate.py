@@ -113,6 +113,8 @@ class ClusterGate:
         newest snapshot first if it is newer than this node's copy of the profile."""
         node = self.node
         node.check_lease()
+        if node.snapshots is not None:
+            self._restores.check(session.id)  # before the claim: a paused start costs no token
         token = await node.coord.claim(session.id, record=record_of(session, "running"))
         if token is None:
             view = await node.coord.record(session.id)
@@ -121,7 +123,6 @@ class ClusterGate:
         node.tokens[session.id] = token
         if node.snapshots is None:
             return
-        self._restores.check(session.id)
         try:
             latest = await node.snapshots.latest(session.id)
             if latest is None or latest.token <= self.stamped(session.id):

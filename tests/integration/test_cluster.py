@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.test_cli import zapvisor
+from tests.integration.test_send_rules import _first_login
 from tests.support.cluster import Cluster, chromes_of, cluster_of
 from tests.support.daemon import Daemon
 from tests.support.procs import kill_marked, wait_until
@@ -130,7 +129,7 @@ def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_n
         _logged_in_and_saved(cluster, n1, sim, sessions)
         devices = {c["client_id"] for c in sim.clients() if c["phone"]}
         n3.client.request("PATCH", "/api/sessions/alpha", {"metadata": {"team": "sales"}})
-        logins = {s: _login_of(n1, s) for s in sessions}
+        logins = {s: _first_login(n1, s) for s in sessions}
         assert all(at is not None for _, at in logins.values()), logins
         guard = OneChrome(cluster, list(sessions))
         # The host dies: the daemon and everything it ran, at once.
@@ -145,7 +144,7 @@ def test_a_killed_node_s_sessions_come_back_working_elsewhere_without_a_qr_and_n
         assert set(owners.values()) <= {"n2", "n3"}, owners
         assert n2.client.get("/api/sessions/alpha")["metadata"] == {"team": "sales"}
         # Each number's login date moved with it (its send warm-up goes on, not over).
-        assert {s: _login_of(cluster.node(str(owners[s])), s) for s in sessions} == logins
+        assert {s: _first_login(cluster.node(str(owners[s])), s) for s in sessions} == logins
         # The same linked devices, logged in from the snapshots: nobody scanned anything.
         assert {c["client_id"] for c in sim.clients() if c["phone"]} == devices
         # The dead node comes back: it runs nothing of what moved.
@@ -231,10 +230,7 @@ def test_a_redis_restart_keeps_every_session_running_and_starts_nothing_twice(
         workdir: Path, redis_server: RedisServer, sim: RunningSimulator) -> None:
     with cluster_of(workdir, redis_server, sim, 2, _shared(workdir)) as cluster:
         n1, n2 = cluster.nodes
-        for session_id, node in (("theta", "n1"), ("iota", "n2")):
-            _create(n1, session_id, node=node)
-        for d, session_id in ((n1, "theta"), (n2, "iota")):
-            d.wait_state(session_id, "SCAN_QR_CODE", timeout=30)
+        _one_waiting_on_each(cluster, "theta", "iota")
         pids = {s: _pid(cluster, s) for s in ("theta", "iota")}
         owners = cluster.owners()
         redis_server.restart()
@@ -248,11 +244,12 @@ def test_a_redis_restart_keeps_every_session_running_and_starts_nothing_twice(
         assert not any(d.events("session.forgotten") or d.events("cluster.fenced") for d in cluster.nodes)
 
 
-def _login_of(d: Daemon, session_id: str) -> tuple[str | None, float | None]:
-    """(phone_number, first_login_at) as ``d``'s database holds them."""
-    with closing(sqlite3.connect(f"file:{d.state_dir / 'zapvisor.db'}?mode=ro", uri=True)) as db:
-        row = db.execute("SELECT phone_number, first_login_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+def _one_waiting_on_each(cluster: Cluster, *sessions: str) -> None:
+    """Create the i-th of ``sessions`` on node n<i+1> (through n1); each showing its QR code."""
+    for i, session_id in enumerate(sessions, start=1):
+        _create(cluster.nodes[0], session_id, node=f"n{i}")
+    for i, session_id in enumerate(sessions):
+        cluster.nodes[i].wait_state(session_id, "SCAN_QR_CODE", timeout=30)
 
 
 def _pid(cluster: Cluster, session_id: str) -> int:
@@ -270,10 +267,7 @@ def test_a_redis_outage_longer_than_the_lease_stops_every_chrome_then_they_come_
     session starts again where it was, and nowhere else."""
     with cluster_of(workdir, redis_server, sim, 2, _shared(workdir)) as cluster:
         n1, n2 = cluster.nodes
-        for session_id, node in (("kappa", "n1"), ("lambda", "n2")):
-            _create(n1, session_id, node=node)
-        for d, session_id in ((n1, "kappa"), (n2, "lambda")):
-            d.wait_state(session_id, "SCAN_QR_CODE", timeout=30)
+        _one_waiting_on_each(cluster, "kappa", "lambda")
         owners = cluster.owners()
         guard = OneChrome(cluster, ["kappa", "lambda"])
         redis_server.stop()

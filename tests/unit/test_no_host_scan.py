@@ -41,15 +41,22 @@ _CHILD = textwrap.dedent("""
             seen.append((event, os.fsdecode(args[0]) if args[0] is not None else "."))
 
     pids = procfs.walk(session.pid)
-    tree = TreeProcs(os.getpid, lambda: {session.pid})
-    sys.addaudithook(hook)
-    usage = tree.measure(session.pid)
-    ended = tree.end_leftovers(grace_s=5.0)
-    seen_then = list(seen)
-    orphan.wait(timeout=10)
-    for pid in reversed(pids):
-        os.kill(pid, 9)
-    session.wait(timeout=10)
+    try:
+        tree = TreeProcs(os.getpid, lambda: {session.pid})
+        sys.addaudithook(hook)
+        usage = tree.measure(session.pid)
+        ended = tree.end_leftovers(grace_s=5.0)
+        seen_then = list(seen)
+        orphan.wait(timeout=10)
+    finally:  # whatever happened, nothing of ours outlives the child
+        if orphan.poll() is None:  # never a pid already reaped (it may be another's now)
+            orphan.kill()
+        for pid in reversed(pids):  # sh's children stay unreaped zombies at worst: not reused
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        session.wait(timeout=10)
     print(json.dumps({"me": os.getpid(), "session": pids, "orphan": orphan.pid,
                       "processes": usage.processes, "memory": usage.memory_bytes, "ended": ended,
                       "orphan_gone": procfs.read_stat(orphan.pid) is None, "seen": seen_then}))

@@ -51,7 +51,7 @@ _CHILD = textwrap.dedent("""
     finally:  # whatever happened, nothing of ours outlives the child
         if orphan.poll() is None:  # never a pid already reaped (it may be another's now)
             orphan.kill()
-        for pid in reversed(pids):  # sh's children stay unreaped zombies at worst: not reused
+        for pid in reversed(pids):  # sh's children first, then sh
             try:
                 os.kill(pid, 9)
             except ProcessLookupError:

@@ -139,7 +139,8 @@ class HostWatch:
             reasons.append(f"{late} of {len(live)} workers late together")
         self._set_starved(bool(reasons), reasons, now, late, len(live))
         for worker in live:
-            silent = silences[id(worker)]
+            # Measured again: a starvation that ended in this very tick restarts every clock.
+            silent = now - max(worker.last_heartbeat_at, self.unstarved_at)
             if silent > _ABSOLUTE_FACTOR * timeout or (not self.starved and silent > timeout):
                 worker.declare_hung(SupervisorCause.HEARTBEAT_TIMEOUT,
                                     f"no heartbeat for {silent:.1f}s (limit {timeout:g}s)", None)

@@ -65,6 +65,24 @@ def test_many_late_together_is_starvation_and_nothing_is_killed_until_it_ends() 
     assert workers[0].verdict is not None
 
 
+def test_the_tick_that_ends_a_starvation_kills_no_worker_still_catching_up() -> None:
+    # Held workers resume one by one: the tick that sees most beat again ends the starvation,
+    # and the one not yet beating gets its full timeout from then, not its silence before.
+    workers = [FakeWorker(100.0) for _ in range(6)] + [FakeWorker(80.0) for _ in range(4)]
+    watch, _ = _watch(workers)
+    watch.tick(100.5, lag=0.0)
+    assert watch.starved
+    for w in workers[:-1]:
+        w.last_heartbeat_at = 110.0
+    watch.tick(110.5, lag=0.0)
+    assert not watch.starved
+    assert workers[-1].verdict is None
+    for w in workers[:-1]:
+        w.last_heartbeat_at = 120.0
+    watch.tick(121.0, lag=0.0)
+    assert workers[-1].verdict is not None and all(w.verdict is None for w in workers[:-1])
+
+
 def test_a_late_loop_is_starvation_and_stretches_deadlines() -> None:
     workers = [FakeWorker(80.0)]
     watch, _ = _watch(workers)

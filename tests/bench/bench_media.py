@@ -27,15 +27,13 @@ sys.path.insert(0, str(ROOT))
 from tests.support.media import download, sample  # noqa: E402
 from tests.support.procs import kill_marked  # noqa: E402
 from tests.support.wa import (  # noqa: E402
-    CONTACT,
+    CHAT,
     PHONE_A,
     fast_simulator,
     login,
     wa_daemon,
     wait_event,
 )
-
-CHAT = f"{CONTACT}@c.us"
 
 
 def _port() -> int:

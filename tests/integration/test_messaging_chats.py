@@ -13,7 +13,9 @@ from supervisor.errors import Conflict, InvalidRequest, NotFound
 from tests.support.daemon import Daemon
 from tests.support.procs import wait_until
 from tests.support.wa import (
+    CHAT,
     CONTACT,
+    NOBODY,
     PHONE_A,
     fast_simulator,
     login,
@@ -25,8 +27,6 @@ from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 
-CHAT = f"{CONTACT}@c.us"
-NOBODY = "5511977776666"
 GROUP = "120363000000000007@g.us"
 MEMBER, HIDDEN, JOINER = "5511900000001", "5511900000002", "5511900000003"
 

@@ -26,6 +26,7 @@ from tests.support.hosts import REBOUND, own_hosts
 from tests.support.media import b64, download, file_server, sample
 from tests.support.procs import wait_until
 from tests.support.wa import (
+    CHAT,
     CONTACT,
     PHONE_A,
     login,
@@ -37,7 +38,6 @@ from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 
-CHAT = f"{CONTACT}@c.us"
 
 
 @pytest.fixture

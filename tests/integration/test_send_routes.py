@@ -16,7 +16,9 @@ from tests.support.daemon import Daemon
 from tests.support.media import b64, download, sample
 from tests.support.procs import wait_until
 from tests.support.wa import (
+    CHAT,
     CONTACT,
+    NOBODY,
     PHONE_A,
     fast_simulator,
     login,
@@ -28,8 +30,6 @@ from tests.wasim import RunningSimulator
 
 pytestmark = pytest.mark.chrome
 
-CHAT = f"{CONTACT}@c.us"
-NOBODY = "5511977776666"  # a number that is not on WhatsApp
 
 #: (route, body) for every route that sends, the replaced systems' with their own field names.
 ROUTES: tuple[tuple[str, dict[str, Any]], ...] = (

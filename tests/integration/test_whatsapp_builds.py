@@ -18,6 +18,7 @@ from tests.support.daemon import API_KEY, Daemon
 from tests.support.procs import wait_until
 from tests.support.wa import (
     CONTACT,
+    NOBODY,
     PHONE_A,
     fast_simulator,
     login,
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.chrome
 
 GROUP = "120363000000000001@g.us"
 STRANGER = "5511988887777"  # a number the session never chatted with
-NOBODY = "5511977776666"  # a number that is not on WhatsApp
 
 
 @pytest.fixture

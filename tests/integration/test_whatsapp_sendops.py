@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.procs import kill_marked, marked_processes, wait_until
-from tests.support.wa import CONTACT, PHONE_A
+from tests.support.wa import CHAT, NOBODY, PHONE_A
 from tests.support.workerproc import WorkerProc, boot_args, whatsapp_args
 from tests.wasim import RunningSimulator
 from worker import protocol
@@ -22,8 +22,6 @@ from worker.drivers.pageops import MSG_ID
 
 pytestmark = pytest.mark.chrome
 
-CHAT = f"{CONTACT}@c.us"
-NOBODY = "5511977776666"
 
 
 @pytest.fixture

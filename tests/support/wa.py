@@ -25,6 +25,9 @@ PHONE_A = "244929782402"
 PHONE_B = "244929782403"
 PHONE_C = "244929782404"
 CONTACT = "5511999999999"
+#: The contact's chat id, and a number that is not on WhatsApp.
+CHAT = f"{CONTACT}@c.us"
+NOBODY = "5511977776666"
 
 #: Simulator timings for tests: a page ready in ~0.2 s, linked in ~0.3 s.
 FAST_SIM = {"boot_ms": 100, "open_ms": 50, "sync_ms": 150, "logout_nav_ms": 100, "ack_delay_ms": 50}

@@ -138,28 +138,28 @@ def node_load(d: Daemon, r: redis.Redis, sizes: list[int], foreign: list[int], p
     sessions of another live node in the cluster, then with ``peers`` other live nodes as well.
     Returns (label, load) rows, printed as they come."""
     rows: list[tuple[str, Load]] = []
+
+    def row(label: str) -> None:
+        load = measure(r, window_s)
+        rows.append((label, load))
+        print(load.row(label), flush=True)
+
     running = 0
     for size in sizes:
         _create_running(d, [f"own{i:04d}" for i in range(running, size)])
         running = size
         time.sleep(2.0)  # let the creates' own writes drain out of the window
-        load = measure(r, window_s)
-        rows.append((f"1 node, {size} sessions", load))
-        print(load.row(rows[-1][0]), flush=True)
+        row(f"1 node, {size} sessions")
     have = 0
     for total in foreign:
         add_foreign(r, total - have, start=have)
         have = total
-        load = measure(r, window_s)
-        rows.append((f"1 node, {running} own + {total} elsewhere", load))
-        print(load.row(rows[-1][0]), flush=True)
+        row(f"1 node, {running} own + {total} elsewhere")
     added = 0
     for count in peers:
         add_nodes(r, count - added, start=added)
         added = count
-        load = measure(r, window_s)
-        rows.append((f"+ {count} other live nodes", load))
-        print(load.row(rows[-1][0]), flush=True)
+        row(f"+ {count} other live nodes")
     return rows
 
 

@@ -179,12 +179,17 @@ def test_pacing_reads_types_and_records_before_each_send(
     with serving(d):
         d.client.post("/api/sessions", {"id": "a"})
         login(d, sim, "a", PHONE_A)
-        sim.incoming(CHAT, "are you there?", phone=PHONE_A)
-        wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == "are you there?")
-        assert _send(d, CHAT, "yes, here I am")[0] == 201
-        status, _, body = d.call("POST", "/api/sessions/a/media", {
-            "to": CHAT, "voice": True, "data": b64(sample("ptt"))})
-        assert status == 201, body
+
+        def answer(asked: str, reply: str) -> None:
+            """The contact asks; the session answers with a text, then a voice note."""
+            sim.incoming(CHAT, asked, phone=PHONE_A)
+            wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == asked)
+            assert _send(d, CHAT, reply)[0] == 201
+            status, _, body = d.call("POST", "/api/sessions/a/media", {
+                "to": CHAT, "voice": True, "data": b64(sample("ptt"))})
+            assert status == 201, body
+
+        answer("are you there?", "yes, here I am")
         # On the server's one timeline: seen, typing, the text; recording, the voice note.
         timeline = sorted([(a["at"], a["kind"], a.get("state")) for a in sim.activity(phone=PHONE_A)]
                           + [(m["at"], "sent", m["type"]) for m in sim.sent(phone=PHONE_A)])
@@ -200,12 +205,7 @@ def test_pacing_reads_types_and_records_before_each_send(
         # Each part turned off for this session alone: no read, no typing, no recording.
         _limits(d, mark_read=False, typing=False, recording=False, delay_min_s=0.0, delay_max_s=0.0)
         shown = len(sim.activity(phone=PHONE_A))
-        sim.incoming(CHAT, "still there?", phone=PHONE_A)
-        wait_event(d, lambda e: e["event"] == "message" and e["payload"].get("body") == "still there?")
-        assert _send(d, CHAT, "still here")[0] == 201
-        status, _, body = d.call("POST", "/api/sessions/a/media", {
-            "to": CHAT, "voice": True, "data": b64(sample("ptt"))})
-        assert status == 201, body
+        answer("still there?", "still here")
         assert [m["type"] for m in sim.sent(phone=PHONE_A)] == ["chat", "ptt", "chat", "ptt"]
         later = [(a["kind"], a.get("state")) for a in sim.activity(phone=PHONE_A)[shown:]]
         assert [step for step in later if step[0] in ("seen", "chatstate") and step[1] != "paused"] == [], later
